@@ -1,0 +1,64 @@
+"""bosun: a durable runtime for AI agents.
+
+Workflows are plain async Python; every step, timer and signal is journaled, so a run
+survives crashes, evictions and deploys by replay.
+"""
+
+from bosun.app import App, RunHandle, Step, Workflow
+from bosun.context import Context, current_context
+from bosun.errors import (
+    BosunError,
+    ChildFailed,
+    ConfigurationError,
+    DeadlineExceeded,
+    DeterminismError,
+    InvalidArguments,
+    InvalidRunState,
+    LeaseLost,
+    ResultTimeout,
+    RunCancelled,
+    RunError,
+    RunFailed,
+    RunNotFound,
+    SchemaTooNew,
+    SerializationError,
+    SignalTimeout,
+    StepFailed,
+    StoreError,
+    StoreUnavailable,
+    WorkflowNotFound,
+)
+from bosun.retry import Retry
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "App",
+    "BosunError",
+    "ChildFailed",
+    "ConfigurationError",
+    "Context",
+    "DeadlineExceeded",
+    "DeterminismError",
+    "InvalidArguments",
+    "InvalidRunState",
+    "LeaseLost",
+    "ResultTimeout",
+    "Retry",
+    "RunCancelled",
+    "RunError",
+    "RunFailed",
+    "RunHandle",
+    "RunNotFound",
+    "SchemaTooNew",
+    "SerializationError",
+    "SignalTimeout",
+    "Step",
+    "StepFailed",
+    "StoreError",
+    "StoreUnavailable",
+    "Workflow",
+    "WorkflowNotFound",
+    "__version__",
+    "current_context",
+]

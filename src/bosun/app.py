@@ -1,0 +1,375 @@
+"""`App`: the registry of workflows and steps, and the entry point for starting runs."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
+
+from bosun import serde
+from bosun.context import Context
+from bosun.engine.definitions import StepDef, WorkflowDef
+from bosun.engine.execution import current_execution, current_step
+from bosun.errors import (
+    ConfigurationError,
+    ResultTimeout,
+    RunCancelled,
+    RunFailed,
+    RunNotFound,
+    StoreError,
+    WorkflowNotFound,
+)
+from bosun.retry import Retry
+from bosun.settings import database_url
+from bosun.store import Store, store_for_url
+from bosun.store.records import TERMINAL_STATUSES, NewRun, RunRecord
+from bosun.worker.worker import Worker, WorkerOptions
+
+P = ParamSpec("P")
+R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
+
+
+class Step(Generic[P, R]):
+    """A function whose completion is journaled. Call it from a workflow and await it.
+
+    Outside a workflow (or from inside another step) it simply runs the function.
+    """
+
+    def __init__(self, definition: StepDef) -> None:
+        self.definition = definition
+        self.__doc__ = definition.fn.__doc__
+        self.__name__ = definition.name
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Coroutine[Any, Any, R]:
+        return self._call(args, kwargs)
+
+    async def _call(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> R:
+        execution = current_execution.get()
+        if execution is None or current_step.get() is not None:
+            result = self.definition.fn(*args, **kwargs)
+            if self.definition.is_async:
+                result = await result
+            return result  # type: ignore[no-any-return]
+        return await execution.call_step(self.definition, args, kwargs)  # type: ignore[no-any-return]
+
+
+class Workflow(Generic[P, R]):
+    """A registered workflow; pass it to `App.start` or `Context.child`."""
+
+    def __init__(self, definition: WorkflowDef) -> None:
+        self.definition = definition
+        self.__doc__ = definition.fn.__doc__
+        self.__name__ = definition.name
+
+    @property
+    def name(self) -> str:
+        return self.definition.name
+
+    @property
+    def queue(self) -> str:
+        return self.definition.queue
+
+
+class Registry:
+    """Workflows and steps of one App, by name."""
+
+    def __init__(self) -> None:
+        self.workflows: dict[str, WorkflowDef] = {}
+        self.steps: dict[str, StepDef] = {}
+
+    def add_workflow(self, definition: WorkflowDef) -> None:
+        if definition.name in self.workflows:
+            raise ConfigurationError(f"a workflow named {definition.name!r} is already registered")
+        self.workflows[definition.name] = definition
+
+    def add_step(self, definition: StepDef) -> None:
+        if definition.name in self.steps:
+            raise ConfigurationError(f"a step named {definition.name!r} is already registered")
+        self.steps[definition.name] = definition
+
+    def workflow(self, name: str) -> WorkflowDef:
+        try:
+            return self.workflows[name]
+        except KeyError:
+            known = ", ".join(sorted(self.workflows)) or "none"
+            raise WorkflowNotFound(
+                f"no workflow named {name!r} is registered (known: {known})"
+            ) from None
+
+    def resolve(self, workflow: Any) -> WorkflowDef:
+        """Accept a Workflow object, its definition, or its name."""
+        if isinstance(workflow, Workflow):
+            return workflow.definition
+        if isinstance(workflow, WorkflowDef):
+            return workflow
+        if isinstance(workflow, str):
+            return self.workflow(workflow)
+        raise ConfigurationError(
+            f"expected a workflow (decorated with @app.workflow) or its name, got {workflow!r}"
+        )
+
+
+def _deadline(value: float | timedelta | datetime | None) -> float | None:
+    """A deadline as UNIX seconds from seconds-from-now, a timedelta or a datetime."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if isinstance(value, timedelta):
+        return time.time() + value.total_seconds()
+    return time.time() + float(value)
+
+
+class _StepDecorator:
+    def __init__(self, app: App, retry: Retry | None, timeout: float | None, name: str | None):
+        self._app, self._retry, self._timeout, self._name = app, retry, timeout, name
+
+    @overload
+    def __call__(self, fn: Callable[P, Awaitable[R]]) -> Step[P, R]: ...
+    @overload
+    def __call__(self, fn: Callable[P, R]) -> Step[P, R]: ...
+    def __call__(self, fn: Callable[P, Any]) -> Step[P, Any]:
+        definition = StepDef.build(fn, self._name, self._retry, self._timeout)
+        self._app.registry.add_step(definition)
+        return Step(definition)
+
+
+class App:
+    """The one object a bosun user creates: registers workflows and steps, starts runs.
+
+    Args:
+        name: the application's name.
+        database: database URL; defaults to `BOSUN_DATABASE_URL`, then
+            `sqlite:///.bosun/bosun.db`. `sqlite:///…` or `postgresql://…`.
+        lease_ttl: seconds a worker's claim on a run lasts without renewal.
+    """
+
+    def __init__(self, name: str, *, database: str | None = None, lease_ttl: float = 30.0):
+        self.name = name
+        self.database = database or database_url()
+        self.lease_ttl = lease_ttl
+        self.registry = Registry()
+        self._store: Store | None = None
+        self._open_lock = asyncio.Lock()
+
+    # -- registration ---------------------------------------------------------------------
+
+    def workflow(
+        self, *, name: str | None = None, queue: str = "default"
+    ) -> Callable[[Callable[Concatenate[Context, P], Awaitable[R]]], Workflow[P, R]]:
+        """Register an async function `(ctx, …) -> result` as a workflow."""
+
+        def decorate(fn: Callable[Concatenate[Context, P], Awaitable[R]]) -> Workflow[P, R]:
+            definition = WorkflowDef.build(fn, name, queue)
+            self.registry.add_workflow(definition)
+            return Workflow(definition)
+
+        return decorate
+
+    def step(
+        self, *, retry: Retry | None = None, timeout: float | None = None, name: str | None = None
+    ) -> _StepDecorator:
+        """Register a sync or async function as a step: journaled, retried, timed out.
+
+        Args:
+            retry: retry policy (default: one attempt).
+            timeout: start-to-close seconds per attempt.
+            name: journal name (default: the function's qualified name). Keep it stable.
+        """
+        return _StepDecorator(self, retry, timeout, name)
+
+    # -- store ----------------------------------------------------------------------------
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            raise StoreError("the app is not open: use `async with app:` or `await app.open()`")
+        return self._store
+
+    def use_database(self, url: str) -> None:
+        """Point a not-yet-open app at another database (the CLI's --database)."""
+        if self._store is not None:
+            raise ConfigurationError("cannot change the database of an open app")
+        self.database = url
+
+    async def open(self) -> None:
+        """Connect to the database and apply migrations (idempotent)."""
+        async with self._open_lock:
+            if self._store is None:
+                store = store_for_url(self.database)
+                await store.open()
+                self._store = store
+
+    async def close(self) -> None:
+        if self._store is not None:
+            store, self._store = self._store, None
+            await store.close()
+
+    async def __aenter__(self) -> App:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- runs -----------------------------------------------------------------------------
+
+    async def start(
+        self,
+        workflow: Workflow[P, R] | str,
+        *args: Any,
+        idempotency_key: str | None = None,
+        queue: str | None = None,
+        priority: int = 0,
+        deadline: float | timedelta | datetime | None = None,
+        **kwargs: Any,
+    ) -> RunHandle[R]:
+        """Start a run; with an `idempotency_key` used before, return that run instead.
+
+        `deadline` is seconds from now, a timedelta, or an absolute datetime.
+        """
+        definition = self.registry.resolve(workflow)
+        payload = definition.encode_input(args, kwargs)
+        return await self._submit(definition, payload, idempotency_key, queue, priority, deadline)
+
+    async def start_json(
+        self,
+        workflow: str,
+        data: Any,
+        *,
+        idempotency_key: str | None = None,
+        queue: str | None = None,
+        priority: int = 0,
+        deadline: float | timedelta | datetime | None = None,
+    ) -> RunHandle[Any]:
+        """Start a run from JSON input (an object of named inputs or an array)."""
+        definition = self.registry.workflow(workflow)
+        payload = definition.encode_json_input(data)
+        return await self._submit(definition, payload, idempotency_key, queue, priority, deadline)
+
+    async def _submit(
+        self, definition: WorkflowDef, payload: str, idempotency_key: str | None,
+        queue: str | None, priority: int, deadline: float | timedelta | datetime | None,
+    ) -> RunHandle[Any]:
+        await self.open()
+        new = NewRun(
+            id=uuid.uuid4().hex,
+            workflow=definition.name,
+            queue=queue or definition.queue,
+            input=payload,
+            priority=priority,
+            idempotency_key=idempotency_key,
+            deadline=_deadline(deadline),
+        )
+        run_id, _ = await self.store.create_run(new)
+        return RunHandle(self, run_id)
+
+    def get_handle(self, run_id: str) -> RunHandle[Any]:
+        """A handle to an existing run."""
+        return RunHandle(self, run_id)
+
+    @asynccontextmanager
+    async def worker(
+        self,
+        *,
+        concurrency: int = 16,
+        queues: list[str] | None = None,
+        lease_ttl: float | None = None,
+        poll_interval: float = 0.2,
+        grace: float = 30.0,
+    ) -> AsyncIterator[Worker]:
+        """Run a worker in this process for the duration of the `async with` block."""
+        await self.open()
+        worker = Worker(
+            self,
+            WorkerOptions(
+                queues=tuple(queues or ["default"]),
+                concurrency=concurrency,
+                lease_ttl=lease_ttl or self.lease_ttl,
+                poll_interval=poll_interval,
+                grace=grace,
+            ),
+        )
+        task = asyncio.create_task(worker.run())
+        try:
+            yield worker
+        finally:
+            worker.request_stop()
+            await task
+
+
+class RunHandle(Generic[R_co]):
+    """A reference to a run: wait for its result, inspect, signal or cancel it."""
+
+    def __init__(self, app: App, run_id: str) -> None:
+        self.app = app
+        self.run_id = run_id
+
+    def __repr__(self) -> str:
+        return f"RunHandle({self.run_id!r})"
+
+    async def status(self) -> RunRecord:
+        """The run's current record (status, timestamps, result or error)."""
+        await self.app.open()
+        record = await self.app.store.get_run(self.run_id)
+        if record is None:
+            raise RunNotFound(f"no run with id {self.run_id!r}")
+        return record
+
+    async def result(self, timeout: float | None = None) -> R_co:
+        """Wait for the run to finish and return its result.
+
+        Raises `RunFailed`, `RunCancelled`, or `ResultTimeout` after `timeout` seconds.
+        """
+        await self.app.open()
+        loop = asyncio.get_running_loop()
+        give_up = None if timeout is None else loop.time() + timeout
+        poll = 0.02
+        notifier = self.app.store.notifier
+        while True:
+            finished = notifier.finished_future(self.run_id)
+            try:
+                record = await self.status()
+                if record.status in TERMINAL_STATUSES:
+                    return self._outcome(record)
+                wait = poll if give_up is None else min(poll, give_up - loop.time())
+                if wait <= 0:
+                    raise ResultTimeout(
+                        f"run {self.run_id} is still {record.status} after {timeout} s"
+                    )
+                try:
+                    await asyncio.wait_for(asyncio.shield(finished), wait)
+                except TimeoutError:
+                    poll = min(poll * 2, 1.0)
+            finally:
+                notifier.drop_finished_future(self.run_id, finished)
+
+    def _outcome(self, record: RunRecord) -> Any:
+        if record.status == "completed":
+            definition = self.app.registry.workflows.get(record.workflow)
+            return serde.load(record.result, definition.return_hint if definition else Any)
+        if record.status == "cancelled":
+            raise RunCancelled(f"run {self.run_id} was cancelled")
+        raise RunFailed(self.run_id, record.error)
+
+    async def signal(self, name: str, payload: Any = None) -> None:
+        """Send a signal; it is buffered until the run waits for it."""
+        await self.app.open()
+        await self.app.store.send_signal(
+            self.run_id, name, serde.dump(payload, Any, f"signal {name!r}")
+        )
+
+    async def cancel(self) -> list[str]:
+        """Cancel the run and its unfinished children; return the ids cancelled."""
+        await self.app.open()
+        return await self.app.store.cancel_run(self.run_id)
+
+    async def resume(self) -> None:
+        """Resume a `blocked` run after deploying fixed code."""
+        await self.app.open()
+        await self.app.store.resume_run(self.run_id)

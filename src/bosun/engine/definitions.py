@@ -1,0 +1,136 @@
+"""What the decorators register: workflows and steps, with their type hints."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bosun import serde
+from bosun.errors import ConfigurationError, InvalidArguments
+from bosun.retry import NO_RETRY, Retry
+
+_RESERVED = {"idempotency_key", "queue", "priority", "deadline"}
+
+
+def _hints(fn: Callable[..., Any]) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(fn)
+    except Exception:  # unresolvable forward references: treat as plain JSON
+        return {}
+
+
+@dataclass
+class StepDef:
+    """A registered step."""
+
+    fn: Callable[..., Any]
+    name: str
+    retry: Retry = NO_RETRY
+    timeout: float | None = None
+    is_async: bool = False
+    return_hint: Any = Any
+
+    @classmethod
+    def build(
+        cls, fn: Callable[..., Any], name: str | None, retry: Retry | None, timeout: float | None
+    ) -> StepDef:
+        if timeout is not None and timeout <= 0:
+            raise ConfigurationError(f"step {fn.__qualname__}: timeout must be > 0 seconds")
+        return cls(
+            fn=fn,
+            name=name or fn.__qualname__,
+            retry=retry or NO_RETRY,
+            timeout=timeout,
+            is_async=inspect.iscoroutinefunction(fn),
+            return_hint=_hints(fn).get("return", Any),
+        )
+
+
+@dataclass
+class WorkflowDef:
+    """A registered workflow: an async function whose first parameter is the Context."""
+
+    fn: Callable[..., Any]
+    name: str
+    queue: str
+    signature: inspect.Signature = field(repr=False)
+    param_hints: dict[str, Any] = field(repr=False)
+    return_hint: Any = Any
+
+    @classmethod
+    def build(cls, fn: Callable[..., Any], name: str | None, queue: str) -> WorkflowDef:
+        if not inspect.iscoroutinefunction(fn):
+            raise ConfigurationError(
+                f"workflow {fn.__qualname__} must be an async function (async def)"
+            )
+        signature = inspect.signature(fn)
+        params = list(signature.parameters.values())
+        if not params or params[0].kind not in (
+            inspect.Parameter.POSITIONAL_ONLY,
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        ):
+            raise ConfigurationError(
+                f"workflow {fn.__qualname__} must take the bosun.Context as its first parameter"
+            )
+        rest = params[1:]
+        clash = _RESERVED & {p.name for p in rest}
+        if clash:
+            raise ConfigurationError(
+                f"workflow {fn.__qualname__}: parameter name(s) {sorted(clash)} are reserved "
+                "for start options; rename them"
+            )
+        for p in rest:
+            if p.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
+                raise ConfigurationError(
+                    f"workflow {fn.__qualname__}: *args/**kwargs are not supported; "
+                    "name every input"
+                )
+        hints = _hints(fn)
+        return cls(
+            fn=fn,
+            name=name or fn.__qualname__,
+            queue=queue,
+            signature=signature.replace(parameters=rest),
+            param_hints={p.name: hints.get(p.name, Any) for p in rest},
+            return_hint=hints.get("return", Any),
+        )
+
+    def encode_input(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+        """Bind and validate the inputs, then serialise them as a JSON object."""
+        try:
+            bound = self.signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise InvalidArguments(f"workflow {self.name!r}: {exc}") from exc
+        values = {}
+        for pname, value in bound.arguments.items():
+            hint = self.param_hints[pname]
+            checked = serde.validate(value, hint, f"workflow {self.name!r} argument {pname!r}")
+            values[pname] = json.loads(
+                serde.dump(checked, hint, f"workflow {self.name!r} argument {pname!r}")
+            )
+        return json.dumps(values, separators=(",", ":"))
+
+    def encode_json_input(self, data: Any) -> str:
+        """Like `encode_input` from JSON: an object gives keyword, an array positional inputs."""
+        if isinstance(data, dict):
+            return self.encode_input((), data)
+        if isinstance(data, list):
+            return self.encode_input(tuple(data), {})
+        if data is None:
+            return self.encode_input((), {})
+        raise InvalidArguments(
+            f"workflow {self.name!r}: input must be a JSON object (named inputs) or array "
+            f"(positional inputs), not {type(data).__name__}"
+        )
+
+    def decode_input(self, text: str) -> dict[str, Any]:
+        """Stored inputs back to typed keyword arguments."""
+        raw = json.loads(text)
+        return {
+            pname: serde.validate(value, self.param_hints.get(pname, Any), f"input {pname!r}")
+            for pname, value in raw.items()
+        }

@@ -1,0 +1,301 @@
+"""Replay of one run against its journal.
+
+Every journaled operation takes the next position (`seq`) of the current cursor. If the
+journal already holds that position, its recorded outcome is returned (after checking the
+code still does the same thing there); otherwise the operation runs and its outcome is added
+to the pending progress. Pending progress becomes durable, fenced by the lease, before any
+step's side effects start and when the run suspends or finishes: a crash loses at most the
+step in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import json
+import time
+import traceback
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from bosun import serde
+from bosun.engine.control import Release, Suspend
+from bosun.engine.definitions import StepDef, WorkflowDef
+from bosun.errors import ChildFailed, DeterminismError, SignalTimeout, StepFailed
+from bosun.store.records import ClaimedRun, EntryKind, JournalEntry, NewRun, Progress
+
+if TYPE_CHECKING:
+    from bosun.store.base import Store
+
+_CHILD_NAMESPACE = uuid.UUID("6f1d0a1e-4b5c-4e1a-9d7e-b05a11e5e7a1")
+
+
+class Cursor:
+    """Hands out positions: "1", "2", … at the top level, "3.0.1", … inside gather branches."""
+
+    __slots__ = ("count", "prefix")
+
+    def __init__(self, prefix: str = "") -> None:
+        self.prefix = prefix
+        self.count = 0
+
+    def next(self) -> str:
+        self.count += 1
+        return f"{self.prefix}{self.count}"
+
+
+@dataclass(frozen=True)
+class StepScope:
+    """What a running step can ask about itself."""
+
+    run_id: str
+    seq: str
+    attempt: int
+
+
+current_execution: contextvars.ContextVar[Execution | None] = contextvars.ContextVar(
+    "bosun_execution", default=None
+)
+current_cursor: contextvars.ContextVar[Cursor] = contextvars.ContextVar("bosun_cursor")
+current_step: contextvars.ContextVar[StepScope | None] = contextvars.ContextVar(
+    "bosun_step", default=None
+)
+
+
+def error_dict(exc: BaseException) -> dict[str, Any]:
+    """A JSON-able description of an exception."""
+    kind = type(exc)
+    return {
+        "type": f"{kind.__module__}.{kind.__qualname__}" if kind.__module__ != "builtins"
+        else kind.__qualname__,
+        "message": str(exc),
+        "traceback": "".join(traceback.format_exception(exc)[-20:]),
+    }
+
+
+class Execution:
+    """The state of one run while a worker executes it."""
+
+    def __init__(
+        self,
+        claimed: ClaimedRun,
+        workflow: WorkflowDef,
+        store: Store,
+        resolve_workflow: Callable[[Any], WorkflowDef],
+        lease_ttl: float,
+        is_draining: Callable[[], bool],
+        executor: Callable[[Callable[[], Any]], Awaitable[Any]],
+    ) -> None:
+        self.run = claimed.run
+        self.lease = claimed.lease
+        self.journal = claimed.journal
+        self.signals = list(claimed.signals)
+        self.workflow = workflow
+        self.store = store
+        self.resolve_workflow = resolve_workflow
+        self.lease_ttl = lease_ttl
+        self.is_draining = is_draining
+        self.executor = executor
+        self.pending = Progress()
+        self.visited: set[str] = set()
+
+    # -- journal plumbing -----------------------------------------------------------------
+
+    def _position(self, kind: EntryKind, name: str) -> tuple[str, JournalEntry | None]:
+        """Take the next position; return it with its journal entry after a determinism check."""
+        seq = current_cursor.get().next()
+        entry = self.journal.get(seq)
+        self.visited.add(seq)
+        if entry is not None and (entry.kind != kind or entry.name != name):
+            raise DeterminismError(
+                f"run {self.run.id} diverged from its journal at position {seq}: the journal "
+                f"recorded {entry.kind} {entry.name!r} but the code now calls {kind} {name!r}. "
+                f"Deploy the code the run started with (or branch with ctx.version()), then "
+                f"`bosun runs resume {self.run.id}`"
+            )
+        return seq, entry
+
+    def record(self, entry: JournalEntry) -> None:
+        self.pending.journal.append(entry)
+
+    async def flush(self) -> None:
+        """Make pending progress durable (fenced) and extend the lease."""
+        if not self.pending:
+            return
+        progress, self.pending = self.pending, Progress()
+        await self.store.save_progress(self.lease, progress, self.lease_ttl)
+
+    def unvisited(self) -> list[JournalEntry]:
+        return [e for s, e in self.journal.items() if s not in self.visited and e.kind != "version"]
+
+    # -- steps ----------------------------------------------------------------------------
+
+    async def call_step(self, step: StepDef, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        seq, entry = self._position("step", step.name)
+        attempt = 1
+        if entry is not None:
+            if entry.status == "completed":
+                return serde.load(entry.output, step.return_hint)
+            if entry.status == "failed":
+                raise _step_failed(step.name, entry)
+            if entry.wake_at is not None and entry.wake_at > time.time():
+                raise Suspend(entry.wake_at)
+            attempt = entry.attempt + 1
+        if self.is_draining():
+            raise Release()
+        await self.flush()
+        started = time.time()
+        token = current_step.set(StepScope(self.run.id, seq, attempt))
+        try:
+            result = await self._invoke(step, args, kwargs)
+        except Exception as exc:
+            return self._step_error(step, seq, attempt, started, exc)
+        finally:
+            current_step.reset(token)
+        output = serde.dump(result, step.return_hint, f"step {step.name!r}")
+        self.record(JournalEntry(seq, "step", step.name, "completed", output=output,
+                                 attempt=attempt, started_at=started, finished_at=time.time()))
+        return result
+
+    async def _invoke(self, step: StepDef, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if step.is_async:
+            call: Awaitable[Any] = step.fn(*args, **kwargs)
+        else:
+            ctx = contextvars.copy_context()
+            call = self.executor(functools.partial(ctx.run, step.fn, *args, **kwargs))
+        if step.timeout is None:
+            return await call
+        try:
+            return await asyncio.wait_for(call, step.timeout)
+        except TimeoutError as exc:
+            raise TimeoutError(f"step {step.name!r} timed out after {step.timeout} s") from exc
+
+    def _step_error(
+        self, step: StepDef, seq: str, attempt: int, started: float, exc: Exception
+    ) -> Any:
+        now = time.time()
+        error = error_dict(exc)
+        if step.retry.should_retry(exc, attempt):
+            wake_at = now + step.retry.delay(attempt)
+            self.record(JournalEntry(seq, "step", step.name, "retrying", error=error,
+                                     attempt=attempt, started_at=started, finished_at=now,
+                                     wake_at=wake_at))
+            raise Suspend(wake_at)
+        entry = JournalEntry(seq, "step", step.name, "failed", error=error, attempt=attempt,
+                             started_at=started, finished_at=now)
+        self.record(entry)
+        raise _step_failed(step.name, entry) from exc
+
+    # -- timers and signals ---------------------------------------------------------------
+
+    async def sleep_until(self, wake_at: float) -> None:
+        seq, entry = self._position("sleep", "sleep")
+        if entry is not None:
+            if entry.status == "completed":
+                return
+            wake_at = entry.wake_at if entry.wake_at is not None else wake_at
+        now = time.time()
+        if now >= wake_at:
+            self.record(JournalEntry(seq, "sleep", "sleep", "completed", wake_at=wake_at,
+                                     started_at=now, finished_at=now))
+            return
+        if entry is None:
+            self.record(JournalEntry(seq, "sleep", "sleep", "waiting", wake_at=wake_at,
+                                     started_at=now))
+        raise Suspend(wake_at)
+
+    async def wait_for_signal(self, name: str, timeout: float | None) -> Any:
+        seq, entry = self._position("signal", name)
+        now = time.time()
+        deadline = None if timeout is None else now + timeout
+        if entry is not None:
+            if entry.status == "completed":
+                return serde.load(entry.output, Any)
+            if entry.status == "failed":
+                raise SignalTimeout(f"no signal {name!r} arrived before the timeout")
+            deadline = entry.wake_at
+        for signal in self.signals:
+            if signal.name == name:
+                self.signals.remove(signal)
+                self.pending.consumed_signals.append((signal.id, seq))
+                self.record(JournalEntry(seq, "signal", name, "completed", output=signal.payload,
+                                         started_at=now, finished_at=now))
+                return serde.load(signal.payload, Any)
+        if deadline is not None and now >= deadline:
+            self.record(JournalEntry(seq, "signal", name, "failed", wake_at=deadline,
+                                     error={"type": "SignalTimeout", "message": "timed out"},
+                                     started_at=now, finished_at=now))
+            raise SignalTimeout(f"no signal {name!r} arrived before the timeout")
+        if entry is None:
+            self.record(JournalEntry(seq, "signal", name, "waiting", wake_at=deadline,
+                                     started_at=now))
+        raise Suspend(deadline)
+
+    # -- children -------------------------------------------------------------------------
+
+    async def child(self, workflow: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        wf = self.resolve_workflow(workflow)
+        seq, entry = self._position("child", wf.name)
+        if entry is not None:
+            if entry.status == "completed":
+                return serde.load(entry.output, wf.return_hint)
+            if entry.status == "failed":
+                error = entry.error or {}
+                raise ChildFailed(
+                    entry.child_id or "?",
+                    str(error.get("status", "failed")),
+                    f"{error.get('type', 'Error')}: {error.get('message', '')}",
+                )
+            raise Suspend(None)
+        child_id = uuid.uuid5(_CHILD_NAMESPACE, f"{self.run.id}/{seq}").hex
+        self.pending.children.append(
+            NewRun(id=child_id, workflow=wf.name, queue=wf.queue,
+                   input=wf.encode_input(args, kwargs), priority=self.run.priority,
+                   parent_id=self.run.id, parent_seq=seq, deadline=self.run.deadline)
+        )
+        self.record(JournalEntry(seq, "child", wf.name, "waiting", child_id=child_id,
+                                 started_at=time.time()))
+        raise Suspend(None)
+
+    # -- deterministic helpers ------------------------------------------------------------
+
+    def recorded_value(self, kind: EntryKind, make: Callable[[], Any]) -> Any:
+        """Return the journaled value at this position, or make, record and return a new one."""
+        seq, entry = self._position(kind, kind)
+        if entry is not None:
+            return json.loads(entry.output or "null")
+        value = make()
+        now = time.time()
+        self.record(JournalEntry(seq, kind, kind, "completed", output=json.dumps(value),
+                                 started_at=now, finished_at=now))
+        return value
+
+    def version(self, change_id: str, latest: int) -> int:
+        seq = f"v:{change_id}"
+        entry = self.journal.get(seq)
+        if entry is not None:
+            return int(json.loads(entry.output or "0"))
+        # History beyond this point means the run passed here before the change existed.
+        value = 0 if self.unvisited() else latest
+        self.journal[seq] = JournalEntry(seq, "version", change_id, "completed",
+                                         output=json.dumps(value))
+        self.record(self.journal[seq])
+        return value
+
+    def emit(self, event_type: str, data: Any) -> None:
+        seq, entry = self._position("event", event_type)
+        if entry is not None:
+            return
+        now = time.time()
+        self.pending.events.append((event_type, serde.dump(data, Any, f"event {event_type!r}")))
+        self.record(JournalEntry(seq, "event", event_type, "completed", started_at=now,
+                                 finished_at=now))
+
+
+def _step_failed(name: str, entry: JournalEntry) -> StepFailed:
+    error = entry.error or {}
+    return StepFailed(name, str(error.get("type", "Error")), str(error.get("message", "")),
+                      entry.attempt)

@@ -1,0 +1,73 @@
+"""Drive one claimed run to its next resting point: suspended, released, or finished."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from bosun import serde
+from bosun.context import Context
+from bosun.engine.control import Release, Suspend
+from bosun.engine.execution import Cursor, Execution, current_cursor, current_execution, error_dict
+from bosun.errors import DeadlineExceeded, DeterminismError, LeaseLost
+from bosun.store.records import Outcome
+
+log = logging.getLogger("bosun.engine")
+
+
+async def execute(execution: Execution) -> None:
+    """Replay the workflow and record where it stopped. Never raises for run failures."""
+    run = execution.run
+    current_execution.set(execution)
+    current_cursor.set(Cursor())
+    try:
+        outcome = await _outcome(execution)
+        if outcome.kind == "suspend" and run.deadline is not None:
+            wake = outcome.wake_at
+            outcome = Outcome("suspend", wake_at=run.deadline if wake is None
+                              else min(wake, run.deadline))
+        execution.pending.outcome = outcome
+        execution.pending.events.append((f"run.{outcome.kind}", "{}"))
+        await execution.flush()
+    except LeaseLost as exc:
+        log.warning("run %s: %s; another worker owns it now", run.id, exc)
+
+
+async def _outcome(execution: Execution) -> Outcome:
+    run, wf = execution.run, execution.workflow
+    try:
+        if run.deadline is not None and time.time() >= run.deadline:
+            raise DeadlineExceeded(f"run {run.id} passed its deadline")
+        kwargs = wf.decode_input(run.input)
+        if run.deadline is None:
+            result = await wf.fn(Context(execution), **kwargs)
+        else:
+            try:
+                async with asyncio.timeout(max(run.deadline - time.time(), 0)):
+                    result = await wf.fn(Context(execution), **kwargs)
+            except TimeoutError as exc:
+                raise DeadlineExceeded(f"run {run.id} passed its deadline") from exc
+        leftover = execution.unvisited()
+        if leftover:
+            first = leftover[0]
+            raise DeterminismError(
+                f"run {run.id} finished, but its journal holds {first.kind} {first.name!r} at "
+                f"position {first.seq} that the code no longer reaches. Deploy the code the "
+                f"run started with (or branch with ctx.version()), then "
+                f"`bosun runs resume {run.id}`"
+            )
+        output = serde.dump(result, wf.return_hint, f"result of workflow {wf.name!r}")
+        return Outcome("complete", result=output)
+    except Suspend as suspend:
+        return Outcome("suspend", wake_at=suspend.wake_at)
+    except Release:
+        return Outcome("release")
+    except DeterminismError as exc:
+        log.error("run %s blocked: %s", run.id, exc)
+        return Outcome("block", error=error_dict(exc))
+    except LeaseLost:
+        raise
+    except Exception as exc:
+        return Outcome("fail", error=error_dict(exc))
+

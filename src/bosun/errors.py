@@ -1,0 +1,141 @@
+"""Every error bosun raises, under one root.
+
+```
+BosunError
+├── ConfigurationError        the user's mistake in code, arguments or settings
+│   ├── WorkflowNotFound      no workflow registered under that name
+│   ├── InvalidArguments      inputs do not match the workflow's signature or types
+│   └── SerializationError    a value cannot be stored as JSON (names the step and type)
+├── StoreError                the database could not do what was asked
+│   ├── StoreUnavailable      cannot open, read or lock the database file/server
+│   ├── SchemaTooNew          the database was migrated by a newer bosun
+│   └── LeaseLost             this worker no longer owns the run (fencing)
+├── RunNotFound               no run with that id
+├── InvalidRunState           the operation does not apply to the run's status
+├── ResultTimeout             `RunHandle.result(timeout=…)` gave up waiting (also TimeoutError)
+└── RunError                  something went wrong inside a run
+    ├── StepFailed            a step exhausted its retries (or raised a non-retryable error)
+    ├── SignalTimeout         `wait_for_signal` timed out (also TimeoutError)
+    ├── ChildFailed           a child run failed or was cancelled
+    ├── DeterminismError      replay found different code than the journal recorded
+    ├── DeadlineExceeded      the run passed its deadline
+    ├── RunFailed             the run ended `failed` (raised by `RunHandle.result`)
+    └── RunCancelled          the run was cancelled (raised by `RunHandle.result`)
+```
+
+Control flow inside the engine (suspending a run, releasing it on drain) uses private
+`BaseException` subclasses, so a workflow's `except Exception:` can never swallow them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class BosunError(Exception):
+    """Root of every error bosun raises."""
+
+
+class ConfigurationError(BosunError):
+    """The user's code, arguments or settings are wrong; fix them and retry."""
+
+
+class WorkflowNotFound(ConfigurationError):
+    """No workflow is registered under the requested name."""
+
+
+class InvalidArguments(ConfigurationError):
+    """The inputs do not match the workflow's signature or type hints."""
+
+
+class SerializationError(ConfigurationError):
+    """A value cannot be stored as JSON."""
+
+
+class StoreError(BosunError):
+    """The store could not carry out an operation."""
+
+
+class StoreUnavailable(StoreError):
+    """The database cannot be opened, read or locked."""
+
+
+class SchemaTooNew(StoreError):
+    """The database schema is newer than this version of bosun understands."""
+
+
+class LeaseLost(StoreError):
+    """The worker's lease on a run was taken over, expired or revoked; it may write nothing."""
+
+
+class RunNotFound(BosunError):
+    """No run exists with the given id."""
+
+
+class InvalidRunState(BosunError):
+    """The operation does not apply to the run in its current status."""
+
+
+class ResultTimeout(BosunError, TimeoutError):
+    """Waiting for a run's result took longer than the caller allowed."""
+
+
+class RunError(BosunError):
+    """Something went wrong inside a run."""
+
+
+class StepFailed(RunError):
+    """A step failed for good: retries exhausted or the error was non-retryable.
+
+    Attributes:
+        step: the step's name.
+        error_type: the qualified name of the exception the step raised.
+        message: that exception's message.
+        attempts: how many attempts were made.
+    """
+
+    def __init__(self, step: str, error_type: str, message: str, attempts: int) -> None:
+        super().__init__(
+            f"step {step!r} failed after {attempts} attempt(s): {error_type}: {message}"
+        )
+        self.step = step
+        self.error_type = error_type
+        self.message = message
+        self.attempts = attempts
+
+
+class SignalTimeout(RunError, TimeoutError):
+    """No signal of the awaited name arrived before the timeout."""
+
+
+class ChildFailed(RunError):
+    """A child run ended `failed` or `cancelled`."""
+
+    def __init__(self, child_run_id: str, status: str, error: str) -> None:
+        super().__init__(f"child run {child_run_id} ended {status}: {error}")
+        self.child_run_id = child_run_id
+        self.status = status
+        self.error = error
+
+
+class DeterminismError(RunError):
+    """Replay met code that differs from what the journal recorded; the run is parked."""
+
+
+class DeadlineExceeded(RunError):
+    """The run did not finish before its deadline."""
+
+
+class RunFailed(RunError):
+    """The run ended with status `failed`."""
+
+    def __init__(self, run_id: str, error: dict[str, Any] | None) -> None:
+        error = error or {}
+        message = error.get("message", "unknown error")
+        super().__init__(f"run {run_id} failed: {error.get('type', 'Error')}: {message}")
+        self.run_id = run_id
+        self.error = error
+
+
+class RunCancelled(RunError):
+    """The run was cancelled."""

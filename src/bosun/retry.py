@@ -1,0 +1,57 @@
+"""Retry policy for steps."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from bosun.errors import ConfigurationError
+
+
+@dataclass(frozen=True)
+class Retry:
+    """How a step is retried when it raises.
+
+    Args:
+        attempts: total attempts including the first (1 means no retry).
+        initial: seconds to wait before the second attempt.
+        backoff: multiplier applied to the wait after each failed attempt.
+        max_interval: upper bound of a single wait, in seconds.
+        jitter: fraction of the wait added or removed at random (0.1 is ±10 %).
+        non_retryable: exception types that fail the step at once.
+
+    Waits are durable timers: a run waiting to retry holds no worker.
+    """
+
+    attempts: int = 3
+    initial: float = 1.0
+    backoff: float = 2.0
+    max_interval: float = 60.0
+    jitter: float = 0.1
+    non_retryable: tuple[type[BaseException], ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1:
+            raise ConfigurationError(f"Retry(attempts={self.attempts}): attempts must be >= 1")
+        if self.initial < 0 or self.max_interval < 0:
+            raise ConfigurationError("Retry intervals must be >= 0 seconds")
+        if self.backoff < 1:
+            raise ConfigurationError(f"Retry(backoff={self.backoff}): backoff must be >= 1")
+        if not 0 <= self.jitter <= 1:
+            raise ConfigurationError(f"Retry(jitter={self.jitter}): jitter must be in [0, 1]")
+
+    def should_retry(self, error: BaseException, attempt: int) -> bool:
+        """Whether attempt number `attempt` (1-based) that raised `error` gets another try."""
+        if attempt >= self.attempts:
+            return False
+        return not isinstance(error, self.non_retryable)
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number `attempt` (1-based)."""
+        base = min(self.initial * self.backoff ** (attempt - 1), self.max_interval)
+        if self.jitter:
+            base *= 1 + random.uniform(-self.jitter, self.jitter)
+        return max(base, 0.0)
+
+
+NO_RETRY = Retry(attempts=1)

@@ -1,0 +1,66 @@
+"""JSON payloads: values go in and out of the store through their type hints.
+
+Pydantic models, dataclasses, datetimes and the like round-trip when the function that
+produces or takes them is annotated; unannotated values are stored as plain JSON.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+from pydantic_core import PydanticSerializationError, to_jsonable_python
+
+from bosun.errors import InvalidArguments, SerializationError
+
+_ANY: Any = Any
+
+
+@functools.lru_cache(maxsize=1024)
+def _adapter(hint: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(hint)
+
+
+def _is_plain(hint: Any) -> bool:
+    return hint is _ANY or hint is None or hint is type(None)
+
+
+def dump(value: Any, hint: Any, where: str) -> str:
+    """Serialise `value` to JSON text; `where` names the step or workflow in the error."""
+    try:
+        if _is_plain(hint):
+            plain = to_jsonable_python(value)
+        else:
+            try:
+                plain = _adapter(hint).dump_python(value, mode="json")
+            except (PydanticSerializationError, TypeError, ValueError):
+                # A value that does not match its hint still serialises if it can.
+                plain = to_jsonable_python(value)
+        return json.dumps(plain, separators=(",", ":"), allow_nan=False)
+    except (PydanticSerializationError, TypeError, ValueError) as exc:
+        raise SerializationError(
+            f"{where}: cannot store a value of type {type(value).__qualname__} as JSON "
+            f"({exc}); return JSON-compatible data, a pydantic model or a dataclass"
+        ) from exc
+
+
+def load(text: str | None, hint: Any) -> Any:
+    """Parse JSON text and validate it against `hint` (so models come back as models)."""
+    if text is None:
+        return None
+    plain = json.loads(text)
+    if _is_plain(hint):
+        return plain
+    return _adapter(hint).validate_python(plain)
+
+
+def validate(value: Any, hint: Any, where: str) -> Any:
+    """Validate a caller-supplied value against a parameter hint."""
+    if _is_plain(hint):
+        return value
+    try:
+        return _adapter(hint).validate_python(value)
+    except ValidationError as exc:
+        raise InvalidArguments(f"{where}: {exc}") from exc

@@ -1,0 +1,393 @@
+"""The SQLite connector: stdlib sqlite3 in WAL mode, one group-committing writer."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from typing import Any
+
+from bosun.errors import InvalidRunState, LeaseLost, RunNotFound
+from bosun.store.notify import LocalNotifier
+from bosun.store.records import (
+    TERMINAL_STATUSES,
+    ClaimedRun,
+    EventRecord,
+    JournalEntry,
+    Lease,
+    NewRun,
+    Progress,
+    RunFilter,
+    RunRecord,
+    SignalRecord,
+)
+from bosun.store.sqlfiles import load_migrations, load_queries
+from bosun.store.sqlite_io import (
+    GroupCommitWriter,
+    Reader,
+    SqliteConfig,
+    connect,
+    current_version,
+    ensure_parent,
+    migrate,
+    translate,
+)
+
+Q = load_queries("sqlite")
+MIGRATIONS = load_migrations("sqlite")
+
+
+def _json_or_none(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def _dump_or_none(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, separators=(",", ":"))
+
+
+def run_from_row(row: sqlite3.Row) -> RunRecord:
+    return RunRecord(
+        id=row["id"],
+        workflow=row["workflow"],
+        queue=row["queue"],
+        status=row["status"],
+        input=row["input"],
+        result=row["result"],
+        error=_json_or_none(row["error"]),
+        priority=row["priority"],
+        idempotency_key=row["idempotency_key"],
+        parent_id=row["parent_id"],
+        parent_seq=row["parent_seq"],
+        deadline=row["deadline"],
+        ready_at=row["ready_at"],
+        lease_owner=row["lease_owner"],
+        lease_expires_at=row["lease_expires_at"],
+        attempts=row["attempts"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        finished_at=row["finished_at"],
+    )
+
+
+def entry_from_row(row: sqlite3.Row) -> JournalEntry:
+    return JournalEntry(
+        seq=row["seq"],
+        kind=row["kind"],
+        name=row["name"],
+        status=row["status"],
+        output=row["output"],
+        error=_json_or_none(row["error"]),
+        attempt=row["attempt"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        wake_at=row["wake_at"],
+        child_id=row["child_id"],
+    )
+
+
+def _run_params(run: NewRun, now: float) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "workflow": run.workflow,
+        "queue": run.queue,
+        "priority": run.priority,
+        "input": run.input,
+        "idempotency_key": run.idempotency_key,
+        "parent_id": run.parent_id,
+        "parent_seq": run.parent_seq,
+        "deadline": run.deadline,
+        "now": now,
+    }
+
+
+def _entry_params(run_id: str, entry: JournalEntry) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "seq": entry.seq,
+        "kind": entry.kind,
+        "name": entry.name,
+        "status": entry.status,
+        "output": entry.output,
+        "error": _dump_or_none(entry.error),
+        "attempt": entry.attempt,
+        "started_at": entry.started_at,
+        "finished_at": entry.finished_at,
+        "wake_at": entry.wake_at,
+        "child_id": entry.child_id,
+    }
+
+
+def _settle_parent(
+    conn: sqlite3.Connection, parent_id: str, parent_seq: str, status: str, output: str | None,
+    error: dict[str, Any] | None, now: float,
+) -> None:
+    """Record a child's outcome in its parent's journal and wake the parent."""
+    conn.execute(
+        Q["settle_child_entry"],
+        {"parent_id": parent_id, "parent_seq": parent_seq, "status": status, "output": output,
+         "error": _dump_or_none(error), "now": now},
+    )
+    conn.execute(Q["wake_run"], {"run_id": parent_id, "now": now})
+
+
+class SqliteStore:
+    """Store on a local SQLite file. Several processes may share the file."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.config = SqliteConfig.from_url(url)
+        self.notifier = LocalNotifier()
+        self._writer = GroupCommitWriter(self.config)
+        self._reader = Reader(self.config)
+        self._open = False
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        if self._open:
+            return
+        ensure_parent(self.config.path)
+        try:
+            write_conn = connect(self.config)
+            migrate(write_conn, MIGRATIONS, self.config.path)
+            read_conn = connect(self.config)
+        except sqlite3.Error as exc:
+            raise translate(exc, self.config.path) from exc
+        self._writer.start(write_conn)
+        self._reader.start(read_conn)
+        self._open = True
+
+    async def close(self) -> None:
+        if not self._open:
+            return
+        self._open = False
+        await self._writer.stop()
+        self._reader.stop()
+
+    async def schema_version(self) -> int:
+        return await self._reader.submit(current_version)
+
+    # -- runs -----------------------------------------------------------------------------
+
+    async def create_run(self, run: NewRun) -> tuple[str, bool]:
+        def op(conn: sqlite3.Connection) -> tuple[str, bool]:
+            cur = conn.execute(Q["insert_run"], _run_params(run, time.time()))
+            if cur.rowcount == 1:
+                return run.id, True
+            row = conn.execute(Q["run_id_by_key"], {"key": run.idempotency_key}).fetchone()
+            if row is None:
+                raise InvalidRunState(f"run id {run.id} already exists")
+            return str(row["id"]), False
+
+        result = await self._writer.submit(op)
+        if result[1]:
+            self.notifier.work_ready()
+        return result
+
+    async def get_run(self, run_id: str) -> RunRecord | None:
+        def op(conn: sqlite3.Connection) -> RunRecord | None:
+            row = conn.execute(Q["get_run"], {"id": run_id}).fetchone()
+            return None if row is None else run_from_row(row)
+
+        return await self._reader.submit(op)
+
+    async def list_runs(self, where: RunFilter) -> list[RunRecord]:
+        clauses, params = [], []
+        for column in ("status", "workflow", "parent_id"):
+            value = getattr(where, column)
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if where.before is not None:
+            clauses.append("(created_at, id) < (?, ?)")
+            params.extend(where.before)
+        sql = "SELECT * FROM runs"
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        sql += " ORDER BY created_at DESC, id DESC LIMIT ?"
+        params.append(where.limit)
+
+        def op(conn: sqlite3.Connection) -> list[RunRecord]:
+            return [run_from_row(r) for r in conn.execute(sql, params)]
+
+        return await self._reader.submit(op)
+
+    async def get_journal(self, run_id: str) -> list[JournalEntry]:
+        def op(conn: sqlite3.Connection) -> list[JournalEntry]:
+            return [entry_from_row(r) for r in conn.execute(Q["journal_of"], {"run_id": run_id})]
+
+        return await self._reader.submit(op)
+
+    async def list_events(self, run_id: str, after: int = 0) -> list[EventRecord]:
+        def op(conn: sqlite3.Connection) -> list[EventRecord]:
+            rows = conn.execute(Q["events_of"], {"run_id": run_id, "after": after})
+            return [
+                EventRecord(r["id"], r["run_id"], r["type"], r["data"], r["created_at"])
+                for r in rows
+            ]
+
+        return await self._reader.submit(op)
+
+    # -- workers --------------------------------------------------------------------------
+
+    async def claim_runs(
+        self, owner: str, queues: list[str], limit: int, lease_ttl: float, now: float
+    ) -> list[ClaimedRun]:
+        def op(conn: sqlite3.Connection) -> list[ClaimedRun]:
+            rows = conn.execute(
+                Q["claim_runs"],
+                {"owner": owner, "queues": json.dumps(queues), "limit": limit,
+                 "expires": now + lease_ttl, "now": now},
+            ).fetchall()
+            claimed = []
+            for row in rows:
+                run = run_from_row(row)
+                journal = {
+                    e.seq: e
+                    for e in map(entry_from_row, conn.execute(Q["journal_of"], {"run_id": run.id}))
+                }
+                signals = [
+                    SignalRecord(s["id"], s["name"], s["payload"], s["created_at"])
+                    for s in conn.execute(Q["pending_signals_of"], {"run_id": run.id})
+                ]
+                lease = Lease(run.id, owner, row["lease_token"], row["wake_seq"])
+                claimed.append(ClaimedRun(run, lease, journal, signals))
+            return claimed
+
+        return await self._writer.submit(op)
+
+    async def save_progress(self, lease: Lease, progress: Progress, lease_ttl: float) -> None:
+        def op(conn: sqlite3.Connection) -> str | None:
+            now = time.time()
+            fence = {"run_id": lease.run_id, "token": lease.token, "now": now,
+                     "expires": now + lease_ttl}
+            if conn.execute(Q["touch_lease"], fence).rowcount != 1:
+                raise LeaseLost(f"run {lease.run_id}: lease {lease.token} is no longer held")
+            for child in progress.children:
+                conn.execute(Q["insert_run"], _run_params(child, now))
+            for entry in progress.journal:
+                conn.execute(Q["upsert_journal"], _entry_params(lease.run_id, entry))
+            for signal_id, seq in progress.consumed_signals:
+                conn.execute(Q["consume_signal"], {"id": signal_id, "seq": seq})
+            for event_type, data in progress.events:
+                conn.execute(
+                    Q["insert_event"],
+                    {"run_id": lease.run_id, "type": event_type, "data": data, "now": now},
+                )
+            return self._apply_outcome(conn, lease, progress, fence)
+
+        finished = await self._writer.submit(op)
+        if progress.children or finished is not None:
+            self.notifier.work_ready()
+        if finished is not None:
+            self.notifier.run_finished(lease.run_id)
+
+    def _apply_outcome(
+        self, conn: sqlite3.Connection, lease: Lease, progress: Progress, fence: dict[str, Any]
+    ) -> str | None:
+        """Apply the outcome; return the final status when the run left the worker."""
+        outcome = progress.outcome
+        if outcome is None:
+            return None
+        now = fence["now"]
+        if outcome.kind == "suspend":
+            conn.execute(
+                Q["suspend_run"], {**fence, "wake_at": outcome.wake_at, "wake_seq": lease.wake_seq}
+            )
+            return None
+        if outcome.kind == "release":
+            conn.execute(Q["release_run"], fence)
+            return None
+        status = {"complete": "completed", "fail": "failed", "block": "blocked"}[outcome.kind]
+        row = conn.execute(
+            Q["finish_run"],
+            {**fence, "status": status, "result": outcome.result,
+             "error": _dump_or_none(outcome.error),
+             "finished_at": None if status == "blocked" else now},
+        ).fetchone()
+        if row is not None and row["parent_id"] and status != "blocked":
+            _settle_parent(
+                conn, row["parent_id"], row["parent_seq"],
+                "completed" if status == "completed" else "failed",
+                outcome.result, outcome.error, now,
+            )
+        return status
+
+    async def renew_leases(
+        self, owner: str, leases: list[Lease], lease_ttl: float
+    ) -> list[Lease]:
+        def op(conn: sqlite3.Connection) -> set[tuple[str, str]]:
+            now = time.time()
+            rows = conn.execute(
+                Q["renew_leases"], {"owner": owner, "expires": now + lease_ttl}
+            ).fetchall()
+            return {(r["id"], r["lease_token"]) for r in rows}
+
+        held = await self._writer.submit(op)
+        return [lease for lease in leases if (lease.run_id, lease.token) not in held]
+
+    async def release_leases(self, owner: str) -> int:
+        def op(conn: sqlite3.Connection) -> int:
+            return conn.execute(Q["release_leases"], {"owner": owner, "now": time.time()}).rowcount
+
+        released = await self._writer.submit(op)
+        if released:
+            self.notifier.work_ready()
+        return released
+
+    # -- operators ------------------------------------------------------------------------
+
+    async def send_signal(self, run_id: str, name: str, payload: str) -> None:
+        def op(conn: sqlite3.Connection) -> None:
+            row = conn.execute(Q["get_run"], {"id": run_id}).fetchone()
+            if row is None:
+                raise RunNotFound(f"no run with id {run_id!r}")
+            if row["status"] in TERMINAL_STATUSES:
+                raise InvalidRunState(
+                    f"run {run_id} is {row['status']}; signals can only be sent to live runs"
+                )
+            now = time.time()
+            conn.execute(
+                Q["insert_signal"], {"run_id": run_id, "name": name, "payload": payload, "now": now}
+            )
+            conn.execute(Q["wake_run"], {"run_id": run_id, "now": now})
+
+        await self._writer.submit(op)
+        self.notifier.work_ready()
+
+    async def cancel_run(self, run_id: str) -> list[str]:
+        def op(conn: sqlite3.Connection) -> list[str]:
+            row = conn.execute(Q["get_run"], {"id": run_id}).fetchone()
+            if row is None:
+                raise RunNotFound(f"no run with id {run_id!r}")
+            if row["status"] in TERMINAL_STATUSES:
+                raise InvalidRunState(f"run {run_id} is already {row['status']}")
+            now = time.time()
+            ids = [r["id"] for r in conn.execute(Q["unfinished_tree"], {"run_id": run_id})]
+            for rid in ids:
+                conn.execute(Q["cancel_one"], {"id": rid, "now": now})
+            if row["parent_id"]:
+                error = {"type": "ChildFailed", "status": "cancelled", "child_run_id": run_id,
+                         "message": f"child run {run_id} was cancelled"}
+                _settle_parent(conn, row["parent_id"], row["parent_seq"], "failed", None, error, now)
+            return ids
+
+        ids = await self._writer.submit(op)
+        for rid in ids:
+            self.notifier.run_finished(rid)
+        self.notifier.work_ready()
+        return ids
+
+    async def resume_run(self, run_id: str) -> None:
+        def op(conn: sqlite3.Connection) -> None:
+            row = conn.execute(Q["get_run"], {"id": run_id}).fetchone()
+            if row is None:
+                raise RunNotFound(f"no run with id {run_id!r}")
+            if row["status"] != "blocked":
+                raise InvalidRunState(
+                    f"run {run_id} is {row['status']}; only blocked runs can be resumed"
+                )
+            conn.execute(Q["resume_run"], {"run_id": run_id, "now": time.time()})
+
+        await self._writer.submit(op)
+        self.notifier.work_ready()

@@ -1,0 +1,213 @@
+"""The worker: claims ready runs, executes them, renews leases, drains on request."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from bosun.engine.execution import Execution
+from bosun.engine.runner import execute
+from bosun.errors import BosunError, StoreError, WorkflowNotFound
+from bosun.store.records import ClaimedRun, Lease, Outcome, Progress
+
+if TYPE_CHECKING:
+    from bosun.app import App
+
+log = logging.getLogger("bosun.worker")
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    """How a worker behaves.
+
+    Args:
+        queues: queues to claim from.
+        concurrency: runs executed at once.
+        lease_ttl: seconds a claim stays valid without renewal.
+        poll_interval: seconds between claims when idle (other processes' work).
+        grace: seconds to let steps in flight finish when draining.
+        until_idle: exit once nothing is ready and nothing is running.
+    """
+
+    queues: tuple[str, ...] = ("default",)
+    concurrency: int = 16
+    lease_ttl: float = 30.0
+    poll_interval: float = 0.2
+    grace: float = 30.0
+    until_idle: bool = False
+
+
+class Worker:
+    """Executes runs of one App from one store. Start with `run()`, stop with `stop()`."""
+
+    def __init__(self, app: App, options: WorkerOptions) -> None:
+        if options.concurrency < 1:
+            raise BosunError("concurrency must be >= 1")
+        self.app = app
+        self.options = options
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._active: dict[str, tuple[asyncio.Task[None], Lease]] = {}
+        self._draining = False
+        self._stopped = asyncio.Event()
+        self._pool = ThreadPoolExecutor(
+            max_workers=max(4, options.concurrency), thread_name_prefix="bosun-step"
+        )
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._wake = asyncio.Event()
+
+    @property
+    def draining(self) -> bool:
+        return self._draining
+
+    def request_stop(self) -> None:
+        """Begin a graceful drain: claim nothing more, finish steps in flight, hand runs back."""
+        if not self._draining:
+            log.info("worker %s draining", self.owner)
+        self._draining = True
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Claim and execute until stopped (or idle, with `until_idle`), then drain."""
+        store = self.app.store
+        store.notifier.add_work_event(self._wake)
+        heartbeat = asyncio.create_task(self._heartbeat())
+        try:
+            await self._claim_loop()
+        finally:
+            self._draining = True
+            await self._drain()
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+            store.notifier.drop_work_event(self._wake)
+            for handle in self._timers.values():
+                handle.cancel()
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._stopped.set()
+
+    async def _claim_loop(self) -> None:
+        opts = self.options
+        while not self._draining:
+            free = opts.concurrency - len(self._active)
+            claimed: list[ClaimedRun] = []
+            if free > 0:
+                self._wake.clear()
+                try:
+                    claimed = await self.app.store.claim_runs(
+                        self.owner, list(opts.queues), free, opts.lease_ttl, time.time()
+                    )
+                except StoreError as exc:
+                    log.warning("claim failed, retrying: %s", exc)
+                    await asyncio.sleep(opts.poll_interval)
+                    continue
+                for item in claimed:
+                    self._start(item)
+                if claimed:
+                    continue
+                if opts.until_idle and not self._active:
+                    return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), opts.poll_interval)
+
+    def _start(self, claimed: ClaimedRun) -> None:
+        run_id = claimed.run.id
+        timer = self._timers.pop(run_id, None)
+        if timer:
+            timer.cancel()
+        task = asyncio.create_task(self._execute(claimed), name=f"bosun-run-{run_id}")
+        self._active[run_id] = (task, claimed.lease)
+        task.add_done_callback(lambda _t: self._finished(run_id, task))
+
+    def _finished(self, run_id: str, task: asyncio.Task[None]) -> None:
+        current = self._active.get(run_id)
+        if current is not None and current[0] is task:
+            del self._active[run_id]
+        self._wake.set()
+
+    async def _execute(self, claimed: ClaimedRun) -> None:
+        try:
+            workflow = self.app.registry.workflow(claimed.run.workflow)
+        except WorkflowNotFound as exc:
+            await self._fail_unknown(claimed, exc)
+            return
+        execution = Execution(
+            claimed,
+            workflow,
+            self.app.store,
+            self.app.registry.resolve,
+            self.options.lease_ttl,
+            lambda: self._draining,
+            self._run_in_thread,
+        )
+        await execute(execution)
+        outcome = execution.pending.outcome
+        if outcome is None:
+            return
+        self._schedule_local_wake(claimed.run.id, outcome)
+
+    async def _fail_unknown(self, claimed: ClaimedRun, exc: WorkflowNotFound) -> None:
+        error = {"type": "WorkflowNotFound", "message": str(exc)}
+        progress = Progress(outcome=Outcome("fail", error=error))
+        with contextlib.suppress(StoreError):
+            await self.app.store.save_progress(claimed.lease, progress, self.options.lease_ttl)
+
+    def _schedule_local_wake(self, run_id: str, outcome: Outcome) -> None:
+        """A short timer of a run we just suspended wakes this worker without polling."""
+        if outcome.kind != "suspend" or outcome.wake_at is None or self._draining:
+            return
+        delay = outcome.wake_at - time.time()
+        if delay > 3600:
+            return
+        loop = asyncio.get_running_loop()
+        self._timers[run_id] = loop.call_later(max(delay, 0), self._timer_fired, run_id)
+
+    def _timer_fired(self, run_id: str) -> None:
+        self._timers.pop(run_id, None)
+        self._wake.set()
+
+    async def _run_in_thread(self, fn: Callable[[], Any]) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn)
+
+    async def _heartbeat(self) -> None:
+        interval = self.options.lease_ttl / 3
+        while True:
+            await asyncio.sleep(interval)
+            leases = [lease for _, lease in self._active.values()]
+            if not leases:
+                continue
+            try:
+                lost = await self.app.store.renew_leases(self.owner, leases, self.options.lease_ttl)
+            except StoreError as exc:
+                log.warning("lease renewal failed: %s", exc)
+                continue
+            for lease in lost:
+                entry = self._active.get(lease.run_id)
+                if entry is not None and entry[1] == lease:
+                    log.warning("run %s: lease lost (cancelled or taken over)", lease.run_id)
+                    entry[0].cancel()
+
+    async def _drain(self) -> None:
+        """Let runs reach their next step boundary within the grace period, then hand back."""
+        tasks = [task for task, _ in self._active.values()]
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=self.options.grace)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending)
+        try:
+            released = await self.app.store.release_leases(self.owner)
+        except StoreError as exc:
+            log.warning("could not release leases (they will expire): %s", exc)
+            return
+        if released:
+            log.info("worker %s handed %d run(s) back", self.owner, released)
