@@ -156,6 +156,7 @@ class App:
         self.registry = Registry()
         self._store: Store | None = None
         self._open_lock = asyncio.Lock()
+        self._local_workers: list[Worker] = []
 
     # -- registration ---------------------------------------------------------------------
 
@@ -253,8 +254,13 @@ class App:
         return await self._submit(definition, payload, idempotency_key, queue, priority, deadline)
 
     async def _submit(
-        self, definition: WorkflowDef, payload: str, idempotency_key: str | None,
-        queue: str | None, priority: int, deadline: float | timedelta | datetime | None,
+        self,
+        definition: WorkflowDef,
+        payload: str,
+        idempotency_key: str | None,
+        queue: str | None,
+        priority: int,
+        deadline: float | timedelta | datetime | None,
     ) -> RunHandle[Any]:
         await self.open()
         new = NewRun(
@@ -266,6 +272,17 @@ class App:
             idempotency_key=idempotency_key,
             deadline=_deadline(deadline),
         )
+        worker = next((w for w in self._local_workers if w.reserve_slot(new.queue)), None)
+        if worker is not None:
+            # Direct dispatch: create the run already leased to a local worker with a free
+            # slot, saving a commit and a claim round trip.
+            claimed = None
+            try:
+                claimed = await self.store.create_claimed_run(new, worker.owner, worker.lease_ttl)
+            finally:
+                worker.adopt(claimed)
+            if claimed is not None:
+                return RunHandle(self, new.id)
         run_id, _ = await self.store.create_run(new)
         return RunHandle(self, run_id)
 
@@ -296,9 +313,11 @@ class App:
             ),
         )
         task = asyncio.create_task(worker.run())
+        self._local_workers.append(worker)
         try:
             yield worker
         finally:
+            self._local_workers.remove(worker)
             worker.request_stop()
             await task
 
@@ -332,30 +351,37 @@ class RunHandle(Generic[R_co]):
         poll = 0.02
         notifier = self.app.store.notifier
         while True:
-            finished = notifier.finished_future(self.run_id)
+            waiter = notifier.finished_future(self.run_id)
             try:
                 record = await self.status()
                 if record.status in TERMINAL_STATUSES:
-                    return self._outcome(record)
+                    return self._outcome(
+                        record.workflow, record.status, record.result, record.error
+                    )
                 wait = poll if give_up is None else min(poll, give_up - loop.time())
                 if wait <= 0:
                     raise ResultTimeout(
                         f"run {self.run_id} is still {record.status} after {timeout} s"
                     )
                 try:
-                    await asyncio.wait_for(asyncio.shield(finished), wait)
+                    done = await asyncio.wait_for(asyncio.shield(waiter), wait)
                 except TimeoutError:
                     poll = min(poll * 2, 1.0)
+                    continue
+                return self._outcome(record.workflow, done.status, done.result, done.error)
             finally:
-                notifier.drop_finished_future(self.run_id, finished)
+                notifier.drop_finished_future(self.run_id, waiter)
 
-    def _outcome(self, record: RunRecord) -> Any:
-        if record.status == "completed":
-            definition = self.app.registry.workflows.get(record.workflow)
-            return serde.load(record.result, definition.return_hint if definition else Any)
-        if record.status == "cancelled":
+    def _outcome(
+        self, workflow: str, status: str, result: str | None, error: dict[str, Any] | None
+    ) -> R_co:
+        if status == "completed":
+            definition = self.app.registry.workflows.get(workflow)
+            value: R_co = serde.load(result, definition.return_hint if definition else Any)
+            return value
+        if status == "cancelled":
             raise RunCancelled(f"run {self.run_id} was cancelled")
-        raise RunFailed(self.run_id, record.error)
+        raise RunFailed(self.run_id, error)
 
     async def signal(self, name: str, payload: Any = None) -> None:
         """Send a signal; it is buffered until the run waits for it."""

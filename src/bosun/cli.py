@@ -252,7 +252,7 @@ def runs_list(
     """List runs, newest first."""
     if status is not None and status not in RUN_STATUSES:
         _fail(f"--status must be one of {', '.join(RUN_STATUSES)}", 2)
-    where = RunFilter(status=status, workflow=workflow, limit=limit)  # type: ignore[arg-type]
+    where = RunFilter(status=status, workflow=workflow, limit=limit)
     records = _run(lambda: _with_store(database, lambda s: s.list_runs(where)))
     if as_json:
         _print_json([_record_json(r) for r in records])
@@ -297,8 +297,13 @@ def runs_show(
     out.print(table)
 
 
-def _operate(database: str | None, as_json: bool, verb: str, run_id: str,
-             action: Callable[[Store], Awaitable[Any]]) -> None:
+def _operate(
+    database: str | None,
+    as_json: bool,
+    verb: str,
+    run_id: str,
+    action: Callable[[Store], Awaitable[Any]],
+) -> None:
     result = _run(lambda: _with_store(database, action))
     if as_json:
         _print_json({"run_id": run_id, "action": verb, "result": result})

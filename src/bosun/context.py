@@ -96,7 +96,9 @@ class Context:
         """A random float in [0, 1), recorded on first execution and replayed after."""
         return float(self._execution.recorded_value("random", _random.random))
 
-    async def gather(self, *awaitables: Awaitable[Any], return_exceptions: bool = False) -> list[Any]:
+    async def gather(
+        self, *awaitables: Awaitable[Any], return_exceptions: bool = False
+    ) -> list[Any]:
         """Run steps, children, timers or signal waits concurrently; results in order.
 
         Pass coroutines (`ctx.gather(step_a(x), ctx.child(wf, y))`), not started tasks.

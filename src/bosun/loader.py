@@ -49,7 +49,6 @@ def load_app(ref: str) -> App:
     apps = [v for v in vars(module).values() if isinstance(v, App)]
     if len(apps) != 1:
         raise ConfigurationError(
-            f"APP_REF {ref!r}: found {len(apps)} bosun.App objects; name one with "
-            f"{module_ref}:NAME"
+            f"APP_REF {ref!r}: found {len(apps)} bosun.App objects; name one with {module_ref}:NAME"
         )
     return apps[0]

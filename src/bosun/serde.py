@@ -11,11 +11,12 @@ import json
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
-from pydantic_core import PydanticSerializationError, to_jsonable_python
+from pydantic_core import PydanticSerializationError, to_json
 
 from bosun.errors import InvalidArguments, SerializationError
 
 _ANY: Any = Any
+_SCALARS = (str, int, bool, type(None))
 
 
 @functools.lru_cache(maxsize=1024)
@@ -30,15 +31,15 @@ def _is_plain(hint: Any) -> bool:
 def dump(value: Any, hint: Any, where: str) -> str:
     """Serialise `value` to JSON text; `where` names the step or workflow in the error."""
     try:
+        if type(value) in _SCALARS:
+            return json.dumps(value, allow_nan=False)
         if _is_plain(hint):
-            plain = to_jsonable_python(value)
-        else:
-            try:
-                plain = _adapter(hint).dump_python(value, mode="json")
-            except (PydanticSerializationError, TypeError, ValueError):
-                # A value that does not match its hint still serialises if it can.
-                plain = to_jsonable_python(value)
-        return json.dumps(plain, separators=(",", ":"), allow_nan=False)
+            return to_json(value).decode()
+        try:
+            return _adapter(hint).dump_json(value, warnings="error").decode()
+        except (PydanticSerializationError, TypeError, ValueError):
+            # A value that does not match its hint still serialises if it can.
+            return to_json(value).decode()
     except (PydanticSerializationError, TypeError, ValueError) as exc:
         raise SerializationError(
             f"{where}: cannot store a value of type {type(value).__qualname__} as JSON "

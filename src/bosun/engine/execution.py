@@ -69,7 +69,8 @@ def error_dict(exc: BaseException) -> dict[str, Any]:
     """A JSON-able description of an exception."""
     kind = type(exc)
     return {
-        "type": f"{kind.__module__}.{kind.__qualname__}" if kind.__module__ != "builtins"
+        "type": f"{kind.__module__}.{kind.__qualname__}"
+        if kind.__module__ != "builtins"
         else kind.__qualname__,
         "message": str(exc),
         "traceback": "".join(traceback.format_exception(exc)[-20:]),
@@ -156,8 +157,18 @@ class Execution:
         finally:
             current_step.reset(token)
         output = serde.dump(result, step.return_hint, f"step {step.name!r}")
-        self.record(JournalEntry(seq, "step", step.name, "completed", output=output,
-                                 attempt=attempt, started_at=started, finished_at=time.time()))
+        self.record(
+            JournalEntry(
+                seq,
+                "step",
+                step.name,
+                "completed",
+                output=output,
+                attempt=attempt,
+                started_at=started,
+                finished_at=time.time(),
+            )
+        )
         return result
 
     async def _invoke(self, step: StepDef, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -180,12 +191,30 @@ class Execution:
         error = error_dict(exc)
         if step.retry.should_retry(exc, attempt):
             wake_at = now + step.retry.delay(attempt)
-            self.record(JournalEntry(seq, "step", step.name, "retrying", error=error,
-                                     attempt=attempt, started_at=started, finished_at=now,
-                                     wake_at=wake_at))
+            self.record(
+                JournalEntry(
+                    seq,
+                    "step",
+                    step.name,
+                    "retrying",
+                    error=error,
+                    attempt=attempt,
+                    started_at=started,
+                    finished_at=now,
+                    wake_at=wake_at,
+                )
+            )
             raise Suspend(wake_at)
-        entry = JournalEntry(seq, "step", step.name, "failed", error=error, attempt=attempt,
-                             started_at=started, finished_at=now)
+        entry = JournalEntry(
+            seq,
+            "step",
+            step.name,
+            "failed",
+            error=error,
+            attempt=attempt,
+            started_at=started,
+            finished_at=now,
+        )
         self.record(entry)
         raise _step_failed(step.name, entry) from exc
 
@@ -199,12 +228,22 @@ class Execution:
             wake_at = entry.wake_at if entry.wake_at is not None else wake_at
         now = time.time()
         if now >= wake_at:
-            self.record(JournalEntry(seq, "sleep", "sleep", "completed", wake_at=wake_at,
-                                     started_at=now, finished_at=now))
+            self.record(
+                JournalEntry(
+                    seq,
+                    "sleep",
+                    "sleep",
+                    "completed",
+                    wake_at=wake_at,
+                    started_at=now,
+                    finished_at=now,
+                )
+            )
             return
         if entry is None:
-            self.record(JournalEntry(seq, "sleep", "sleep", "waiting", wake_at=wake_at,
-                                     started_at=now))
+            self.record(
+                JournalEntry(seq, "sleep", "sleep", "waiting", wake_at=wake_at, started_at=now)
+            )
         raise Suspend(wake_at)
 
     async def wait_for_signal(self, name: str, timeout: float | None) -> Any:
@@ -221,17 +260,36 @@ class Execution:
             if signal.name == name:
                 self.signals.remove(signal)
                 self.pending.consumed_signals.append((signal.id, seq))
-                self.record(JournalEntry(seq, "signal", name, "completed", output=signal.payload,
-                                         started_at=now, finished_at=now))
+                self.record(
+                    JournalEntry(
+                        seq,
+                        "signal",
+                        name,
+                        "completed",
+                        output=signal.payload,
+                        started_at=now,
+                        finished_at=now,
+                    )
+                )
                 return serde.load(signal.payload, Any)
         if deadline is not None and now >= deadline:
-            self.record(JournalEntry(seq, "signal", name, "failed", wake_at=deadline,
-                                     error={"type": "SignalTimeout", "message": "timed out"},
-                                     started_at=now, finished_at=now))
+            self.record(
+                JournalEntry(
+                    seq,
+                    "signal",
+                    name,
+                    "failed",
+                    wake_at=deadline,
+                    error={"type": "SignalTimeout", "message": "timed out"},
+                    started_at=now,
+                    finished_at=now,
+                )
+            )
             raise SignalTimeout(f"no signal {name!r} arrived before the timeout")
         if entry is None:
-            self.record(JournalEntry(seq, "signal", name, "waiting", wake_at=deadline,
-                                     started_at=now))
+            self.record(
+                JournalEntry(seq, "signal", name, "waiting", wake_at=deadline, started_at=now)
+            )
         raise Suspend(deadline)
 
     # -- children -------------------------------------------------------------------------
@@ -252,12 +310,22 @@ class Execution:
             raise Suspend(None)
         child_id = uuid.uuid5(_CHILD_NAMESPACE, f"{self.run.id}/{seq}").hex
         self.pending.children.append(
-            NewRun(id=child_id, workflow=wf.name, queue=wf.queue,
-                   input=wf.encode_input(args, kwargs), priority=self.run.priority,
-                   parent_id=self.run.id, parent_seq=seq, deadline=self.run.deadline)
+            NewRun(
+                id=child_id,
+                workflow=wf.name,
+                queue=wf.queue,
+                input=wf.encode_input(args, kwargs),
+                priority=self.run.priority,
+                parent_id=self.run.id,
+                parent_seq=seq,
+                deadline=self.run.deadline,
+            )
         )
-        self.record(JournalEntry(seq, "child", wf.name, "waiting", child_id=child_id,
-                                 started_at=time.time()))
+        self.record(
+            JournalEntry(
+                seq, "child", wf.name, "waiting", child_id=child_id, started_at=time.time()
+            )
+        )
         raise Suspend(None)
 
     # -- deterministic helpers ------------------------------------------------------------
@@ -269,8 +337,17 @@ class Execution:
             return json.loads(entry.output or "null")
         value = make()
         now = time.time()
-        self.record(JournalEntry(seq, kind, kind, "completed", output=json.dumps(value),
-                                 started_at=now, finished_at=now))
+        self.record(
+            JournalEntry(
+                seq,
+                kind,
+                kind,
+                "completed",
+                output=json.dumps(value),
+                started_at=now,
+                finished_at=now,
+            )
+        )
         return value
 
     def version(self, change_id: str, latest: int) -> int:
@@ -280,8 +357,9 @@ class Execution:
             return int(json.loads(entry.output or "0"))
         # History beyond this point means the run passed here before the change existed.
         value = 0 if self.unvisited() else latest
-        self.journal[seq] = JournalEntry(seq, "version", change_id, "completed",
-                                         output=json.dumps(value))
+        self.journal[seq] = JournalEntry(
+            seq, "version", change_id, "completed", output=json.dumps(value)
+        )
         self.record(self.journal[seq])
         return value
 
@@ -291,11 +369,13 @@ class Execution:
             return
         now = time.time()
         self.pending.events.append((event_type, serde.dump(data, Any, f"event {event_type!r}")))
-        self.record(JournalEntry(seq, "event", event_type, "completed", started_at=now,
-                                 finished_at=now))
+        self.record(
+            JournalEntry(seq, "event", event_type, "completed", started_at=now, finished_at=now)
+        )
 
 
 def _step_failed(name: str, entry: JournalEntry) -> StepFailed:
     error = entry.error or {}
-    return StepFailed(name, str(error.get("type", "Error")), str(error.get("message", "")),
-                      entry.attempt)
+    return StepFailed(
+        name, str(error.get("type", "Error")), str(error.get("message", "")), entry.attempt
+    )

@@ -28,9 +28,7 @@ async def gather(awaitables: tuple[Awaitable[Any], ...], return_exceptions: bool
     back in order; the first failure (by position) is raised unless `return_exceptions`.
     """
     seq = current_cursor.get().next()
-    tasks = [
-        asyncio.ensure_future(_branch(aw, f"{seq}.{i}.")) for i, aw in enumerate(awaitables)
-    ]
+    tasks = [asyncio.ensure_future(_branch(aw, f"{seq}.{i}.")) for i, aw in enumerate(awaitables)]
     try:
         if tasks:
             await asyncio.wait(tasks)

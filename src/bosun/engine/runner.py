@@ -25,8 +25,9 @@ async def execute(execution: Execution) -> None:
         outcome = await _outcome(execution)
         if outcome.kind == "suspend" and run.deadline is not None:
             wake = outcome.wake_at
-            outcome = Outcome("suspend", wake_at=run.deadline if wake is None
-                              else min(wake, run.deadline))
+            outcome = Outcome(
+                "suspend", wake_at=run.deadline if wake is None else min(wake, run.deadline)
+            )
         execution.pending.outcome = outcome
         execution.pending.events.append((f"run.{outcome.kind}", "{}"))
         await execution.flush()
@@ -70,4 +71,3 @@ async def _outcome(execution: Execution) -> Outcome:
         raise
     except Exception as exc:
         return Outcome("fail", error=error_dict(exc))
-

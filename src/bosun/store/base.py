@@ -42,6 +42,14 @@ class Store(Protocol):
         Returns the run id and whether it was created now.
         """
 
+    async def create_claimed_run(
+        self, run: NewRun, owner: str, lease_ttl: float
+    ) -> ClaimedRun | None:
+        """Insert a run already leased to `owner` (a local worker with a free slot).
+
+        Returns None, creating nothing, if the idempotency key is taken: use `create_run`.
+        """
+
     async def get_run(self, run_id: str) -> RunRecord | None:
         """The run, or None."""
 
@@ -62,17 +70,15 @@ class Store(Protocol):
     async def save_progress(self, lease: Lease, progress: Progress, lease_ttl: float) -> None:
         """Record progress atomically if `lease` still holds; raise LeaseLost otherwise.
 
-        Without an outcome the lease is extended; with one the run is suspended, released
-        or finished and the lease is dropped.
+        With an outcome the run is suspended, released or finished and the lease dropped.
+        Leases are extended by `renew_leases` (heartbeats), not here.
         """
 
-    async def renew_leases(
-        self, owner: str, leases: list[Lease], lease_ttl: float
-    ) -> list[Lease]:
+    async def renew_leases(self, owner: str, leases: list[Lease], lease_ttl: float) -> list[Lease]:
         """Extend the leases still held; return those that were lost."""
 
-    async def release_leases(self, owner: str) -> int:
-        """Hand every run leased by `owner` back to the queue at once (drain)."""
+    async def release_leases(self, owner: str, run_ids: list[str]) -> int:
+        """Hand these runs, if still leased by `owner`, back to the queue at once (drain)."""
 
     async def send_signal(self, run_id: str, name: str, payload: str) -> None:
         """Buffer a signal for the run and wake it if it is suspended."""

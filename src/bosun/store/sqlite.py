@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from bosun.errors import InvalidRunState, LeaseLost, RunNotFound
-from bosun.store.notify import LocalNotifier
+from bosun.store.notify import Finished, LocalNotifier
 from bosun.store.records import (
     TERMINAL_STATUSES,
     ClaimedRun,
@@ -118,14 +118,25 @@ def _entry_params(run_id: str, entry: JournalEntry) -> dict[str, Any]:
 
 
 def _settle_parent(
-    conn: sqlite3.Connection, parent_id: str, parent_seq: str, status: str, output: str | None,
-    error: dict[str, Any] | None, now: float,
+    conn: sqlite3.Connection,
+    parent_id: str,
+    parent_seq: str,
+    status: str,
+    output: str | None,
+    error: dict[str, Any] | None,
+    now: float,
 ) -> None:
     """Record a child's outcome in its parent's journal and wake the parent."""
     conn.execute(
         Q["settle_child_entry"],
-        {"parent_id": parent_id, "parent_seq": parent_seq, "status": status, "output": output,
-         "error": _dump_or_none(error), "now": now},
+        {
+            "parent_id": parent_id,
+            "parent_seq": parent_seq,
+            "status": status,
+            "output": output,
+            "error": _dump_or_none(error),
+            "now": now,
+        },
     )
     conn.execute(Q["wake_run"], {"run_id": parent_id, "now": now})
 
@@ -184,12 +195,26 @@ class SqliteStore:
             self.notifier.work_ready()
         return result
 
+    async def create_claimed_run(
+        self, run: NewRun, owner: str, lease_ttl: float
+    ) -> ClaimedRun | None:
+        def op(conn: sqlite3.Connection) -> ClaimedRun | None:
+            now = time.time()
+            params = {**_run_params(run, now), "owner": owner, "expires": now + lease_ttl}
+            row = conn.execute(Q["insert_claimed_run"], params).fetchone()
+            if row is None:
+                return None
+            lease = Lease(run.id, owner, row["lease_token"], row["wake_seq"])
+            return ClaimedRun(run_from_row(row), lease, {}, [])
+
+        return await self._writer.submit(op)
+
     async def get_run(self, run_id: str) -> RunRecord | None:
         def op(conn: sqlite3.Connection) -> RunRecord | None:
             row = conn.execute(Q["get_run"], {"id": run_id}).fetchone()
             return None if row is None else run_from_row(row)
 
-        return await self._reader.submit(op)
+        return self._reader.call(op)
 
     async def list_runs(self, where: RunFilter) -> list[RunRecord]:
         clauses, params = [], []
@@ -236,32 +261,42 @@ class SqliteStore:
         def op(conn: sqlite3.Connection) -> list[ClaimedRun]:
             rows = conn.execute(
                 Q["claim_runs"],
-                {"owner": owner, "queues": json.dumps(queues), "limit": limit,
-                 "expires": now + lease_ttl, "now": now},
+                {
+                    "owner": owner,
+                    "queues": json.dumps(queues),
+                    "limit": limit,
+                    "expires": now + lease_ttl,
+                    "now": now,
+                },
             ).fetchall()
-            claimed = []
-            for row in rows:
-                run = run_from_row(row)
-                journal = {
-                    e.seq: e
-                    for e in map(entry_from_row, conn.execute(Q["journal_of"], {"run_id": run.id}))
-                }
-                signals = [
-                    SignalRecord(s["id"], s["name"], s["payload"], s["created_at"])
-                    for s in conn.execute(Q["pending_signals_of"], {"run_id": run.id})
-                ]
-                lease = Lease(run.id, owner, row["lease_token"], row["wake_seq"])
-                claimed.append(ClaimedRun(run, lease, journal, signals))
-            return claimed
+            if not rows:
+                return []
+            ids = json.dumps([row["id"] for row in rows])
+            journals: dict[str, dict[str, JournalEntry]] = {row["id"]: {} for row in rows}
+            for r in conn.execute(Q["journals_of"], {"run_ids": ids}):
+                journals[r["run_id"]][r["seq"]] = entry_from_row(r)
+            signals: dict[str, list[SignalRecord]] = {row["id"]: [] for row in rows}
+            for r in conn.execute(Q["pending_signals_of"], {"run_ids": ids}):
+                signals[r["run_id"]].append(
+                    SignalRecord(r["id"], r["name"], r["payload"], r["created_at"])
+                )
+            return [
+                ClaimedRun(
+                    run_from_row(row),
+                    Lease(row["id"], owner, row["lease_token"], row["wake_seq"]),
+                    journals[row["id"]],
+                    signals[row["id"]],
+                )
+                for row in rows
+            ]
 
         return await self._writer.submit(op)
 
     async def save_progress(self, lease: Lease, progress: Progress, lease_ttl: float) -> None:
         def op(conn: sqlite3.Connection) -> str | None:
             now = time.time()
-            fence = {"run_id": lease.run_id, "token": lease.token, "now": now,
-                     "expires": now + lease_ttl}
-            if conn.execute(Q["touch_lease"], fence).rowcount != 1:
+            fence = {"run_id": lease.run_id, "token": lease.token, "now": now}
+            if conn.execute(Q["check_lease"], fence).fetchone() is None:
                 raise LeaseLost(f"run {lease.run_id}: lease {lease.token} is no longer held")
             for child in progress.children:
                 conn.execute(Q["insert_run"], _run_params(child, now))
@@ -279,8 +314,11 @@ class SqliteStore:
         finished = await self._writer.submit(op)
         if progress.children or finished is not None:
             self.notifier.work_ready()
-        if finished is not None:
-            self.notifier.run_finished(lease.run_id)
+        if finished in TERMINAL_STATUSES and progress.outcome is not None:
+            outcome = progress.outcome
+            self.notifier.run_finished(
+                lease.run_id, Finished(str(finished), outcome.result, outcome.error)
+            )
 
     def _apply_outcome(
         self, conn: sqlite3.Connection, lease: Lease, progress: Progress, fence: dict[str, Any]
@@ -301,34 +339,42 @@ class SqliteStore:
         status = {"complete": "completed", "fail": "failed", "block": "blocked"}[outcome.kind]
         row = conn.execute(
             Q["finish_run"],
-            {**fence, "status": status, "result": outcome.result,
-             "error": _dump_or_none(outcome.error),
-             "finished_at": None if status == "blocked" else now},
+            {
+                **fence,
+                "status": status,
+                "result": outcome.result,
+                "error": _dump_or_none(outcome.error),
+                "finished_at": None if status == "blocked" else now,
+            },
         ).fetchone()
         if row is not None and row["parent_id"] and status != "blocked":
             _settle_parent(
-                conn, row["parent_id"], row["parent_seq"],
+                conn,
+                row["parent_id"],
+                row["parent_seq"],
                 "completed" if status == "completed" else "failed",
-                outcome.result, outcome.error, now,
+                outcome.result,
+                outcome.error,
+                now,
             )
         return status
 
-    async def renew_leases(
-        self, owner: str, leases: list[Lease], lease_ttl: float
-    ) -> list[Lease]:
+    async def renew_leases(self, owner: str, leases: list[Lease], lease_ttl: float) -> list[Lease]:
         def op(conn: sqlite3.Connection) -> set[tuple[str, str]]:
             now = time.time()
+            run_ids = json.dumps([lease.run_id for lease in leases])
             rows = conn.execute(
-                Q["renew_leases"], {"owner": owner, "expires": now + lease_ttl}
+                Q["renew_leases"], {"owner": owner, "expires": now + lease_ttl, "run_ids": run_ids}
             ).fetchall()
             return {(r["id"], r["lease_token"]) for r in rows}
 
         held = await self._writer.submit(op)
         return [lease for lease in leases if (lease.run_id, lease.token) not in held]
 
-    async def release_leases(self, owner: str) -> int:
+    async def release_leases(self, owner: str, run_ids: list[str]) -> int:
         def op(conn: sqlite3.Connection) -> int:
-            return conn.execute(Q["release_leases"], {"owner": owner, "now": time.time()}).rowcount
+            params = {"owner": owner, "now": time.time(), "run_ids": json.dumps(run_ids)}
+            return conn.execute(Q["release_leases"], params).rowcount
 
         released = await self._writer.submit(op)
         if released:
@@ -367,14 +413,20 @@ class SqliteStore:
             for rid in ids:
                 conn.execute(Q["cancel_one"], {"id": rid, "now": now})
             if row["parent_id"]:
-                error = {"type": "ChildFailed", "status": "cancelled", "child_run_id": run_id,
-                         "message": f"child run {run_id} was cancelled"}
-                _settle_parent(conn, row["parent_id"], row["parent_seq"], "failed", None, error, now)
+                error = {
+                    "type": "ChildFailed",
+                    "status": "cancelled",
+                    "child_run_id": run_id,
+                    "message": f"child run {run_id} was cancelled",
+                }
+                _settle_parent(
+                    conn, row["parent_id"], row["parent_seq"], "failed", None, error, now
+                )
             return ids
 
         ids = await self._writer.submit(op)
         for rid in ids:
-            self.notifier.run_finished(rid)
+            self.notifier.run_finished(rid, Finished("cancelled", None, None))
         self.notifier.work_ready()
         return ids
 

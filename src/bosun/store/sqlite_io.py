@@ -1,7 +1,7 @@
 """SQLite plumbing: URL parsing, connections, migrations and the group-commit writer.
 
 All writes go through one writer thread. It takes every operation waiting in its queue and
-runs them in a single transaction, each inside a savepoint, so concurrent runs share one
+runs them in a single transaction, so concurrent runs share one
 fsync: durable steps per second can exceed the disk's single-commit rate.
 """
 
@@ -160,9 +160,7 @@ class GroupCommitWriter:
 
     def __init__(self, config: SqliteConfig) -> None:
         self._config = config
-        self._queue: queue.SimpleQueue[tuple[Op, asyncio.Future[Any]] | None] = (
-            queue.SimpleQueue()
-        )
+        self._queue: queue.SimpleQueue[tuple[Op, asyncio.Future[Any]] | None] = queue.SimpleQueue()
         self._conn: sqlite3.Connection | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -212,39 +210,38 @@ class GroupCommitWriter:
         self._conn.close()
 
     def _run_batch(self, conn: sqlite3.Connection, ops: list[Op]) -> list[tuple[bool, Any]]:
-        path = self._config.path
+        """Run `ops` in one transaction.
+
+        Operations check their preconditions before they write, and raise a `BosunError`
+        only then, so such a refusal leaves nothing to undo. Any other error may have left a
+        partial write: the batch is rolled back and each operation retried on its own.
+        """
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
-            return [(False, translate(exc, path))] * len(ops)
+            return [(False, translate(exc, self._config.path))] * len(ops)
         outcomes: list[tuple[bool, Any]] = []
-        savepoints = len(ops) > 1
         for op in ops:
-            if savepoints:
-                conn.execute("SAVEPOINT op")
             try:
                 outcomes.append((True, op(conn)))
+            except BosunError as exc:
+                outcomes.append((False, exc))
             except Exception as exc:
-                outcomes.append((False, translate(exc, path)))
-                if savepoints:
-                    conn.execute("ROLLBACK TO op")
-            if savepoints:
-                conn.execute("RELEASE op")
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+                if len(ops) == 1:
+                    return [(False, translate(exc, self._config.path))]
+                return [self._run_batch(conn, [one])[0] for one in ops]
         try:
-            if not savepoints and not outcomes[0][0]:
-                conn.execute("ROLLBACK")
-            else:
-                conn.execute("COMMIT")
+            conn.execute("COMMIT")
         except sqlite3.Error as exc:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
-            return [(False, translate(exc, path))] * len(ops)
+            return [(False, translate(exc, self._config.path))] * len(ops)
         return outcomes
 
 
-def _deliver(
-    batch: list[tuple[Op, asyncio.Future[Any]]], outcomes: list[tuple[bool, Any]]
-) -> None:
+def _deliver(batch: list[tuple[Op, asyncio.Future[Any]]], outcomes: list[tuple[bool, Any]]) -> None:
     for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
         if future.cancelled():
             continue
@@ -266,10 +263,17 @@ class Reader:
         self._conn = conn
 
     async def submit(self, op: Callable[[sqlite3.Connection], T]) -> T:
+        """Run a read that may scan many rows on a thread."""
+        return await asyncio.to_thread(self._call, self._connection(), op)
+
+    def call(self, op: Callable[[sqlite3.Connection], T]) -> T:
+        """Run a point read inline: an indexed lookup costs less than a thread hop."""
+        return self._call(self._connection(), op)
+
+    def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
             raise StoreError("the SQLite store is not open")
-        conn = self._conn
-        return await asyncio.to_thread(self._call, conn, op)
+        return self._conn
 
     def _call(self, conn: sqlite3.Connection, op: Callable[[sqlite3.Connection], T]) -> T:
         with self._lock:

@@ -63,6 +63,11 @@ class Worker:
         )
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._wake = asyncio.Event()
+        self._reserved = 0
+
+    @property
+    def lease_ttl(self) -> float:
+        return self.options.lease_ttl
 
     @property
     def draining(self) -> bool:
@@ -97,7 +102,7 @@ class Worker:
     async def _claim_loop(self) -> None:
         opts = self.options
         while not self._draining:
-            free = opts.concurrency - len(self._active)
+            free = opts.concurrency - len(self._active) - self._reserved
             claimed: list[ClaimedRun] = []
             if free > 0:
                 self._wake.clear()
@@ -117,6 +122,24 @@ class Worker:
                     return
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), opts.poll_interval)
+
+    def reserve_slot(self, queue: str) -> bool:
+        """Hold a free slot for a run this process is about to create (direct dispatch)."""
+        if self._draining or queue not in self.options.queues:
+            return False
+        if len(self._active) + self._reserved >= self.options.concurrency:
+            return False
+        self._reserved += 1
+        return True
+
+    def adopt(self, claimed: ClaimedRun | None) -> None:
+        """Fill a reserved slot with a run created already leased to this worker (or give
+        the slot back when None)."""
+        self._reserved -= 1
+        if claimed is not None:
+            self._start(claimed)
+        else:
+            self._wake.set()
 
     def _start(self, claimed: ClaimedRun) -> None:
         run_id = claimed.run.id
@@ -198,6 +221,7 @@ class Worker:
     async def _drain(self) -> None:
         """Let runs reach their next step boundary within the grace period, then hand back."""
         tasks = [task for task, _ in self._active.values()]
+        held = list(self._active)
         if tasks:
             _, pending = await asyncio.wait(tasks, timeout=self.options.grace)
             for task in pending:
@@ -205,7 +229,7 @@ class Worker:
             if pending:
                 await asyncio.wait(pending)
         try:
-            released = await self.app.store.release_leases(self.owner)
+            released = await self.app.store.release_leases(self.owner, held) if held else 0
         except StoreError as exc:
             log.warning("could not release leases (they will expire): %s", exc)
             return

@@ -5,6 +5,15 @@ VALUES (:id, :workflow, :queue, 'queued', :priority, :input, :idempotency_key, :
         :parent_seq, :deadline, :now, :now, :now)
 ON CONFLICT DO NOTHING;
 
+-- name: insert_claimed_run
+INSERT INTO runs (id, workflow, queue, status, priority, input, idempotency_key, parent_id,
+                  parent_seq, deadline, ready_at, lease_owner, lease_token, lease_expires_at,
+                  attempts, created_at, updated_at)
+VALUES (:id, :workflow, :queue, 'running', :priority, :input, :idempotency_key, :parent_id,
+        :parent_seq, :deadline, :expires, :owner, :owner || ':1', :expires, 1, :now, :now)
+ON CONFLICT DO NOTHING
+RETURNING *;
+
 -- name: run_id_by_key
 SELECT id FROM runs WHERE idempotency_key = :key;
 
@@ -33,13 +42,17 @@ RETURNING *;
 -- name: journal_of
 SELECT * FROM journal WHERE run_id = :run_id ORDER BY rowid;
 
--- name: pending_signals_of
-SELECT id, name, payload, created_at FROM signals
-WHERE run_id = :run_id AND consumed_seq IS NULL ORDER BY id;
+-- name: journals_of
+SELECT * FROM journal WHERE run_id IN (SELECT value FROM json_each(:run_ids)) ORDER BY rowid;
 
--- name: touch_lease
-UPDATE runs SET lease_expires_at = :expires, ready_at = :expires, updated_at = :now
-WHERE id = :run_id AND lease_token = :token AND status = 'running';
+-- name: pending_signals_of
+SELECT id, run_id, name, payload, created_at FROM signals
+WHERE run_id IN (SELECT value FROM json_each(:run_ids)) AND consumed_seq IS NULL ORDER BY id;
+
+-- name: check_lease
+-- Inside the write transaction nobody else can move the token, so a read is a fence.
+-- Leases are extended by heartbeats, not here, to keep index pages out of each commit.
+SELECT 1 FROM runs WHERE id = :run_id AND lease_token = :token AND status = 'running';
 
 -- name: upsert_journal
 INSERT INTO journal (run_id, seq, kind, name, status, output, error, attempt, started_at,
@@ -92,14 +105,16 @@ WHERE id = :run_id;
 
 -- name: renew_leases
 UPDATE runs SET lease_expires_at = :expires, ready_at = :expires
-WHERE lease_owner = :owner AND status = 'running'
+WHERE id IN (SELECT value FROM json_each(:run_ids))
+  AND lease_owner = :owner AND status = 'running'
 RETURNING id, lease_token;
 
 -- name: release_leases
 UPDATE runs
 SET status = 'queued', ready_at = :now,
     lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL, updated_at = :now
-WHERE lease_owner = :owner AND status = 'running';
+WHERE id IN (SELECT value FROM json_each(:run_ids))
+  AND lease_owner = :owner AND status = 'running';
 
 -- name: insert_signal
 INSERT INTO signals (run_id, name, payload, created_at) VALUES (:run_id, :name, :payload, :now);

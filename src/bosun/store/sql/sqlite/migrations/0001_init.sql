@@ -32,7 +32,6 @@ CREATE INDEX runs_ready ON runs (queue, priority DESC, ready_at) WHERE ready_at 
 CREATE INDEX runs_created ON runs (created_at DESC, id DESC);
 CREATE INDEX runs_status_created ON runs (status, created_at DESC);
 CREATE INDEX runs_parent ON runs (parent_id) WHERE parent_id IS NOT NULL;
-CREATE INDEX runs_lease_owner ON runs (lease_owner) WHERE lease_owner IS NOT NULL;
 
 CREATE TABLE journal (
     run_id      TEXT NOT NULL,
