@@ -1,0 +1,235 @@
+"""The Store contract: what every connector must do, on a real database."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+
+import pytest
+
+from bosun.errors import InvalidRunState, LeaseLost, RunNotFound
+from bosun.store import Store
+from bosun.store.records import JournalEntry, NewRun, Outcome, Progress, RunFilter
+
+TTL = 30.0
+
+
+def new_run(**overrides: object) -> NewRun:
+    fields: dict[str, object] = {"id": uuid.uuid4().hex, "workflow": "wf", "queue": "default",
+                                 "input": "{}"}
+    fields.update(overrides)
+    return NewRun(**fields)  # type: ignore[arg-type]
+
+
+async def claim_one(store: Store, owner: str = "w1", ttl: float = TTL, now: float | None = None):
+    claimed = await store.claim_runs(owner, ["default"], 1, ttl, now or time.time())
+    assert len(claimed) == 1
+    return claimed[0]
+
+
+async def test_create_is_idempotent_by_key(store: Store) -> None:
+    first, created = await store.create_run(new_run(idempotency_key="k"))
+    again, created_again = await store.create_run(new_run(idempotency_key="k"))
+    assert created and not created_again
+    assert first == again
+    assert len(await store.list_runs(RunFilter())) == 1
+
+
+async def test_claim_takes_each_ready_run_once(store: Store) -> None:
+    ids = {(await store.create_run(new_run()))[0] for _ in range(5)}
+    a = await store.claim_runs("a", ["default"], 3, TTL, time.time())
+    b = await store.claim_runs("b", ["default"], 10, TTL, time.time())
+    assert len(a) == 3 and len(b) == 2
+    assert {c.run.id for c in a} | {c.run.id for c in b} == ids
+    assert await store.claim_runs("c", ["default"], 10, TTL, time.time()) == []
+    assert all(c.run.status == "running" and c.run.attempts == 1 for c in a + b)
+
+
+async def test_claim_respects_queues_and_priority(store: Store) -> None:
+    await store.create_run(new_run(queue="gpu"))
+    low, _ = await store.create_run(new_run(priority=0))
+    high, _ = await store.create_run(new_run(priority=5))
+    claimed = await store.claim_runs("w", ["default"], 1, TTL, time.time())
+    assert [c.run.id for c in claimed] == [high]
+    rest = await store.claim_runs("w", ["default"], 5, TTL, time.time())
+    assert [c.run.id for c in rest] == [low]
+
+
+async def test_fencing_a_taken_over_lease_writes_nothing(store: Store) -> None:
+    run_id, _ = await store.create_run(new_run())
+    old = await claim_one(store, "old", ttl=0.05)
+    await asyncio.sleep(0.1)
+    new = await claim_one(store, "new")
+    assert new.lease.token != old.lease.token and new.run.attempts == 2
+    step = JournalEntry("1", "step", "charge", "completed", output="1")
+    with pytest.raises(LeaseLost):
+        await store.save_progress(old.lease, Progress(journal=[step]), TTL)
+    with pytest.raises(LeaseLost):
+        await store.save_progress(old.lease, Progress(outcome=Outcome("complete", result="1")), TTL)
+    assert await store.get_journal(run_id) == []
+    assert (await store.get_run(run_id)).status == "running"  # type: ignore[union-attr]
+    await store.save_progress(new.lease, Progress(outcome=Outcome("complete", result="2")), TTL)
+    record = await store.get_run(run_id)
+    assert record is not None and (record.status, record.result) == ("completed", "2")
+    with pytest.raises(LeaseLost):  # and never twice
+        await store.save_progress(new.lease, Progress(outcome=Outcome("complete", result="3")), TTL)
+
+
+async def test_renew_keeps_leases_and_reports_lost_ones(store: Store) -> None:
+    await store.create_run(new_run())
+    await store.create_run(new_run())
+    mine = await store.claim_runs("w", ["default"], 2, 0.2, time.time())
+    lost = await store.renew_leases("w", [c.lease for c in mine], TTL)
+    assert lost == []
+    await asyncio.sleep(0.3)
+    assert await store.claim_runs("thief", ["default"], 5, TTL, time.time()) == []
+    await store.cancel_run(mine[0].run.id)
+    lost = await store.renew_leases("w", [c.lease for c in mine], TTL)
+    assert lost == [mine[0].lease]
+
+
+async def test_suspend_until_a_timer_then_due(store: Store) -> None:
+    run_id, _ = await store.create_run(new_run())
+    claimed = await claim_one(store)
+    wake = time.time() + 60
+    entry = JournalEntry("1", "sleep", "sleep", "waiting", wake_at=wake)
+    await store.save_progress(claimed.lease, Progress([entry], outcome=Outcome("suspend", wake)), TTL)
+    assert (await store.get_run(run_id)).status == "suspended"  # type: ignore[union-attr]
+    assert await store.claim_runs("w", ["default"], 1, TTL, time.time()) == []
+    later = await store.claim_runs("w", ["default"], 1, TTL, wake + 1)
+    assert [c.run.id for c in later] == [run_id]
+    assert later[0].journal["1"].status == "waiting"
+
+
+async def test_signal_wakes_a_suspended_run_and_is_delivered_once(store: Store) -> None:
+    run_id, _ = await store.create_run(new_run())
+    claimed = await claim_one(store)
+    await store.save_progress(claimed.lease, Progress(outcome=Outcome("suspend", None)), TTL)
+    assert await store.claim_runs("w", ["default"], 1, TTL, time.time()) == []
+    await store.send_signal(run_id, "approve", json.dumps({"by": "ann"}))
+    again = await claim_one(store)
+    assert [(s.name, json.loads(s.payload)) for s in again.signals] == [("approve", {"by": "ann"})]
+    entry = JournalEntry("1", "signal", "approve", "completed", output=again.signals[0].payload)
+    progress = Progress([entry], consumed_signals=[(again.signals[0].id, "1")],
+                        outcome=Outcome("suspend", None))
+    await store.save_progress(again.lease, progress, TTL)
+    await store.send_signal(run_id, "other", "null")
+    third = await claim_one(store)
+    assert [s.name for s in third.signals] == ["other"]
+
+
+async def test_a_wake_up_during_execution_is_not_lost(store: Store) -> None:
+    run_id, _ = await store.create_run(new_run())
+    claimed = await claim_one(store)
+    await store.send_signal(run_id, "late", "1")  # arrives while the worker still runs it
+    await store.save_progress(claimed.lease, Progress(outcome=Outcome("suspend", None)), TTL)
+    again = await claim_one(store)
+    assert [s.name for s in again.signals] == ["late"]
+
+
+async def test_signal_errors(store: Store) -> None:
+    with pytest.raises(RunNotFound):
+        await store.send_signal("nope", "x", "null")
+    run_id, _ = await store.create_run(new_run())
+    claimed = await claim_one(store)
+    await store.save_progress(claimed.lease, Progress(outcome=Outcome("complete", result="1")), TTL)
+    with pytest.raises(InvalidRunState, match="completed"):
+        await store.send_signal(run_id, "x", "null")
+
+
+async def test_child_completion_settles_the_parent_and_wakes_it(store: Store) -> None:
+    parent_id, _ = await store.create_run(new_run())
+    parent = await claim_one(store)
+    child = new_run(parent_id=parent_id, parent_seq="1")
+    entry = JournalEntry("1", "child", "wf", "waiting", child_id=child.id)
+    await store.save_progress(
+        parent.lease, Progress([entry], children=[child], outcome=Outcome("suspend", None)), TTL
+    )
+    claimed_child = await claim_one(store)
+    assert claimed_child.run.id == child.id
+    await store.save_progress(
+        claimed_child.lease, Progress(outcome=Outcome("complete", result='"done"')), TTL
+    )
+    woken = await claim_one(store)
+    assert woken.run.id == parent_id
+    assert (woken.journal["1"].status, woken.journal["1"].output) == ("completed", '"done"')
+
+
+async def test_cancel_cascades_to_descendants_only(store: Store) -> None:
+    root, _ = await store.create_run(new_run())
+    child, _ = await store.create_run(new_run(parent_id=root, parent_seq="1"))
+    grandchild, _ = await store.create_run(new_run(parent_id=child, parent_seq="1"))
+    other, _ = await store.create_run(new_run())
+    cancelled = await store.cancel_run(root)
+    assert set(cancelled) == {root, child, grandchild}
+    assert (await store.get_run(other)).status == "queued"  # type: ignore[union-attr]
+    with pytest.raises(InvalidRunState):
+        await store.cancel_run(root)
+    with pytest.raises(RunNotFound):
+        await store.cancel_run("missing")
+
+
+async def test_cancelling_a_child_fails_the_parents_wait(store: Store) -> None:
+    parent_id, _ = await store.create_run(new_run())
+    parent = await claim_one(store)
+    child = new_run(parent_id=parent_id, parent_seq="1")
+    entry = JournalEntry("1", "child", "wf", "waiting", child_id=child.id)
+    await store.save_progress(
+        parent.lease, Progress([entry], children=[child], outcome=Outcome("suspend", None)), TTL
+    )
+    await store.cancel_run(child.id)
+    woken = await store.claim_runs("w", ["default"], 5, TTL, time.time())
+    assert [c.run.id for c in woken] == [parent_id]
+    assert woken[0].journal["1"].status == "failed"
+    assert woken[0].journal["1"].error["status"] == "cancelled"  # type: ignore[index]
+
+
+async def test_block_and_resume(store: Store) -> None:
+    run_id, _ = await store.create_run(new_run())
+    with pytest.raises(InvalidRunState, match="only blocked"):
+        await store.resume_run(run_id)
+    claimed = await claim_one(store)
+    error = {"type": "DeterminismError", "message": "expected a, found b"}
+    await store.save_progress(claimed.lease, Progress(outcome=Outcome("block", error=error)), TTL)
+    record = await store.get_run(run_id)
+    assert record is not None and record.status == "blocked" and record.error == error
+    await store.resume_run(run_id)
+    resumed = await claim_one(store)
+    assert resumed.run.id == run_id and resumed.run.error is None
+
+
+async def test_release_hands_runs_back_at_once(store: Store) -> None:
+    run_id, _ = await store.create_run(new_run())
+    claimed = await claim_one(store, "draining")
+    assert await store.release_leases("draining", [run_id]) == 1
+    other = await claim_one(store, "other")
+    assert other.run.id == run_id
+
+
+async def test_events_are_ordered_and_paged(store: Store) -> None:
+    run_id, _ = await store.create_run(new_run())
+    claimed = await claim_one(store)
+    events = [("progress", json.dumps(i)) for i in range(3)]
+    await store.save_progress(claimed.lease, Progress(events=events), TTL)
+    got = await store.list_events(run_id)
+    assert [json.loads(e.data) for e in got] == [0, 1, 2]
+    assert [json.loads(e.data) for e in await store.list_events(run_id, after=got[0].id)] == [1, 2]
+
+
+async def test_list_filters_and_cursor(store: Store) -> None:
+    for i in range(5):
+        await store.create_run(new_run(workflow="a" if i % 2 else "b"))
+    page = await store.list_runs(RunFilter(limit=2))
+    rest = await store.list_runs(RunFilter(limit=10, before=(page[-1].created_at, page[-1].id)))
+    assert len(page) == 2 and len(rest) == 3
+    assert not {r.id for r in page} & {r.id for r in rest}
+    assert {r.workflow for r in await store.list_runs(RunFilter(workflow="a"))} == {"a"}
+
+
+async def test_sql_looking_strings_are_stored_verbatim(store: Store) -> None:
+    nasty = "'); DROP TABLE runs; --"
+    run_id, _ = await store.create_run(new_run(workflow=nasty, input=json.dumps(nasty)))
+    record = await store.get_run(run_id)
+    assert record is not None and record.workflow == nasty and json.loads(record.input) == nasty

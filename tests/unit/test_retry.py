@@ -1,0 +1,31 @@
+import pytest
+
+from bosun import ConfigurationError, Retry
+
+
+def test_delay_grows_by_backoff_and_is_capped() -> None:
+    policy = Retry(attempts=10, initial=1, backoff=2, max_interval=5, jitter=0)
+    assert [policy.delay(n) for n in range(1, 6)] == [1, 2, 4, 5, 5]
+
+
+def test_jitter_stays_within_its_fraction() -> None:
+    policy = Retry(initial=10, jitter=0.2)
+    delays = {policy.delay(1) for _ in range(200)}
+    assert all(8 <= d <= 12 for d in delays)
+    assert len(delays) > 1
+
+
+def test_should_retry_respects_attempts_and_non_retryable() -> None:
+    policy = Retry(attempts=3, non_retryable=(KeyError,))
+    assert policy.should_retry(ValueError(), 1)
+    assert policy.should_retry(ValueError(), 2)
+    assert not policy.should_retry(ValueError(), 3)
+    assert not policy.should_retry(KeyError(), 1)
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"attempts": 0}, {"initial": -1}, {"backoff": 0.5}, {"jitter": 2}]
+)
+def test_invalid_policies_are_refused(kwargs: dict[str, float]) -> None:
+    with pytest.raises(ConfigurationError):
+        Retry(**kwargs)  # type: ignore[arg-type]
