@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
@@ -23,6 +22,7 @@ from bosun.errors import (
     StoreError,
     WorkflowNotFound,
 )
+from bosun.ids import new_id
 from bosun.retry import Retry
 from bosun.settings import database_url
 from bosun.store import Store, store_for_url
@@ -264,7 +264,7 @@ class App:
     ) -> RunHandle[Any]:
         await self.open()
         new = NewRun(
-            id=uuid.uuid4().hex,
+            id=new_id(),
             workflow=definition.name,
             queue=queue or definition.queue,
             input=payload,
@@ -363,11 +363,11 @@ class RunHandle(Generic[R_co]):
                     raise ResultTimeout(
                         f"run {self.run_id} is still {record.status} after {timeout} s"
                     )
-                try:
-                    done = await asyncio.wait_for(asyncio.shield(waiter), wait)
-                except TimeoutError:
+                await asyncio.wait((waiter,), timeout=wait)
+                if not waiter.done():
                     poll = min(poll * 2, 1.0)
                     continue
+                done = waiter.result()
                 return self._outcome(record.workflow, done.status, done.result, done.error)
             finally:
                 notifier.drop_finished_future(self.run_id, waiter)

@@ -19,18 +19,49 @@ class Finished:
     error: dict[str, Any] | None
 
 
+class Wakeup:
+    """A cheap resettable wake-up for one waiter (a worker's claim loop)."""
+
+    def __init__(self) -> None:
+        self._flag = False
+        self._future: asyncio.Future[None] | None = None
+
+    def set(self) -> None:
+        self._flag = True
+        if self._future is not None and not self._future.done():
+            self._future.set_result(None)
+
+    async def wait(self, timeout: float) -> None:
+        """Return when set (now or since the last wait) or after `timeout` seconds."""
+        if not self._flag:
+            loop = asyncio.get_running_loop()
+            future = self._future = loop.create_future()
+            timer = loop.call_later(timeout, _resolve, future)
+            try:
+                await future
+            finally:
+                timer.cancel()
+                self._future = None
+        self._flag = False
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
 class LocalNotifier:
     """Wakes local workers when work may be ready, and result waiters when a run ends."""
 
     def __init__(self) -> None:
-        self._work: set[asyncio.Event] = set()
+        self._work: set[Wakeup] = set()
         self._finished: dict[str, list[asyncio.Future[Finished]]] = {}
 
-    def add_work_event(self, event: asyncio.Event) -> None:
+    def add_work_event(self, event: Wakeup) -> None:
         """Set `event` whenever work may have become ready (each worker owns one)."""
         self._work.add(event)
 
-    def drop_work_event(self, event: asyncio.Event) -> None:
+    def drop_work_event(self, event: Wakeup) -> None:
         self._work.discard(event)
 
     def work_ready(self) -> None:

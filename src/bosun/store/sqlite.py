@@ -293,7 +293,7 @@ class SqliteStore:
         return await self._writer.submit(op)
 
     async def save_progress(self, lease: Lease, progress: Progress, lease_ttl: float) -> None:
-        def op(conn: sqlite3.Connection) -> str | None:
+        def op(conn: sqlite3.Connection) -> tuple[str | None, bool]:
             now = time.time()
             fence = {"run_id": lease.run_id, "token": lease.token, "now": now}
             if conn.execute(Q["check_lease"], fence).fetchone() is None:
@@ -311,8 +311,8 @@ class SqliteStore:
                 )
             return self._apply_outcome(conn, lease, progress, fence)
 
-        finished = await self._writer.submit(op)
-        if progress.children or finished is not None:
+        finished, woke_parent = await self._writer.submit(op)
+        if progress.children or woke_parent:
             self.notifier.work_ready()
         if finished in TERMINAL_STATUSES and progress.outcome is not None:
             outcome = progress.outcome
@@ -322,20 +322,21 @@ class SqliteStore:
 
     def _apply_outcome(
         self, conn: sqlite3.Connection, lease: Lease, progress: Progress, fence: dict[str, Any]
-    ) -> str | None:
-        """Apply the outcome; return the final status when the run left the worker."""
+    ) -> tuple[str | None, bool]:
+        """Apply the outcome; return the run's final status (if it ended or blocked) and
+        whether a parent was woken."""
         outcome = progress.outcome
         if outcome is None:
-            return None
+            return None, False
         now = fence["now"]
         if outcome.kind == "suspend":
             conn.execute(
                 Q["suspend_run"], {**fence, "wake_at": outcome.wake_at, "wake_seq": lease.wake_seq}
             )
-            return None
+            return None, False
         if outcome.kind == "release":
             conn.execute(Q["release_run"], fence)
-            return None
+            return None, False
         status = {"complete": "completed", "fail": "failed", "block": "blocked"}[outcome.kind]
         row = conn.execute(
             Q["finish_run"],
@@ -347,7 +348,8 @@ class SqliteStore:
                 "finished_at": None if status == "blocked" else now,
             },
         ).fetchone()
-        if row is not None and row["parent_id"] and status != "blocked":
+        woke_parent = row is not None and bool(row["parent_id"]) and status != "blocked"
+        if woke_parent:
             _settle_parent(
                 conn,
                 row["parent_id"],
@@ -357,7 +359,7 @@ class SqliteStore:
                 outcome.error,
                 now,
             )
-        return status
+        return status, woke_parent
 
     async def renew_leases(self, owner: str, leases: list[Lease], lease_ttl: float) -> list[Lease]:
         def op(conn: sqlite3.Connection) -> set[tuple[str, str]]:
@@ -427,7 +429,7 @@ class SqliteStore:
         ids = await self._writer.submit(op)
         for rid in ids:
             self.notifier.run_finished(rid, Finished("cancelled", None, None))
-        self.notifier.work_ready()
+        self.notifier.work_ready()  # a parent waiting on the cancelled run may be due
         return ids
 
     async def resume_run(self, run_id: str) -> None:

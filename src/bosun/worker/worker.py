@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from bosun.engine.execution import Execution
 from bosun.engine.runner import execute
 from bosun.errors import BosunError, StoreError, WorkflowNotFound
+from bosun.store.notify import Wakeup
 from bosun.store.records import ClaimedRun, Lease, Outcome, Progress
 
 if TYPE_CHECKING:
@@ -62,8 +63,9 @@ class Worker:
             max_workers=max(4, options.concurrency), thread_name_prefix="bosun-step"
         )
         self._timers: dict[str, asyncio.TimerHandle] = {}
-        self._wake = asyncio.Event()
+        self._wake = Wakeup()
         self._reserved = 0
+        self._backlog = True  # the last claim filled every free slot: more may be ready
 
     @property
     def lease_ttl(self) -> float:
@@ -105,7 +107,6 @@ class Worker:
             free = opts.concurrency - len(self._active) - self._reserved
             claimed: list[ClaimedRun] = []
             if free > 0:
-                self._wake.clear()
                 try:
                     claimed = await self.app.store.claim_runs(
                         self.owner, list(opts.queues), free, opts.lease_ttl, time.time()
@@ -116,12 +117,12 @@ class Worker:
                     continue
                 for item in claimed:
                     self._start(item)
-                if claimed:
+                self._backlog = len(claimed) == free
+                if self._backlog:
                     continue
                 if opts.until_idle and not self._active:
                     return
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), opts.poll_interval)
+            await self._wake.wait(opts.poll_interval)
 
     def reserve_slot(self, queue: str) -> bool:
         """Hold a free slot for a run this process is about to create (direct dispatch)."""
@@ -154,7 +155,9 @@ class Worker:
         current = self._active.get(run_id)
         if current is not None and current[0] is task:
             del self._active[run_id]
-        self._wake.set()
+        # A freed slot is worth a claim only if work is waiting (or to notice idleness).
+        if self._backlog or self._draining or (self.options.until_idle and not self._active):
+            self._wake.set()
 
     async def _execute(self, claimed: ClaimedRun) -> None:
         try:
