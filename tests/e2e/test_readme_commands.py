@@ -1,0 +1,88 @@
+"""The README's commands, run as a newcomer would run them."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+BOSUN = str(Path(sys.executable).parent / "bosun")
+EXAMPLE = str(REPO / "examples" / "report.py")
+
+
+def bosun(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "BOSUN_DATABASE_URL"}
+    return subprocess.run(
+        [BOSUN, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+@pytest.mark.timeout(90)
+def test_quickstart_demo_runs_on_the_embedded_default(tmp_path: Path) -> None:
+    done = bosun(
+        "run",
+        EXAMPLE,
+        "publish_report",
+        "--input",
+        '{"topic": "durable agents"}',
+        "--worker",
+        "--json",
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["status"] == "completed"
+    assert report["result"]["approved_by"] == "auto-approval after timeout"
+    assert len(report["result"]["sections"]) == 3
+    assert (tmp_path / ".bosun" / "bosun.db").is_file()
+    listed = json.loads(bosun("runs", "list", "--json", cwd=tmp_path).stdout)
+    assert sorted(r["workflow"] for r in listed) == ["publish_report"] + ["write_section"] * 3
+
+
+@pytest.mark.timeout(90)
+def test_approve_by_hand_with_a_separate_worker(tmp_path: Path) -> None:
+    started = bosun(
+        "run",
+        EXAMPLE,
+        "publish_report",
+        "--input",
+        '{"topic": "agents", "approval_timeout": 600}',
+        "--json",
+        cwd=tmp_path,
+    )
+    assert started.returncode == 0, started.stderr
+    run_id = json.loads(started.stdout)["run_id"]
+    worker = subprocess.Popen(
+        [BOSUN, "worker", EXAMPLE], cwd=tmp_path, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        status = ""
+        for _ in range(200):
+            shown = json.loads(bosun("runs", "show", run_id, "--json", cwd=tmp_path).stdout)
+            status = shown["status"]
+            waiting = [e for e in shown["journal"] if e["kind"] == "signal"]
+            if status == "suspended" and waiting:
+                break
+            time.sleep(0.1)
+        assert status == "suspended" and waiting[0]["status"] == "waiting"
+        sent = bosun(
+            "runs", "signal", run_id, "approve", "--payload", '{"by": "alice"}', cwd=tmp_path
+        )
+        assert sent.returncode == 0, sent.stderr
+        for _ in range(200):
+            shown = json.loads(bosun("runs", "show", run_id, "--json", cwd=tmp_path).stdout)
+            if shown["status"] == "completed":
+                break
+            time.sleep(0.1)
+        assert shown["result"]["approved_by"] == "alice"
+    finally:
+        worker.send_signal(signal.SIGINT)
+        _, stderr = worker.communicate(timeout=30)
+    assert worker.returncode == 0, stderr
