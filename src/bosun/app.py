@@ -368,6 +368,8 @@ class RunHandle(Generic[R_co]):
                     poll = min(poll * 2, 1.0)
                     continue
                 done = waiter.result()
+                if done is None:  # finished in another process: read the outcome
+                    continue
                 return self._outcome(record.workflow, done.status, done.result, done.error)
             finally:
                 notifier.drop_finished_future(self.run_id, waiter)

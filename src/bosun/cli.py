@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
@@ -112,8 +113,22 @@ def _print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, default=str))
 
 
-async def _with_store(url: str | None, action: Callable[[Store], Awaitable[T]]) -> T:
-    store = store_for_url(url or settings.database_url())
+async def _with_store(
+    url: str | None, action: Callable[[Store], Awaitable[T]], *, create: bool = False
+) -> T:
+    """Open the store, run `action`, close. Without `create`, a missing SQLite file is an
+    error rather than a new empty database (a mistyped path should not look like no runs)."""
+    url = url or settings.database_url()
+    if not create and url.startswith("sqlite:"):
+        from bosun.store.sqlite_io import SqliteConfig
+
+        path = SqliteConfig.from_url(url).path
+        if not os.path.exists(path):  # noqa: ASYNC240 (one stat before any I/O)
+            raise ConfigurationError(
+                f"no bosun database at {path}: check --database / BOSUN_DATABASE_URL "
+                "(it is created when a run is first started)"
+            )
+    store = store_for_url(url)
     await store.open()
     try:
         return await action(store)
@@ -159,7 +174,7 @@ def worker(
         until_idle=until_idle,
     )
 
-    async def main() -> None:
+    async def main() -> int:
         async with app:
             w = Worker(app, options)
             loop = asyncio.get_running_loop()
@@ -169,8 +184,19 @@ def worker(
                 "worker %s serving %s on %s", w.owner, ",".join(options.queues), app.database
             )
             await w.run()
+            return w.abandoned_threads
 
-    _run(main)
+    abandoned = _run(main)
+    if abandoned:
+        # Their runs were handed back; waiting for the threads would keep this process (and
+        # its pod) alive past the grace period, and a thread cannot be interrupted.
+        logging.getLogger("bosun.worker").warning(
+            "exiting with %d sync step(s) still running after the grace period", abandoned
+        )
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 # -- run ------------------------------------------------------------------------------------
@@ -346,7 +372,7 @@ def runs_signal(
 @db_cli.command("upgrade")
 def db_upgrade(database: DatabaseOpt = None, as_json: JsonOpt = False) -> None:
     """Apply pending migrations (they also run when any bosun process starts)."""
-    version = _run(lambda: _with_store(database, lambda s: s.schema_version()))
+    version = _run(lambda: _with_store(database, lambda s: s.schema_version(), create=True))
     if as_json:
         _print_json({"schema_version": version})
     else:

@@ -271,8 +271,11 @@ async def test_unserialisable_step_result_fails_naming_step_and_type(app: bosun.
         with pytest.raises(bosun.RunFailed) as info:
             await (await app.start(wf)).result(TIMEOUT)
     message = info.value.error["message"]
-    assert "step 'test_unserialisable_step_result_fails_naming_step_and_type.<locals>.connect'" \
-        in message and "object" in message
+    assert (
+        "step 'test_unserialisable_step_result_fails_naming_step_and_type.<locals>.connect'"
+        in message
+        and "object" in message
+    )
 
 
 async def test_deterministic_helpers_and_events_replay_identically(app: bosun.App) -> None:
@@ -367,7 +370,7 @@ async def test_determinism_mismatch_blocks_and_resume_continues(db_url: str) -> 
     changed, _ = build("c")
     async with changed, changed.worker():
         for _ in range(100):
-            status = (await changed.get_handle(handle.run_id).status())
+            status = await changed.get_handle(handle.run_id).status()
             if status.status == "blocked":
                 break
             await asyncio.sleep(0.05)

@@ -69,6 +69,7 @@ async def test_a_stalled_worker_cannot_write_after_takeover(db_url: str) -> None
     # it was refused, and it never got to run `ship`.
     assert effects == {"charge": 2, "ship": 1}
     assert [(e.name, e.status, e.attempt) for e in journal] == [
-        ("charge", "completed", 1), ("ship", "completed", 1)
+        ("charge", "completed", 1),
+        ("ship", "completed", 1),
     ]
     assert record.attempts == 2

@@ -17,8 +17,12 @@ TTL = 30.0
 
 
 def new_run(**overrides: object) -> NewRun:
-    fields: dict[str, object] = {"id": uuid.uuid4().hex, "workflow": "wf", "queue": "default",
-                                 "input": "{}"}
+    fields: dict[str, object] = {
+        "id": uuid.uuid4().hex,
+        "workflow": "wf",
+        "queue": "default",
+        "input": "{}",
+    }
     fields.update(overrides)
     return NewRun(**fields)  # type: ignore[arg-type]
 
@@ -95,7 +99,9 @@ async def test_suspend_until_a_timer_then_due(store: Store) -> None:
     claimed = await claim_one(store)
     wake = time.time() + 60
     entry = JournalEntry("1", "sleep", "sleep", "waiting", wake_at=wake)
-    await store.save_progress(claimed.lease, Progress([entry], outcome=Outcome("suspend", wake)), TTL)
+    await store.save_progress(
+        claimed.lease, Progress([entry], outcome=Outcome("suspend", wake)), TTL
+    )
     assert (await store.get_run(run_id)).status == "suspended"  # type: ignore[union-attr]
     assert await store.claim_runs("w", ["default"], 1, TTL, time.time()) == []
     later = await store.claim_runs("w", ["default"], 1, TTL, wake + 1)
@@ -112,8 +118,9 @@ async def test_signal_wakes_a_suspended_run_and_is_delivered_once(store: Store) 
     again = await claim_one(store)
     assert [(s.name, json.loads(s.payload)) for s in again.signals] == [("approve", {"by": "ann"})]
     entry = JournalEntry("1", "signal", "approve", "completed", output=again.signals[0].payload)
-    progress = Progress([entry], consumed_signals=[(again.signals[0].id, "1")],
-                        outcome=Outcome("suspend", None))
+    progress = Progress(
+        [entry], consumed_signals=[(again.signals[0].id, "1")], outcome=Outcome("suspend", None)
+    )
     await store.save_progress(again.lease, progress, TTL)
     await store.send_signal(run_id, "other", "null")
     third = await claim_one(store)

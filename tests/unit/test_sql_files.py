@@ -16,7 +16,11 @@ def test_sqlite_urls() -> None:
     assert SqliteConfig.from_url("sqlite:///.bosun/bosun.db").path == ".bosun/bosun.db"
     config = SqliteConfig.from_url("sqlite:////tmp/x.db?synchronous=normal&busy_timeout_ms=10")
     assert (config.path, config.synchronous, config.busy_timeout_ms) == ("/tmp/x.db", "NORMAL", 10)
-    for bad in ("sqlite://", "sqlite:///:memory:", "sqlite:///x.db?synchronous=fast",
-                "sqlite:///x.db?colour=red"):
+    for bad in (
+        "sqlite://",
+        "sqlite:///:memory:",
+        "sqlite:///x.db?synchronous=fast",
+        "sqlite:///x.db?colour=red",
+    ):
         with pytest.raises(ConfigurationError):
             SqliteConfig.from_url(bad)

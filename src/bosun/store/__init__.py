@@ -16,9 +16,9 @@ def store_for_url(url: str) -> Store:
 
         return SqliteStore(url)
     if scheme in ("postgresql", "postgres"):
-        raise ConfigurationError(
-            "the PostgreSQL store is not available in this version yet; use sqlite:///…"
-        )
+        from bosun.store.postgres import PostgresStore
+
+        return PostgresStore(url)
     raise ConfigurationError(
         f"unsupported database URL {url!r}: use sqlite:///path.db or postgresql://…"
     )

@@ -55,7 +55,7 @@ class LocalNotifier:
 
     def __init__(self) -> None:
         self._work: set[Wakeup] = set()
-        self._finished: dict[str, list[asyncio.Future[Finished]]] = {}
+        self._finished: dict[str, list[asyncio.Future[Finished | None]]] = {}
 
     def add_work_event(self, event: Wakeup) -> None:
         """Set `event` whenever work may have become ready (each worker owns one)."""
@@ -68,20 +68,22 @@ class LocalNotifier:
         for event in self._work:
             event.set()
 
-    def finished_future(self, run_id: str) -> asyncio.Future[Finished]:
+    def finished_future(self, run_id: str) -> asyncio.Future[Finished | None]:
         """A future resolved when this process sees `run_id` finish."""
-        future: asyncio.Future[Finished] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Finished | None] = asyncio.get_running_loop().create_future()
         self._finished.setdefault(run_id, []).append(future)
         return future
 
-    def drop_finished_future(self, run_id: str, future: asyncio.Future[Finished]) -> None:
+    def drop_finished_future(self, run_id: str, future: asyncio.Future[Finished | None]) -> None:
         waiters = self._finished.get(run_id)
         if waiters and future in waiters:
             waiters.remove(future)
             if not waiters:
                 del self._finished[run_id]
 
-    def run_finished(self, run_id: str, finished: Finished) -> None:
+    def run_finished(self, run_id: str, finished: Finished | None) -> None:
+        """Wake waiters of `run_id`; `finished` is None when only another process knows how
+        it ended (they read it from the store)."""
         for future in self._finished.pop(run_id, []):
             if not future.done():
                 future.set_result(finished)

@@ -80,7 +80,7 @@ def translate(exc: BaseException, path: str) -> BaseException:
     if "locked" in text or "busy" in text:
         hint = "another process holds a lock on it; stop it or raise busy_timeout_ms"
     elif "not a database" in text or "malformed" in text:
-        hint = "the file is not a bosun SQLite database; point BOSUN_DATABASE_URL elsewhere"
+        hint = "the file is not a SQLite database; use another database URL"
     elif "unable to open" in text or "readonly" in text:
         hint = "check the path exists and is readable and writable"
     elif isinstance(exc, sqlite3.OperationalError | sqlite3.DatabaseError):
@@ -118,17 +118,33 @@ def _statements(script: str) -> list[str]:
     return statements
 
 
+def _has_migrations_table(conn: sqlite3.Connection) -> bool:
+    row = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+    ).fetchone()
+    return row is not None
+
+
 def current_version(conn: sqlite3.Connection) -> int:
-    conn.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations ("
-        "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
-    )
+    if not _has_migrations_table(conn):
+        conn.execute(
+            "CREATE TABLE schema_migrations ("
+            "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
+        )
     row = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()
     return int(row[0])
 
 
 def migrate(conn: sqlite3.Connection, migrations: list[Migration], path: str) -> int:
-    """Apply missing migrations in one transaction; refuse a newer schema."""
+    """Apply missing migrations in one transaction; refuse a newer schema.
+
+    An up-to-date database is only read, so opening it never waits for a writer.
+    """
+    latest = migrations[-1].version if migrations else 0
+    if _has_migrations_table(conn):
+        version = current_version(conn)
+        if version == latest:
+            return version
     conn.execute("BEGIN IMMEDIATE")
     try:
         version = current_version(conn)

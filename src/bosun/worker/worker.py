@@ -7,6 +7,7 @@ import contextlib
 import logging
 import os
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -65,6 +66,8 @@ class Worker:
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._wake = Wakeup()
         self._reserved = 0
+        self._threads_busy = 0
+        self._threads_lock = threading.Lock()
         self._backlog = True  # the last claim filled every free slot: more may be ready
 
     @property
@@ -201,7 +204,24 @@ class Worker:
         self._wake.set()
 
     async def _run_in_thread(self, fn: Callable[[], Any]) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, fn)
+        # Count on the thread's own future: cancelling the awaiting task does not stop it.
+        with self._threads_lock:
+            self._threads_busy += 1
+        future = self._pool.submit(fn)
+        future.add_done_callback(self._thread_done)
+        return await asyncio.wrap_future(future)
+
+    def _thread_done(self, _future: object) -> None:
+        with self._threads_lock:
+            self._threads_busy -= 1
+
+    @property
+    def abandoned_threads(self) -> int:
+        """Sync steps still running on threads after the drain gave up on them.
+
+        A thread cannot be stopped; a process that must exit now (the CLI) should exit hard
+        once this is non-zero, since the runs were already handed to other workers."""
+        return self._threads_busy
 
     async def _heartbeat(self) -> None:
         interval = self.options.lease_ttl / 3

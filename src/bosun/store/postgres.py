@@ -1,0 +1,556 @@
+"""The PostgreSQL connector: psycopg 3 async with a pool, SKIP LOCKED claims, LISTEN/NOTIFY.
+
+Each domain operation is one round trip where it matters: a worker's fenced write is a single
+call of the `save_progress` SQL function (see `sql/postgresql/migrations`). NOTIFY wakes idle
+workers when a run becomes ready and result waiters when a run ends; polling stays the fallback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool
+
+from bosun.errors import (
+    BosunError,
+    ConfigurationError,
+    InvalidRunState,
+    LeaseLost,
+    RunNotFound,
+    SchemaTooNew,
+    StoreError,
+    StoreUnavailable,
+)
+from bosun.store.notify import Finished, LocalNotifier
+from bosun.store.records import (
+    TERMINAL_STATUSES,
+    ClaimedRun,
+    EventRecord,
+    JournalEntry,
+    Lease,
+    NewRun,
+    Progress,
+    RunFilter,
+    RunRecord,
+    SignalRecord,
+)
+from bosun.store.sqlfiles import load_migrations, load_queries
+
+Q = {name: sql.encode() for name, sql in load_queries("postgresql").items()}
+MIGRATIONS = load_migrations("postgresql")
+SCHEMA = "bosun"
+_MIGRATION_LOCK = 0x626F73756E  # "bosun": serialises concurrent migrators
+LEASE_LOST = "BL001"
+
+log = logging.getLogger("bosun.store.postgres")
+T = TypeVar("T")
+Conn = psycopg.AsyncConnection[dict[str, Any]]
+
+
+def _split_url(url: str) -> tuple[str, int]:
+    """Take bosun's own `pool_max` option out of the URL; the rest goes to libpq."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query)
+    pool_max = 10
+    kept = []
+    for key, value in query:
+        if key == "pool_max":
+            try:
+                pool_max = int(value)
+            except ValueError as exc:
+                raise ConfigurationError("pool_max must be an integer") from exc
+        else:
+            kept.append((key, value))
+    scheme = "postgresql" if parts.scheme == "postgres" else parts.scheme
+    return urlunsplit((scheme, parts.netloc, parts.path, urlencode(kept), "")), pool_max
+
+
+def _redact(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+def translate(exc: BaseException, where: str) -> BaseException:
+    """Map psycopg errors to bosun's tree, keeping the cause."""
+    if isinstance(exc, BosunError) or not isinstance(exc, psycopg.Error | OSError):
+        return exc
+    if isinstance(exc, psycopg.Error) and exc.sqlstate == LEASE_LOST:
+        error: BosunError = LeaseLost(exc.diag.message_primary or "lease lost")
+    elif isinstance(exc, psycopg.OperationalError | OSError | psycopg.InterfaceError):
+        error = StoreUnavailable(f"PostgreSQL {where}: {exc} (is the server up and reachable?)")
+    else:
+        error = StoreError(f"PostgreSQL {where}: {exc}")
+    error.__cause__ = exc
+    return error
+
+
+def _dump(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, separators=(",", ":"))
+
+
+def _load(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def run_from_row(row: dict[str, Any]) -> RunRecord:
+    return RunRecord(
+        id=row["id"],
+        workflow=row["workflow"],
+        queue=row["queue"],
+        status=row["status"],
+        input=row["input"],
+        result=row["result"],
+        error=_load(row["error"]),
+        priority=row["priority"],
+        idempotency_key=row["idempotency_key"],
+        parent_id=row["parent_id"],
+        parent_seq=row["parent_seq"],
+        deadline=row["deadline"],
+        ready_at=row["ready_at"],
+        lease_owner=row["lease_owner"],
+        lease_expires_at=row["lease_expires_at"],
+        attempts=row["attempts"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        finished_at=row["finished_at"],
+    )
+
+
+def entry_from_row(row: dict[str, Any]) -> JournalEntry:
+    return JournalEntry(
+        seq=row["seq"],
+        kind=row["kind"],
+        name=row["name"],
+        status=row["status"],
+        output=row["output"],
+        error=_load(row["error"]),
+        attempt=row["attempt"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        wake_at=row["wake_at"],
+        child_id=row["child_id"],
+    )
+
+
+def _run_params(run: NewRun, now: float) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "workflow": run.workflow,
+        "queue": run.queue,
+        "priority": run.priority,
+        "input": run.input,
+        "idempotency_key": run.idempotency_key,
+        "parent_id": run.parent_id,
+        "parent_seq": run.parent_seq,
+        "deadline": run.deadline,
+        "now": now,
+    }
+
+
+def _entry_json(entry: JournalEntry) -> dict[str, Any]:
+    return {
+        "seq": entry.seq,
+        "kind": entry.kind,
+        "name": entry.name,
+        "status": entry.status,
+        "output": entry.output,
+        "error": _dump(entry.error),
+        "attempt": entry.attempt,
+        "started_at": entry.started_at,
+        "finished_at": entry.finished_at,
+        "wake_at": entry.wake_at,
+        "child_id": entry.child_id,
+    }
+
+
+async def _configure(conn: psycopg.AsyncConnection[Any]) -> None:
+    await conn.execute(f"SET search_path TO {SCHEMA}")
+
+
+class PostgresStore:
+    """Store on a PostgreSQL server; any number of processes and machines may share it."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._conninfo, self._pool_max = _split_url(url)
+        self.notifier = LocalNotifier()
+        self._pool: AsyncConnectionPool[Conn] | None = None
+        self._listener: asyncio.Task[None] | None = None
+        self._where = _redact(self._conninfo)
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        if self._pool is not None:
+            return
+        await self._migrate()
+        pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
+            self._conninfo,
+            min_size=1,
+            max_size=self._pool_max,
+            kwargs={"autocommit": True, "row_factory": dict_row},
+            configure=_configure,
+            open=False,
+            reconnect_timeout=3600,
+        )
+        try:
+            await pool.open(wait=True, timeout=10)
+        except Exception as exc:
+            await pool.close()
+            raise translate(exc, self._where) from exc
+        self._pool = pool
+        self._listener = asyncio.create_task(self._listen(), name="bosun-pg-listen")
+
+    async def close(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+            self._listener = None
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.close()
+
+    async def _migrate(self) -> None:
+        try:
+            conn = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
+        except Exception as exc:
+            raise translate(exc, self._where) from exc
+        try:
+            async with conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+                await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
+                await conn.execute(f"SET LOCAL search_path TO {SCHEMA}")
+                version = await _current_version(conn)
+                latest = MIGRATIONS[-1].version
+                if version > latest:
+                    raise SchemaTooNew(
+                        f"PostgreSQL database {self._where} is at bosun schema version "
+                        f"{version}, but this bosun knows versions up to {latest}: upgrade "
+                        "bosun, or use another database"
+                    )
+                for migration in MIGRATIONS:
+                    if migration.version > version:
+                        await conn.execute(migration.sql.encode())
+                        await conn.execute(
+                            "INSERT INTO schema_migrations (version, name, applied_at) "
+                            "VALUES (%s, %s, %s)",
+                            (migration.version, migration.name, time.time()),
+                        )
+        except BosunError:
+            raise
+        except Exception as exc:
+            raise translate(exc, self._where) from exc
+        finally:
+            await conn.close()
+
+    async def schema_version(self) -> int:
+        async def op(conn: Conn) -> int:
+            return await _current_version(conn)
+
+        return await self._run(op)
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    async def _run(self, op: Callable[[Conn], Awaitable[T]]) -> T:
+        if self._pool is None:
+            raise StoreError("the PostgreSQL store is not open")
+        try:
+            async with self._pool.connection() as conn:
+                return await op(conn)
+        except BosunError:
+            raise
+        except Exception as exc:
+            raise translate(exc, self._where) from exc
+
+    async def _listen(self) -> None:
+        """Turn NOTIFY into local wake-ups; reconnect with back-off when the server goes."""
+        delay = 0.1
+        while True:
+            try:
+                conn = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
+                try:
+                    await conn.execute("LISTEN bosun_work")
+                    await conn.execute("LISTEN bosun_finished")
+                    delay = 0.1
+                    self.notifier.work_ready()  # anything missed while disconnected
+                    async for note in conn.notifies():
+                        if note.channel == "bosun_work":
+                            self.notifier.work_ready()
+                        else:
+                            self.notifier.run_finished(note.payload, None)
+                finally:
+                    await conn.close()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("LISTEN connection lost (%s); reconnecting in %.1f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    # -- runs -----------------------------------------------------------------------------
+
+    async def create_run(self, run: NewRun) -> tuple[str, bool]:
+        async def op(conn: Conn) -> tuple[str, bool]:
+            async with conn.transaction():
+                cur = await conn.execute(Q["insert_run"], _run_params(run, time.time()))
+                if await cur.fetchone() is not None:
+                    await conn.execute("SELECT pg_notify('bosun_work', %s)", (run.queue,))
+                    return run.id, True
+                row = await (
+                    await conn.execute(Q["run_id_by_key"], {"key": run.idempotency_key})
+                ).fetchone()
+            if row is None:
+                raise InvalidRunState(f"run id {run.id} already exists")
+            return str(row["id"]), False
+
+        return await self._run(op)
+
+    async def create_claimed_run(
+        self, run: NewRun, owner: str, lease_ttl: float
+    ) -> ClaimedRun | None:
+        async def op(conn: Conn) -> ClaimedRun | None:
+            now = time.time()
+            params = {**_run_params(run, now), "owner": owner, "expires": now + lease_ttl}
+            row = await (await conn.execute(Q["insert_claimed_run"], params)).fetchone()
+            if row is None:
+                return None
+            lease = Lease(run.id, owner, row["lease_token"], row["wake_seq"])
+            return ClaimedRun(run_from_row(row), lease, {}, [])
+
+        return await self._run(op)
+
+    async def get_run(self, run_id: str) -> RunRecord | None:
+        async def op(conn: Conn) -> RunRecord | None:
+            row = await (await conn.execute(Q["get_run"], {"id": run_id})).fetchone()
+            return None if row is None else run_from_row(row)
+
+        return await self._run(op)
+
+    async def list_runs(self, where: RunFilter) -> list[RunRecord]:
+        clauses, params = [], []
+        for column in ("status", "workflow", "parent_id"):
+            value = getattr(where, column)
+            if value is not None:
+                clauses.append(f"{column} = %s")
+                params.append(value)
+        if where.before is not None:
+            clauses.append("(created_at, id) < (%s, %s)")
+            params.extend(where.before)
+        sql = "SELECT * FROM runs"
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        sql += " ORDER BY created_at DESC, id DESC LIMIT %s"
+        params.append(where.limit)
+
+        async def op(conn: Conn) -> list[RunRecord]:
+            rows = await (await conn.execute(sql.encode(), params)).fetchall()
+            return [run_from_row(r) for r in rows]
+
+        return await self._run(op)
+
+    async def get_journal(self, run_id: str) -> list[JournalEntry]:
+        async def op(conn: Conn) -> list[JournalEntry]:
+            rows = await (await conn.execute(Q["journal_of"], {"run_id": run_id})).fetchall()
+            return [entry_from_row(r) for r in rows]
+
+        return await self._run(op)
+
+    async def list_events(self, run_id: str, after: int = 0) -> list[EventRecord]:
+        async def op(conn: Conn) -> list[EventRecord]:
+            cur = await conn.execute(Q["events_of"], {"run_id": run_id, "after": after})
+            return [
+                EventRecord(r["id"], r["run_id"], r["type"], r["data"], r["created_at"])
+                for r in await cur.fetchall()
+            ]
+
+        return await self._run(op)
+
+    # -- workers --------------------------------------------------------------------------
+
+    async def claim_runs(
+        self, owner: str, queues: list[str], limit: int, lease_ttl: float, now: float
+    ) -> list[ClaimedRun]:
+        async def op(conn: Conn) -> list[ClaimedRun]:
+            params = {
+                "owner": owner,
+                "queues": queues,
+                "limit": limit,
+                "expires": now + lease_ttl,
+                "now": now,
+            }
+            rows = await (await conn.execute(Q["claim_runs"], params)).fetchall()
+            if not rows:
+                return []
+            ids = [row["id"] for row in rows]
+            journals: dict[str, dict[str, JournalEntry]] = {i: {} for i in ids}
+            for r in await (await conn.execute(Q["journals_of"], {"run_ids": ids})).fetchall():
+                journals[r["run_id"]][r["seq"]] = entry_from_row(r)
+            signals: dict[str, list[SignalRecord]] = {i: [] for i in ids}
+            cur = await conn.execute(Q["pending_signals_of"], {"run_ids": ids})
+            for r in await cur.fetchall():
+                signals[r["run_id"]].append(
+                    SignalRecord(r["id"], r["name"], r["payload"], r["created_at"])
+                )
+            return [
+                ClaimedRun(
+                    run_from_row(row),
+                    Lease(row["id"], owner, row["lease_token"], row["wake_seq"]),
+                    journals[row["id"]],
+                    signals[row["id"]],
+                )
+                for row in rows
+            ]
+
+        return await self._run(op)
+
+    async def save_progress(self, lease: Lease, progress: Progress, lease_ttl: float) -> None:
+        outcome = progress.outcome
+        params = {
+            "run_id": lease.run_id,
+            "token": lease.token,
+            "wake_seq": lease.wake_seq,
+            "now": time.time(),
+            "journal": Jsonb([_entry_json(e) for e in progress.journal]),
+            "consumed": Jsonb([{"id": i, "seq": s} for i, s in progress.consumed_signals]),
+            "events": Jsonb([[t, d] for t, d in progress.events]),
+            "children": Jsonb([_run_params(c, 0) for c in progress.children]),
+            "outcome": None
+            if outcome is None
+            else Jsonb(
+                {
+                    "kind": outcome.kind,
+                    "wake_at": outcome.wake_at,
+                    "result": outcome.result,
+                    "error": _dump(outcome.error),
+                }
+            ),
+        }
+
+        async def op(conn: Conn) -> dict[str, Any] | None:
+            return await (await conn.execute(Q["save_progress"], params)).fetchone()
+
+        row = await self._run(op)
+        finished = row["final_status"] if row else None
+        if finished in TERMINAL_STATUSES and outcome is not None:
+            self.notifier.run_finished(
+                lease.run_id, Finished(str(finished), outcome.result, outcome.error)
+            )
+
+    async def renew_leases(self, owner: str, leases: list[Lease], lease_ttl: float) -> list[Lease]:
+        async def op(conn: Conn) -> set[tuple[str, str]]:
+            params = {
+                "owner": owner,
+                "expires": time.time() + lease_ttl,
+                "run_ids": [lease.run_id for lease in leases],
+            }
+            rows = await (await conn.execute(Q["renew_leases"], params)).fetchall()
+            return {(r["id"], r["lease_token"]) for r in rows}
+
+        held = await self._run(op)
+        return [lease for lease in leases if (lease.run_id, lease.token) not in held]
+
+    async def release_leases(self, owner: str, run_ids: list[str]) -> int:
+        async def op(conn: Conn) -> int:
+            params = {"owner": owner, "now": time.time(), "run_ids": run_ids}
+            row = await (await conn.execute(Q["release_leases"], params)).fetchone()
+            return int(row["released"]) if row else 0
+
+        return await self._run(op)
+
+    # -- operators ------------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def _locked_run(self, conn: Conn, run_id: str) -> AsyncIterator[dict[str, Any]]:
+        async with conn.transaction():
+            row = await (await conn.execute(Q["lock_run"], {"id": run_id})).fetchone()
+            if row is None:
+                raise RunNotFound(f"no run with id {run_id!r}")
+            yield row
+
+    async def send_signal(self, run_id: str, name: str, payload: str) -> None:
+        async def op(conn: Conn) -> None:
+            async with self._locked_run(conn, run_id) as row:
+                if row["status"] in TERMINAL_STATUSES:
+                    raise InvalidRunState(
+                        f"run {run_id} is {row['status']}; signals can only be sent to live runs"
+                    )
+                now = time.time()
+                await conn.execute(
+                    Q["insert_signal"],
+                    {"run_id": run_id, "name": name, "payload": payload, "now": now},
+                )
+                await conn.execute(Q["wake_run"], {"run_id": run_id, "now": now})
+
+        await self._run(op)
+        self.notifier.work_ready()
+
+    async def cancel_run(self, run_id: str) -> list[str]:
+        async def op(conn: Conn) -> list[str]:
+            async with self._locked_run(conn, run_id) as row:
+                if row["status"] in TERMINAL_STATUSES:
+                    raise InvalidRunState(f"run {run_id} is already {row['status']}")
+                now = time.time()
+                cur = await conn.execute(Q["unfinished_tree"], {"run_id": run_id})
+                ids = [r["id"] for r in await cur.fetchall()]
+                await conn.execute(Q["cancel_many"], {"ids": ids, "now": now})
+                if row["parent_id"]:
+                    error = {
+                        "type": "ChildFailed",
+                        "status": "cancelled",
+                        "child_run_id": run_id,
+                        "message": f"child run {run_id} was cancelled",
+                    }
+                    await conn.execute(
+                        Q["settle_parent"],
+                        {
+                            "parent_id": row["parent_id"],
+                            "parent_seq": row["parent_seq"],
+                            "status": "failed",
+                            "output": None,
+                            "error": _dump(error),
+                            "now": now,
+                        },
+                    )
+                return ids
+
+        ids = await self._run(op)
+        for rid in ids:
+            self.notifier.run_finished(rid, Finished("cancelled", None, None))
+        self.notifier.work_ready()
+        return ids
+
+    async def resume_run(self, run_id: str) -> None:
+        async def op(conn: Conn) -> None:
+            async with self._locked_run(conn, run_id) as row:
+                if row["status"] != "blocked":
+                    raise InvalidRunState(
+                        f"run {run_id} is {row['status']}; only blocked runs can be resumed"
+                    )
+                await conn.execute(Q["resume_run"], {"run_id": run_id, "now": time.time()})
+
+        await self._run(op)
+        self.notifier.work_ready()
+
+
+async def _current_version(conn: psycopg.AsyncConnection[Any]) -> int:
+    await conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        "version integer PRIMARY KEY, name text NOT NULL, applied_at double precision NOT NULL)"
+    )
+    cur = await conn.execute("SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations")
+    row: Any = await cur.fetchone()
+    return int(row["v"] if isinstance(row, dict) else row[0])

@@ -1,0 +1,147 @@
+"""Bad input to the CLI: a non-zero exit, a message that says what is wrong, and nothing
+written to the database."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+
+import pytest
+
+from conftest import APPS, Env
+
+APP = str(APPS / "typed.py")
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        pytest.param(
+            ["run", APP, "nope", "--input", "{}"],
+            2,
+            "no workflow named 'nope' is registered (known: count_up)",
+            id="unknown-workflow",
+        ),
+        pytest.param(
+            ["run", APP, "count_up", "--input", "{count: 1"],
+            2,
+            "--input is not valid JSON",
+            id="input-not-json",
+        ),
+        pytest.param(
+            ["run", APP, "count_up", "--input", '{"count": "many"}'],
+            2,
+            "argument 'count'",
+            id="wrong-type",
+        ),
+        pytest.param(
+            ["run", APP, "count_up", "--input", '{"count": 1, "colour": "red"}'],
+            2,
+            "unexpected keyword argument 'colour'",
+            id="unknown-argument",
+        ),
+        pytest.param(
+            ["run", APP, "count_up"],
+            2,
+            "missing a required argument: 'count'",
+            id="missing-argument",
+        ),
+        pytest.param(["run"], 2, "Missing argument", id="no-app-ref"),
+        pytest.param(
+            ["run", "no/such/app.py", "count_up", "--input", "{}"],
+            2,
+            "no such file",
+            id="app-file-missing",
+        ),
+        pytest.param(
+            ["run", "no_such_package.module:app", "count_up", "--input", "{}"],
+            2,
+            "cannot import no_such_package.module",
+            id="app-module-missing",
+        ),
+    ],
+)
+def test_bad_run_arguments_fail_before_touching_the_database(
+    env: Env, args: list[str], code: int, message: str
+) -> None:
+    done = env.bosun(*args, "--database", env.url)
+    assert done.returncode == code, done
+    assert message in done.stderr, done.stderr
+    assert not env.db_path.exists(), "the database was created for a command that failed"
+
+
+@pytest.mark.parametrize("garbage", [bytes(range(256)) * 16, b"not a database, honest\n" * 300])
+def test_a_file_that_is_not_a_database_is_named_and_left_alone(env: Env, garbage: bytes) -> None:
+    env.db_path.write_bytes(garbage)
+    before = sorted(p.name for p in env.tmp.iterdir())
+    done = env.bosun("run", APP, "count_up", "--input", '{"count": 1}', "--database", env.url)
+    assert done.returncode == 1, done
+    assert str(env.db_path) in done.stderr and "not a database" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+    assert env.db_path.read_bytes() == garbage
+    assert sorted(p.name for p in env.tmp.iterdir()) == before
+
+
+def test_a_locked_database_fails_fast_saying_so(env: Env) -> None:
+    env.ok("db", "upgrade", "--database", env.url)
+    holder = sqlite3.connect(env.db_path, isolation_level=None)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")
+        started = time.monotonic()
+        done = env.bosun(
+            "run",
+            APP,
+            "count_up",
+            "--input",
+            '{"count": 1}',
+            "--database",
+            f"{env.url}?busy_timeout_ms=300",
+        )
+        took = time.monotonic() - started
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert done.returncode == 1, done
+    assert str(env.db_path) in done.stderr and "locked" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+    assert took < 10, f"a 300 ms busy timeout took {took:.1f} s to fail"
+    assert env.count("SELECT count(*) FROM runs") == 0
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["show"], ["cancel"], ["resume"], ["signal", "go"]],
+    ids=["show", "cancel", "resume", "signal"],
+)
+def test_unknown_run_id_is_a_clear_error(env: Env, command: list[str]) -> None:
+    env.ok("db", "upgrade", "--database", env.url)
+    verb, *rest = command
+    done = env.bosun("runs", verb, "no-such-run", *rest, "--database", env.url)
+    assert done.returncode == 1, done
+    assert "no run with id 'no-such-run'" in done.stderr, done.stderr
+    assert env.count("SELECT count(*) FROM runs") == 0
+    assert env.count("SELECT count(*) FROM signals") == 0
+
+
+def test_signalling_a_completed_run_is_refused(env: Env) -> None:
+    out = env.ok(
+        "run",
+        APP,
+        "count_up",
+        "--input",
+        '{"count": 3}',
+        "--worker",
+        "--json",
+        "--database",
+        env.url,
+    )
+    report = json.loads(out)
+    assert report["result"] == "n=6"
+    done = env.bosun(
+        "runs", "signal", report["run_id"], "go", "--payload", "1", "--database", env.url
+    )
+    assert done.returncode != 0, done
+    assert f"run {report['run_id']} is completed" in done.stderr, done.stderr
+    assert env.count("SELECT count(*) FROM signals") == 0
+    assert env.show(report["run_id"])["status"] == "completed"

@@ -1,0 +1,89 @@
+"""kill -9 a worker mid-run: another worker takes over after the lease expires, and every
+step whose completion was journaled ran exactly once."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections import Counter
+
+import pytest
+
+from conftest import APPS, Env, wait_exit, wait_for
+
+APP = APPS / "six_steps.py"
+RUNS = 4
+STEPS = 6
+LEASE_TTL = 2.0
+
+
+def _completed_steps(env: Env, run_id: str) -> set[int]:
+    rows = env.query(
+        "SELECT output FROM journal WHERE run_id = ? AND kind = 'step' AND status = 'completed'",
+        run_id,
+    )
+    return {int(r["output"]) for r in rows}
+
+
+@pytest.mark.timeout(90)
+def test_sigkill_mid_run_recovers_after_lease_and_runs_journaled_steps_once(env: Env) -> None:
+    ids = [env.submit(APP, "six_steps", {"steps": STEPS}) for _ in range(RUNS)]
+    worker_a = env.worker(APP, "--lease-ttl", str(LEASE_TTL), name="a")
+
+    def all_mid_way() -> bool:
+        done = Counter(line.split(":")[0] for line in env.effect_lines())
+        return all(2 <= done[i] < STEPS for i in ids)
+
+    wait_for(all_mid_way, 30, "every run to be mid-way on worker A")
+    worker_a.send_signal(signal.SIGKILL)
+    killed_at = time.time()
+    assert worker_a.wait(10) == -signal.SIGKILL
+
+    # Nothing writes now: this is exactly what the crash left behind.
+    ran_at_kill = Counter(env.effect_lines())
+    journaled_at_kill = {i: _completed_steps(env, i) for i in ids}
+    in_flight = {
+        i: {n for n in range(1, STEPS + 1) if ran_at_kill[f"{i}:{n}"]} - journaled_at_kill[i]
+        for i in ids
+    }
+    for i in ids:
+        assert len(in_flight[i]) <= 1, f"run {i}: more than one step unjournaled: {in_flight[i]}"
+        assert len(journaled_at_kill[i]) < STEPS, f"run {i} finished before the kill"
+
+    # Not --until-idle: until A's leases expire there is nothing ready for B to claim.
+    worker_b = env.worker(APP, "--lease-ttl", str(LEASE_TTL), name="b")
+    wait_for(
+        lambda: env.count("SELECT count(*) FROM runs WHERE status = 'completed'") == RUNS,
+        30,
+        "worker B to complete every run",
+    )
+    worker_b.send_signal(signal.SIGTERM)
+    assert wait_exit(worker_b, 15, env, "b") == 0, env.log("b")
+
+    ran = Counter(env.effect_lines())
+    recovered_at = []
+    for i in ids:
+        run = env.show(i)
+        assert run["status"] == "completed", run
+        assert run["result"] == sum(range(1, STEPS + 1))
+        assert run["attempts"] >= 2, f"run {i} was not reclaimed: {run}"
+        steps = [e for e in run["journal"] if e["kind"] == "step"]
+        assert [int(e["output"]) for e in steps] == list(range(1, STEPS + 1))
+        assert all(e["status"] == "completed" for e in steps)
+        for n in range(1, STEPS + 1):
+            times = ran[f"{i}:{n}"]
+            if n in in_flight[i]:
+                # Interrupted by the crash: at least once means it ran again on B.
+                assert times == 2, f"run {i} step {n} (in flight at the kill) ran {times}x"
+            else:
+                assert times == 1, f"run {i} step {n} ran {times}x (journaled: exactly once)"
+        recovered_at.append(min(e["started_at"] for e in steps if e["started_at"] > killed_at))
+
+    recovery = min(recovered_at) - killed_at
+    print(
+        f"\nrecovery after kill -9: first step on B {recovery:.2f} s after the kill "
+        f"(lease TTL {LEASE_TTL} s); last run resumed after {max(recovered_at) - killed_at:.2f} s; "
+        f"{sum(map(len, in_flight.values()))} interrupted step(s) ran again"
+    )
+    # B must wait out A's lease (renewed every TTL/3), then take over within about one lease.
+    assert LEASE_TTL / 3 < recovery < LEASE_TTL + 3, f"recovery took {recovery:.2f} s"
