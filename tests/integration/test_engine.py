@@ -22,6 +22,14 @@ class Quote(BaseModel):
     price: float
 
 
+async def wait_for_status(handle: bosun.RunHandle[object], status: str) -> None:
+    for _ in range(250):
+        if (await handle.status()).status == status:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"run {handle.run_id} never became {status}")
+
+
 @pytest.fixture
 def app(db_url: str) -> bosun.App:
     return bosun.App("test", database=db_url)
@@ -121,7 +129,7 @@ async def test_step_timeout_counts_as_a_failed_attempt(app: bosun.App) -> None:
 
     async with app, app.worker():
         handle = await app.start(wf)
-        with pytest.raises(bosun.RunFailed, match="timed out after 0.1 s"):
+        with pytest.raises(bosun.RunFailed, match=r"timed out after 0\.1 s"):
             await handle.result(TIMEOUT)
         journal = await app.store.get_journal(handle.run_id)
     assert journal[0].attempt == 2
@@ -326,8 +334,7 @@ async def test_version_branches_new_runs_only(db_url: str) -> None:
     v1, wf1 = build(with_change=False)
     async with v1, v1.worker():
         live = await v1.start(wf1)
-        while (await live.status()).status != "suspended":
-            await asyncio.sleep(0.02)
+        await wait_for_status(live, "suspended")
 
     v2, wf2 = build(with_change=True)
     async with v2, v2.worker():
@@ -362,8 +369,7 @@ async def test_determinism_mismatch_blocks_and_resume_continues(db_url: str) -> 
     v1, wf1 = build("b")
     async with v1, v1.worker():
         handle = await v1.start(wf1)
-        while (await handle.status()).status != "suspended":
-            await asyncio.sleep(0.02)
+        await wait_for_status(handle, "suspended")
     async with v1:  # the signal arrives while no worker runs: the next one sees new code
         await v1.get_handle(handle.run_id).signal("go")
 

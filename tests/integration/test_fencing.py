@@ -17,7 +17,7 @@ def build(db_url: str, effects: Counter[str], stall: float) -> tuple[bosun.App, 
     async def charge() -> str:
         effects["charge"] += 1
         if stall:
-            time.sleep(stall)  # blocks the event loop: no heartbeat, the lease expires
+            time.sleep(stall)  # noqa: ASYNC251 - blocks the event loop: no heartbeat, the lease expires
         return "charged"
 
     @app.step(name="ship")

@@ -75,7 +75,7 @@ async def test_synchronous_setting_is_applied(tmp_path: Path) -> None:
 async def test_garbage_file_gives_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "junk.db"
     path.write_bytes(b"this is not a database" * 100)
-    with pytest.raises(StoreUnavailable, match="not a bosun SQLite database"):
+    with pytest.raises(StoreUnavailable, match="not a SQLite database"):
         await SqliteStore(f"sqlite:///{path}").open()
 
 

@@ -209,7 +209,7 @@ async def test_block_and_resume(store: Store) -> None:
 
 async def test_release_hands_runs_back_at_once(store: Store) -> None:
     run_id, _ = await store.create_run(new_run())
-    claimed = await claim_one(store, "draining")
+    await claim_one(store, "draining")
     assert await store.release_leases("draining", [run_id]) == 1
     other = await claim_one(store, "other")
     assert other.run.id == run_id
