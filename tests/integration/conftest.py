@@ -8,12 +8,19 @@ import pytest
 
 from bosun.store import Store, store_for_url
 
-STORE_KINDS = ["sqlite"]
+STORE_KINDS = ["sqlite", "postgresql"]
 
 
 @pytest.fixture(params=STORE_KINDS)
-async def store(request: pytest.FixtureRequest, db_url: str) -> AsyncIterator[Store]:
-    s = store_for_url(db_url)
+def any_db_url(request: pytest.FixtureRequest) -> str:
+    """A fresh database of each kind, in turn."""
+    fixture = "db_url" if request.param == "sqlite" else "pg_url"
+    return str(request.getfixturevalue(fixture))
+
+
+@pytest.fixture
+async def store(any_db_url: str) -> AsyncIterator[Store]:
+    s = store_for_url(any_db_url)
     await s.open()
     try:
         yield s

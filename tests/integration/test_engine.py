@@ -31,8 +31,8 @@ async def wait_for_status(handle: bosun.RunHandle[object], status: str) -> None:
 
 
 @pytest.fixture
-def app(db_url: str) -> bosun.App:
-    return bosun.App("test", database=db_url)
+def app(any_db_url: str) -> bosun.App:
+    return bosun.App("test", database=any_db_url)
 
 
 async def test_steps_complete_once_across_suspensions(app: bosun.App) -> None:
@@ -305,12 +305,12 @@ async def test_deterministic_helpers_and_events_replay_identically(app: bosun.Ap
     assert [e.type for e in events if e.type == "started"] == ["started"]
 
 
-async def test_version_branches_new_runs_only(db_url: str) -> None:
+async def test_version_branches_new_runs_only(any_db_url: str) -> None:
     """A run that passed the change point before the deploy keeps the old path; a run that
     reaches it on new code (new runs, or live runs not yet there) takes the new one."""
 
     def build(with_change: bool) -> tuple[bosun.App, bosun.Workflow[[], str]]:
-        app = bosun.App("test", database=db_url)
+        app = bosun.App("test", database=any_db_url)
 
         @app.step(name="old_step")
         async def old_step() -> str:
@@ -346,9 +346,9 @@ async def test_version_branches_new_runs_only(db_url: str) -> None:
         assert (await v2.get_handle(live.run_id).status()).status == "completed"
 
 
-async def test_determinism_mismatch_blocks_and_resume_continues(db_url: str) -> None:
+async def test_determinism_mismatch_blocks_and_resume_continues(any_db_url: str) -> None:
     def build(second: str) -> tuple[bosun.App, bosun.Workflow[[], str]]:
-        app = bosun.App("test", database=db_url)
+        app = bosun.App("test", database=any_db_url)
 
         @app.step(name="a")
         async def a() -> str:

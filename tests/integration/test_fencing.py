@@ -32,15 +32,15 @@ def build(db_url: str, effects: Counter[str], stall: float) -> tuple[bosun.App, 
     return app, order
 
 
-async def test_a_stalled_worker_cannot_write_after_takeover(db_url: str) -> None:
+async def test_a_stalled_worker_cannot_write_after_takeover(any_db_url: str) -> None:
     effects: Counter[str] = Counter()
-    stalled, order = build(db_url, effects, stall=1.5)
+    stalled, order = build(any_db_url, effects, stall=1.5)
     rescuer_done = threading.Event()
     rescuer_result: list[object] = []
 
     def rescuer() -> None:
         async def main() -> None:
-            app, _ = build(db_url, effects, stall=0)
+            app, _ = build(any_db_url, effects, stall=0)
             async with app, app.worker(poll_interval=0.05, lease_ttl=0.5):
                 while True:
                     runs = await app.store.list_runs(bosun.store.records.RunFilter())
