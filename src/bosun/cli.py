@@ -366,6 +366,21 @@ def runs_signal(
     _operate(database, as_json, "signalled", run_id, lambda s: s.send_signal(run_id, name, data))
 
 
+@cli.command()
+def queues(database: DatabaseOpt = None, as_json: JsonOpt = False) -> None:
+    """Show each queue's depth: ready, in flight, waiting, and the oldest ready run's age."""
+    stats = _run(lambda: _with_store(database, lambda s: s.queue_stats()))
+    if as_json:
+        _print_json([dataclasses.asdict(s) for s in stats])
+        return
+    table = Table("queue", "ready", "in flight", "waiting", "oldest ready (s)")
+    for s in stats:
+        table.add_row(
+            s.queue, str(s.ready), str(s.in_flight), str(s.waiting), f"{s.oldest_ready_age:.1f}"
+        )
+    out.print(table)
+
+
 # -- db -------------------------------------------------------------------------------------
 
 

@@ -240,3 +240,25 @@ async def test_sql_looking_strings_are_stored_verbatim(store: Store) -> None:
     run_id, _ = await store.create_run(new_run(workflow=nasty, input=json.dumps(nasty)))
     record = await store.get_run(run_id)
     assert record is not None and record.workflow == nasty and json.loads(record.input) == nasty
+
+
+async def test_queue_depth_counts_ready_in_flight_and_waiting(store: Store) -> None:
+    for _ in range(3):
+        await store.create_run(new_run())
+    await store.create_run(new_run(queue="gpu"))
+    first = await claim_one(store)
+    second = await claim_one(store)
+    wake = time.time() + 3600
+    await store.save_progress(second.lease, Progress(outcome=Outcome("suspend", wake)), TTL)
+    await asyncio.sleep(0.05)
+    stats = {s.queue: s for s in await store.queue_stats()}
+    assert (stats["default"].ready, stats["default"].in_flight, stats["default"].waiting) == (
+        1,
+        1,
+        1,
+    )
+    assert stats["default"].oldest_ready_age >= 0.05
+    assert (stats["gpu"].ready, stats["gpu"].in_flight) == (1, 0)
+    await store.save_progress(first.lease, Progress(outcome=Outcome("complete", result="1")), TTL)
+    stats = {s.queue: s for s in await store.queue_stats()}
+    assert stats["default"].in_flight == 0

@@ -16,6 +16,7 @@ from bosun.store.records import (
     Lease,
     NewRun,
     Progress,
+    QueueStats,
     RunFilter,
     RunRecord,
 )
@@ -61,6 +62,9 @@ class Store(Protocol):
 
     async def list_events(self, run_id: str, after: int = 0) -> list[EventRecord]:
         """Durable events of the run with id greater than `after`."""
+
+    async def queue_stats(self) -> list[QueueStats]:
+        """Per queue: ready, in-flight and waiting runs, and the oldest ready run's age."""
 
     async def claim_runs(
         self, owner: str, queues: list[str], limit: int, lease_ttl: float, now: float

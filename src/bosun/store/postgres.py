@@ -40,6 +40,7 @@ from bosun.store.records import (
     Lease,
     NewRun,
     Progress,
+    QueueStats,
     RunFilter,
     RunRecord,
     SignalRecord,
@@ -126,6 +127,16 @@ def run_from_row(row: dict[str, Any]) -> RunRecord:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         finished_at=row["finished_at"],
+    )
+
+
+def _stats(row: Any) -> QueueStats:
+    return QueueStats(
+        queue=row["queue"],
+        ready=int(row["ready"] or 0),
+        in_flight=int(row["in_flight"] or 0),
+        waiting=int(row["waiting"] or 0),
+        oldest_ready_age=float(row["oldest_ready_age"] or 0),
     )
 
 
@@ -376,6 +387,12 @@ class PostgresStore:
                 EventRecord(r["id"], r["run_id"], r["type"], r["data"], r["created_at"])
                 for r in await cur.fetchall()
             ]
+
+        return await self._run(op)
+
+    async def queue_stats(self) -> list[QueueStats]:
+        async def op(conn: Conn) -> list[QueueStats]:
+            return [_stats(r) for r in await (await conn.execute(Q["queue_stats"])).fetchall()]
 
         return await self._run(op)
 

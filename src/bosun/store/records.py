@@ -161,3 +161,14 @@ class RunFilter:
     parent_id: str | None = None
     limit: int = 50
     before: tuple[float, str] | None = None
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    """Depth of one queue: what autoscalers scale on (`ready + in_flight`)."""
+
+    queue: str
+    ready: int
+    in_flight: int
+    waiting: int
+    oldest_ready_age: float

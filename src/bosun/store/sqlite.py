@@ -17,6 +17,7 @@ from bosun.store.records import (
     Lease,
     NewRun,
     Progress,
+    QueueStats,
     RunFilter,
     RunRecord,
     SignalRecord,
@@ -66,6 +67,16 @@ def run_from_row(row: sqlite3.Row) -> RunRecord:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         finished_at=row["finished_at"],
+    )
+
+
+def _stats(row: Any) -> QueueStats:
+    return QueueStats(
+        queue=row["queue"],
+        ready=int(row["ready"] or 0),
+        in_flight=int(row["in_flight"] or 0),
+        waiting=int(row["waiting"] or 0),
+        oldest_ready_age=float(row["oldest_ready_age"] or 0),
     )
 
 
@@ -250,6 +261,12 @@ class SqliteStore:
                 EventRecord(r["id"], r["run_id"], r["type"], r["data"], r["created_at"])
                 for r in rows
             ]
+
+        return await self._reader.submit(op)
+
+    async def queue_stats(self) -> list[QueueStats]:
+        def op(conn: sqlite3.Connection) -> list[QueueStats]:
+            return [_stats(r) for r in conn.execute(Q["queue_stats"])]
 
         return await self._reader.submit(op)
 

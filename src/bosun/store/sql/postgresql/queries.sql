@@ -116,3 +116,6 @@ RETURNING pg_notify('bosun_work', queue);
 
 -- name: events_of
 SELECT * FROM events WHERE run_id = %(run_id)s AND id > %(after)s ORDER BY id;
+
+-- name: queue_stats
+SELECT * FROM queue_depth ORDER BY queue;

@@ -140,3 +140,6 @@ WHERE id = :run_id AND status = 'blocked';
 
 -- name: events_of
 SELECT * FROM events WHERE run_id = :run_id AND id > :after ORDER BY id;
+
+-- name: queue_stats
+SELECT * FROM queue_depth ORDER BY queue;
