@@ -14,3 +14,14 @@ class Suspend(BaseException):
 
 class Release(BaseException):
     """Unwind the workflow and hand the run back to the queue (the worker is draining)."""
+
+
+class Abandon(BaseException):
+    """Stop executing the run at once: its lease is gone or the database is out of reach.
+
+    Nothing more is written; the run continues from its last durable point on whichever
+    worker holds it next."""
+
+    def __init__(self, reason: BaseException) -> None:
+        super().__init__(str(reason))
+        self.reason = reason

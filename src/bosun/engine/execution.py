@@ -14,6 +14,7 @@ import asyncio
 import contextvars
 import functools
 import json
+import logging
 import time
 import traceback
 import uuid
@@ -22,14 +23,23 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bosun import serde
-from bosun.engine.control import Release, Suspend
+from bosun.engine.control import Abandon, Release, Suspend
 from bosun.engine.definitions import StepDef, WorkflowDef
-from bosun.errors import ChildFailed, DeterminismError, SignalTimeout, StepFailed
+from bosun.errors import (
+    ChildFailed,
+    DeterminismError,
+    SignalTimeout,
+    StepFailed,
+    StoreError,
+    StoreUnavailable,
+)
 from bosun.store.records import ClaimedRun, EntryKind, JournalEntry, NewRun, Progress
 
 if TYPE_CHECKING:
     from bosun.store.base import Store
 
+log = logging.getLogger("bosun.engine")
+FLUSH_PATIENCE = 120.0  # seconds a worker keeps retrying a write while the database is away
 _CHILD_NAMESPACE = uuid.UUID("6f1d0a1e-4b5c-4e1a-9d7e-b05a11e5e7a1")
 
 
@@ -123,11 +133,30 @@ class Execution:
         self.pending.journal.append(entry)
 
     async def flush(self) -> None:
-        """Make pending progress durable (fenced) and extend the lease."""
+        """Make pending progress durable, fenced by the lease.
+
+        While the database is unreachable, retry with back-off for up to `FLUSH_PATIENCE`
+        seconds: the progress is kept, and fencing makes a late write after a takeover fail
+        cleanly. Past that the error propagates and the lease lapses, so another worker
+        resumes the run from its last durable point.
+        """
         if not self.pending:
             return
         progress, self.pending = self.pending, Progress()
-        await self.store.save_progress(self.lease, progress, self.lease_ttl)
+        delay, waited = 0.05, 0.0
+        while True:
+            try:
+                await self.store.save_progress(self.lease, progress, self.lease_ttl)
+                return
+            except StoreUnavailable as exc:
+                if waited >= FLUSH_PATIENCE:
+                    raise Abandon(exc) from exc
+                log.warning("run %s: cannot record progress (%s); retrying", self.run.id, exc)
+                await asyncio.sleep(delay)
+                waited += delay
+                delay = min(delay * 2, 2.0)
+            except StoreError as exc:  # LeaseLost, or a write the database refused
+                raise Abandon(exc) from exc
 
     def unvisited(self) -> list[JournalEntry]:
         return [e for s, e in self.journal.items() if s not in self.visited and e.kind != "version"]

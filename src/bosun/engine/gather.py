@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import Awaitable
 from typing import Any
 
-from bosun.engine.control import Release, Suspend
+from bosun.engine.control import Abandon, Release, Suspend
 from bosun.engine.execution import Cursor, current_cursor
 from bosun.errors import DeterminismError
 
@@ -49,8 +49,9 @@ async def gather(awaitables: tuple[Awaitable[Any], ...], return_exceptions: bool
 
 
 def _raise_control(outcomes: list[Any]) -> None:
-    """Control flow of any branch wins over results: determinism, release, then suspension."""
-    for kind in (DeterminismError, Release):
+    """Control flow of any branch wins over results: abandon, determinism, release, then
+    suspension."""
+    for kind in (Abandon, DeterminismError, Release):
         for outcome in outcomes:
             if isinstance(outcome, kind):
                 raise outcome

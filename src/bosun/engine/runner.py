@@ -8,7 +8,7 @@ import time
 
 from bosun import serde
 from bosun.context import Context
-from bosun.engine.control import Release, Suspend
+from bosun.engine.control import Abandon, Release, Suspend
 from bosun.engine.execution import Cursor, Execution, current_cursor, current_execution, error_dict
 from bosun.errors import DeadlineExceeded, DeterminismError, LeaseLost
 from bosun.store.records import Outcome
@@ -31,8 +31,13 @@ async def execute(execution: Execution) -> None:
         execution.pending.outcome = outcome
         execution.pending.events.append((f"run.{outcome.kind}", "{}"))
         await execution.flush()
-    except LeaseLost as exc:
-        log.warning("run %s: %s; another worker owns it now", run.id, exc)
+    except Abandon as abandon:
+        if isinstance(abandon.reason, LeaseLost):
+            log.warning("run %s: %s; another worker owns it now", run.id, abandon.reason)
+        else:
+            log.error(
+                "run %s: abandoned, it resumes when its lease lapses: %s", run.id, abandon.reason
+            )
 
 
 async def _outcome(execution: Execution) -> Outcome:
@@ -67,7 +72,5 @@ async def _outcome(execution: Execution) -> Outcome:
     except DeterminismError as exc:
         log.error("run %s blocked: %s", run.id, exc)
         return Outcome("block", error=error_dict(exc))
-    except LeaseLost:
-        raise
     except Exception as exc:
         return Outcome("fail", error=error_dict(exc))

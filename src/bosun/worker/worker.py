@@ -106,6 +106,7 @@ class Worker:
 
     async def _claim_loop(self) -> None:
         opts = self.options
+        backoff = opts.poll_interval
         while not self._draining:
             free = opts.concurrency - len(self._active) - self._reserved
             claimed: list[ClaimedRun] = []
@@ -115,9 +116,11 @@ class Worker:
                         self.owner, list(opts.queues), free, opts.lease_ttl, time.time()
                     )
                 except StoreError as exc:
-                    log.warning("claim failed, retrying: %s", exc)
-                    await asyncio.sleep(opts.poll_interval)
+                    log.warning("claim failed, retrying in %.1f s: %s", backoff, exc)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 5.0)
                     continue
+                backoff = opts.poll_interval
                 for item in claimed:
                     self._start(item)
                 self._backlog = len(claimed) == free
