@@ -28,6 +28,7 @@ from bosun.errors import (
     StoreUnavailable,
     WorkflowNotFound,
 )
+from bosun.ratelimit import RateLimit, Reservation
 from bosun.retry import Retry
 
 __version__ = "0.1.0"
@@ -43,6 +44,8 @@ __all__ = [
     "InvalidArguments",
     "InvalidRunState",
     "LeaseLost",
+    "RateLimit",
+    "Reservation",
     "ResultTimeout",
     "Retry",
     "RunCancelled",

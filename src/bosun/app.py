@@ -11,7 +11,7 @@ from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
 from bosun import serde
 from bosun.context import Context
-from bosun.engine.definitions import StepDef, WorkflowDef
+from bosun.engine.definitions import FlowControl, KeyFrom, StepDef, WorkflowDef
 from bosun.engine.execution import current_execution, current_step
 from bosun.errors import (
     ConfigurationError,
@@ -23,10 +23,12 @@ from bosun.errors import (
     WorkflowNotFound,
 )
 from bosun.ids import new_id
+from bosun.ratelimit import RateLimit
 from bosun.retry import Retry
+from bosun.schedules import DEFAULT_MAX_CATCH_UP, Declared, declare
 from bosun.settings import database_url
 from bosun.store import Store, store_for_url
-from bosun.store.records import TERMINAL_STATUSES, NewRun, RunRecord
+from bosun.store.records import TERMINAL_STATUSES, MissedPolicy, NewRun, RunRecord
 from bosun.worker.worker import Worker, WorkerOptions
 
 P = ParamSpec("P")
@@ -81,6 +83,8 @@ class Registry:
     def __init__(self) -> None:
         self.workflows: dict[str, WorkflowDef] = {}
         self.steps: dict[str, StepDef] = {}
+        self.schedules: dict[str, Declared] = {}
+        self.rate_limits: dict[str, RateLimit] = {}
 
     def add_workflow(self, definition: WorkflowDef) -> None:
         if definition.name in self.workflows:
@@ -157,17 +161,54 @@ class App:
         self._store: Store | None = None
         self._open_lock = asyncio.Lock()
         self._local_workers: list[Worker] = []
+        self.queue_limits: dict[str, int] = {}
 
     # -- registration ---------------------------------------------------------------------
 
     def workflow(
-        self, *, name: str | None = None, queue: str = "default"
+        self,
+        *,
+        name: str | None = None,
+        queue: str = "default",
+        concurrency_key: KeyFrom | None = None,
+        concurrency_limit: int = 1,
+        fairness_key: KeyFrom | None = None,
+        schedule: str | None = None,
+        timezone: str = "UTC",
+        schedule_missed: MissedPolicy = "skip",
+        schedule_max_catch_up: int = DEFAULT_MAX_CATCH_UP,
     ) -> Callable[[Callable[Concatenate[Context, P], Awaitable[R]]], Workflow[P, R]]:
-        """Register an async function `(ctx, …) -> result` as a workflow."""
+        """Register an async function `(ctx, …) -> result` as a workflow.
+
+        Args:
+            name: journal and API name (default: the function's qualified name).
+            queue: queue its runs wait in.
+            concurrency_key: an input name (or a function of the inputs) whose value groups
+                runs: at most `concurrency_limit` of a group are started and unfinished at a
+                time; the rest wait in submission order (e.g. one active run per session).
+            concurrency_limit: runs per key value allowed at once.
+            fairness_key: an input name (or function) such as a tenant: runs of one queue are
+                claimed round robin across its values.
+            schedule: a cron expression (`"*/5 * * * *"`, `"@daily"`): workers start a run at
+                each tick, exactly once. The workflow must need no inputs, except an optional
+                `scheduled_at: datetime`, which receives the tick. See `bosun.schedules`.
+            timezone: IANA time zone the cron expression is read in (default UTC).
+            schedule_missed: ticks missed while no worker ran: `"skip"` them, or `"catch_up"`
+                by starting the latest `schedule_max_catch_up` of them.
+            schedule_max_catch_up: missed ticks started at most with `"catch_up"`.
+        """
+        flow = FlowControl(concurrency_key, concurrency_limit, fairness_key)
 
         def decorate(fn: Callable[Concatenate[Context, P], Awaitable[R]]) -> Workflow[P, R]:
-            definition = WorkflowDef.build(fn, name, queue)
+            definition = WorkflowDef.build(fn, name, queue, flow)
+            declared = None
+            if schedule is not None:
+                declared = declare(
+                    definition, schedule, timezone, schedule_missed, schedule_max_catch_up
+                )
             self.registry.add_workflow(definition)
+            if declared is not None:
+                self.registry.schedules[definition.name] = declared
             return Workflow(definition)
 
         return decorate
@@ -183,6 +224,26 @@ class App:
             name: journal name (default: the function's qualified name). Keep it stable.
         """
         return _StepDecorator(self, retry, timeout, name)
+
+    def queue_limit(self, queue: str, max_running: int) -> None:
+        """Allow at most `max_running` runs of `queue` to execute at once, across every
+        worker on the database (workers record the limit when they start)."""
+        if max_running < 0:
+            raise ConfigurationError("max_running must be >= 0")
+        self.queue_limits[queue] = max_running
+
+    def rate_limit(self, name: str, limit: RateLimit) -> None:
+        """Register a rate limit shared by every worker on the database, such as an LLM
+        model's requests and tokens per minute; workflows take from it with
+        `ctx.reserve(name, tokens=…)`."""
+        if not isinstance(limit, RateLimit):
+            raise ConfigurationError(
+                f"rate_limit({name!r}, …) takes a bosun.RateLimit, got {limit!r}"
+            )
+        known = self.registry.rate_limits.get(name)
+        if known is not None and known != limit:
+            raise ConfigurationError(f"a rate limit named {name!r} is already registered: {known}")
+        self.registry.rate_limits[name] = limit
 
     # -- store ----------------------------------------------------------------------------
 
@@ -263,6 +324,7 @@ class App:
         deadline: float | timedelta | datetime | None,
     ) -> RunHandle[Any]:
         await self.open()
+        concurrency_key, concurrency_limit, fairness_key = definition.keys_for(payload)
         new = NewRun(
             id=new_id(),
             workflow=definition.name,
@@ -271,8 +333,15 @@ class App:
             priority=priority,
             idempotency_key=idempotency_key,
             deadline=_deadline(deadline),
+            concurrency_key=concurrency_key,
+            concurrency_limit=concurrency_limit,
+            fairness_key=fairness_key,
         )
-        worker = next((w for w in self._local_workers if w.reserve_slot(new.queue)), None)
+        # Runs under flow control must go through the claim query, which enforces it.
+        direct = concurrency_key is None and new.queue not in self.queue_limits
+        worker = None
+        if direct:
+            worker = next((w for w in self._local_workers if w.reserve_slot(new.queue)), None)
         if worker is not None:
             # Direct dispatch: create the run already leased to a local worker with a free
             # slot, saving a commit and a claim round trip.

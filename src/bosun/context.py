@@ -9,9 +9,11 @@ from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bosun import ratelimit as _ratelimit
 from bosun.engine import gather as _gather
 from bosun.engine.execution import Execution, current_execution, current_step
 from bosun.errors import BosunError, ConfigurationError
+from bosun.ratelimit import Reservation
 
 Duration = float | int | timedelta
 
@@ -124,6 +126,24 @@ class Context:
     def emit(self, event_type: str, data: Any = None) -> None:
         """Record a durable event for this run's stream (once, even across replays)."""
         self._execution.emit(event_type, data)
+
+    async def reserve(self, name: str, *, tokens: int = 0) -> Reservation:
+        """Take one request and `tokens` (an estimate) from the rate limit `name`.
+
+        Shared by every worker on the database. While the limit allows too little the run
+        suspends, holding no worker, and tries again when it would fit. The grant is
+        journaled: replay never reserves twice. Settle it with the real usage afterwards.
+        """
+        if current_step.get() is not None:
+            raise BosunError("ctx.reserve() belongs in workflow code, not inside a step")
+        return await _ratelimit.reserve(self._execution, name, tokens)
+
+    async def settle(self, reservation: Reservation, *, tokens: int) -> None:
+        """Record the real usage of a reservation: the rest of the estimate goes back to the
+        limit, or the excess is taken (a debt the refill pays off). Journaled, once."""
+        if current_step.get() is not None:
+            raise BosunError("ctx.settle() belongs in workflow code, not inside a step")
+        await _ratelimit.settle(self._execution, reservation, tokens)
 
 
 def current_context() -> Context:

@@ -5,7 +5,9 @@ BosunError
 ├── ConfigurationError        the user's mistake in code, arguments or settings
 │   ├── WorkflowNotFound      no workflow registered under that name
 │   ├── InvalidArguments      inputs do not match the workflow's signature or types
-│   └── SerializationError    a value cannot be stored as JSON (names the step and type)
+│   ├── SerializationError    a value cannot be stored as JSON (names the step and type)
+│   ├── InvalidSchedule       a bad cron expression, time zone or schedule option
+│   └── ScheduleNotFound      no schedule with that name
 ├── StoreError                the database could not do what was asked
 │   ├── StoreUnavailable      cannot open, read or lock the database file/server
 │   ├── SchemaTooNew          the database was migrated by a newer bosun
@@ -50,6 +52,15 @@ class InvalidArguments(ConfigurationError):
 
 class SerializationError(ConfigurationError):
     """A value cannot be stored as JSON."""
+
+
+class InvalidSchedule(ConfigurationError):
+    """A schedule's cron expression, time zone, inputs or options are wrong, or its name is
+    taken."""
+
+
+class ScheduleNotFound(ConfigurationError):
+    """No schedule exists with the given name."""
 
 
 class StoreError(BosunError):

@@ -86,3 +86,81 @@ def test_approve_by_hand_with_a_separate_worker(tmp_path: Path) -> None:
         worker.send_signal(signal.SIGINT)
         _, stderr = worker.communicate(timeout=30)
     assert worker.returncode == 0, stderr
+
+
+@pytest.mark.timeout(120)
+def test_scaling_out_on_postgresql(tmp_path: Path, pg_url: str) -> None:
+    """The README's PostgreSQL section: two workers, `bosun queues`, the KEDA query."""
+    import psycopg
+
+    env = {**os.environ, "BOSUN_DATABASE_URL": pg_url}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [BOSUN, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+        )
+
+    started = [
+        json.loads(
+            cli(
+                "run",
+                EXAMPLE,
+                "publish_report",
+                "--input",
+                json.dumps({"topic": f"t{i}", "approval_timeout": 600}),
+                "--json",
+            ).stdout
+        )
+        for i in range(3)
+    ]
+    depth = json.loads(cli("queues", "--json").stdout)
+    assert depth == [
+        {
+            "queue": "default",
+            "ready": 3,
+            "in_flight": 0,
+            "waiting": 0,
+            "oldest_ready_age": depth[0]["oldest_ready_age"],
+        }
+    ]
+    with psycopg.connect(pg_url) as conn:
+        keda = conn.execute(
+            "SELECT COALESCE(SUM(ready + in_flight), 0) FROM bosun.queue_depth "
+            "WHERE queue = 'default'"
+        ).fetchone()
+    assert keda is not None and keda[0] == 3
+    workers = [
+        subprocess.Popen(
+            [BOSUN, "worker", EXAMPLE, "--concurrency", "32"],
+            cwd=tmp_path,
+            env=env,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(2)
+    ]
+    try:
+        for _ in range(300):
+            depth = json.loads(cli("queues", "--json").stdout)
+            if depth and depth[0]["waiting"] == 3:
+                break
+            time.sleep(0.1)
+        assert depth[0]["waiting"] == 3, depth  # all three wait for approval, holding no worker
+        for run in started:
+            assert (
+                cli(
+                    "runs", "signal", run["run_id"], "approve", "--payload", '{"by": "ops"}'
+                ).returncode
+                == 0
+            )
+        for run in started:
+            for _ in range(300):
+                shown = json.loads(cli("runs", "show", run["run_id"], "--json").stdout)
+                if shown["status"] == "completed":
+                    break
+                time.sleep(0.1)
+            assert shown["result"]["approved_by"] == "ops"
+    finally:
+        for worker in workers:
+            worker.send_signal(signal.SIGTERM)
+        for worker in workers:
+            assert worker.wait(timeout=30) == 0

@@ -14,6 +14,8 @@ def test_exported_names_are_pinned() -> None:
             "InvalidArguments",
             "InvalidRunState",
             "LeaseLost",
+            "RateLimit",
+            "Reservation",
             "ResultTimeout",
             "Retry",
             "RunCancelled",

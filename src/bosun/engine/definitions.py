@@ -50,6 +50,27 @@ class StepDef:
         )
 
 
+KeyFrom = str | Callable[..., str | None]
+"""A flow-control key: the name of an input, or a function of the inputs returning the key."""
+
+
+@dataclass(frozen=True)
+class FlowControl:
+    """Keys that shape when a workflow's runs may start.
+
+    Args:
+        concurrency_key: runs sharing a key value start one after another, at most
+            `concurrency_limit` at a time (e.g. one active run per chat session), in order.
+        concurrency_limit: started, unfinished runs allowed per key value.
+        fairness_key: runs of one queue and priority are claimed round robin across its
+            values (e.g. tenants), so one value's burst cannot starve the others.
+    """
+
+    concurrency_key: KeyFrom | None = None
+    concurrency_limit: int = 1
+    fairness_key: KeyFrom | None = None
+
+
 @dataclass
 class WorkflowDef:
     """A registered workflow: an async function whose first parameter is the Context."""
@@ -60,9 +81,35 @@ class WorkflowDef:
     signature: inspect.Signature = field(repr=False)
     param_hints: dict[str, Any] = field(repr=False)
     return_hint: Any = Any
+    flow: FlowControl = field(default_factory=FlowControl)
+
+    def keys_for(self, input_json: str) -> tuple[str | None, int | None, str | None]:
+        """The (concurrency key, its limit, fairness key) of a run with these inputs."""
+        flow = self.flow
+        if flow.concurrency_key is None and flow.fairness_key is None:
+            return None, None, None
+        values = json.loads(input_json)
+        concurrency = self._key(flow.concurrency_key, values)
+        fairness = self._key(flow.fairness_key, values)
+        return concurrency, flow.concurrency_limit if concurrency else None, fairness
+
+    def _key(self, source: KeyFrom | None, values: dict[str, Any]) -> str | None:
+        if source is None:
+            return None
+        if callable(source):
+            value = source(**values)
+            return None if value is None else str(value)
+        value = values.get(source, self._default(source))
+        return None if value is None else f"{self.name}:{source}={value}"
+
+    def _default(self, param: str) -> Any:
+        default = self.signature.parameters[param].default
+        return None if default is inspect.Parameter.empty else default
 
     @classmethod
-    def build(cls, fn: Callable[..., Any], name: str | None, queue: str) -> WorkflowDef:
+    def build(
+        cls, fn: Callable[..., Any], name: str | None, queue: str, flow: FlowControl | None = None
+    ) -> WorkflowDef:
         if not inspect.iscoroutinefunction(fn):
             raise ConfigurationError(
                 f"workflow {fn.__qualname__} must be an async function (async def)"
@@ -90,6 +137,14 @@ class WorkflowDef:
                     "name every input"
                 )
         hints = _hints(fn)
+        flow = flow or FlowControl()
+        for source in (flow.concurrency_key, flow.fairness_key):
+            if isinstance(source, str) and source not in {p.name for p in rest}:
+                raise ConfigurationError(
+                    f"workflow {fn.__qualname__}: key {source!r} is not one of its inputs"
+                )
+        if flow.concurrency_limit < 1:
+            raise ConfigurationError(f"workflow {fn.__qualname__}: concurrency_limit must be >= 1")
         return cls(
             fn=fn,
             name=name or fn.__qualname__,
@@ -97,6 +152,7 @@ class WorkflowDef:
             signature=signature.replace(parameters=rest),
             param_hints={p.name: hints.get(p.name, Any) for p in rest},
             return_hint=hints.get("return", Any),
+            flow=flow,
         )
 
     def encode_input(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:

@@ -18,7 +18,7 @@ import logging
 import time
 import traceback
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +36,7 @@ from bosun.errors import (
 from bosun.store.records import ClaimedRun, EntryKind, JournalEntry, NewRun, Progress
 
 if TYPE_CHECKING:
+    from bosun.ratelimit import RateLimit
     from bosun.store.base import Store
 
 log = logging.getLogger("bosun.engine")
@@ -99,6 +100,7 @@ class Execution:
         lease_ttl: float,
         is_draining: Callable[[], bool],
         executor: Callable[[Callable[[], Any]], Awaitable[Any]],
+        rate_limits: Mapping[str, RateLimit] | None = None,
     ) -> None:
         self.run = claimed.run
         self.lease = claimed.lease
@@ -110,6 +112,7 @@ class Execution:
         self.lease_ttl = lease_ttl
         self.is_draining = is_draining
         self.executor = executor
+        self.rate_limits: Mapping[str, RateLimit] = {} if rate_limits is None else rate_limits
         self.pending = Progress()
         self.visited: set[str] = set()
 
@@ -338,12 +341,17 @@ class Execution:
                 )
             raise Suspend(None)
         child_id = uuid.uuid5(_CHILD_NAMESPACE, f"{self.run.id}/{seq}").hex
+        payload = wf.encode_input(args, kwargs)
+        concurrency_key, concurrency_limit, fairness_key = wf.keys_for(payload)
         self.pending.children.append(
             NewRun(
                 id=child_id,
                 workflow=wf.name,
                 queue=wf.queue,
-                input=wf.encode_input(args, kwargs),
+                input=payload,
+                concurrency_key=concurrency_key,
+                concurrency_limit=concurrency_limit,
+                fairness_key=fairness_key,
                 priority=self.run.priority,
                 parent_id=self.run.id,
                 parent_seq=seq,

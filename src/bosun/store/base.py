@@ -6,20 +6,26 @@ code; nothing above this line imports a database driver.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from bosun.store.notify import LocalNotifier
 from bosun.store.records import (
     ClaimedRun,
     EventRecord,
+    Firing,
     JournalEntry,
     Lease,
     NewRun,
+    NewSchedule,
     Progress,
     QueueStats,
     RunFilter,
     RunRecord,
+    ScheduleRecord,
 )
+
+if TYPE_CHECKING:
+    from bosun.ratelimit import BucketState, RateLimit
 
 
 class Store(Protocol):
@@ -63,6 +69,10 @@ class Store(Protocol):
     async def list_events(self, run_id: str, after: int = 0) -> list[EventRecord]:
         """Durable events of the run with id greater than `after`."""
 
+    async def set_queue_limit(self, queue: str, max_running: int | None) -> None:
+        """Cap how many runs of `queue` may be running at once across all workers (None
+        removes the cap)."""
+
     async def queue_stats(self) -> list[QueueStats]:
         """Per queue: ready, in-flight and waiting runs, and the oldest ready run's age."""
 
@@ -92,3 +102,82 @@ class Store(Protocol):
 
     async def resume_run(self, run_id: str) -> None:
         """Put a `blocked` run back in the queue."""
+
+    # -- schedules ---
+
+    async def add_schedule(self, schedule: NewSchedule) -> ScheduleRecord:
+        """Insert a schedule; `InvalidSchedule` if its name is taken."""
+
+    async def declare_schedules(self, workflows: list[str], schedules: list[NewSchedule]) -> None:
+        """Upsert the schedules declared in code, and delete code-declared schedules of
+        `workflows` that are no longer declared, in one transaction.
+
+        A declared schedule keeps its next tick and paused state unless its cron expression or
+        time zone changed.
+        """
+
+    async def get_schedule(self, name: str) -> ScheduleRecord | None:
+        """The schedule, or None."""
+
+    async def list_schedules(self) -> list[ScheduleRecord]:
+        """All schedules by name."""
+
+    async def set_schedule_paused(
+        self, name: str, paused: bool, next_tick: int | None = None
+    ) -> ScheduleRecord:
+        """Pause or resume a schedule (moving its next tick if given); `ScheduleNotFound`."""
+
+    async def delete_schedule(self, name: str) -> None:
+        """Delete a schedule (its runs stay); `ScheduleNotFound` if there is none."""
+
+    async def due_schedules(
+        self, workflows: list[str], now: float, limit: int
+    ) -> list[ScheduleRecord]:
+        """Unpaused schedules of these workflows whose next tick is at or before `now`."""
+
+    async def fire_schedule(self, firing: Firing, now: float) -> list[str] | None:
+        """Apply a scheduler's decision atomically: advance the schedule to `firing.next_tick`
+        only if it is still at `firing.expected_tick`, and insert `firing.runs` (whose
+        idempotency keys make a tick's run unique) in the same transaction.
+
+        Returns the ids of the runs created, or None if another scheduler moved it first.
+        """
+
+    # -- rate limits ---------------------------------------------------------------------
+
+    async def reserve_rate(
+        self,
+        name: str,
+        limit: RateLimit,
+        requests: int,
+        tokens: int,
+        *,
+        now: float | None = None,
+        lease: Lease | None = None,
+        entry: JournalEntry | None = None,
+    ) -> float:
+        """Refill the named buckets, then take `requests` and `tokens` if both hold enough.
+
+        Atomic across every process sharing the database; `limit` (from the code) replaces
+        the stored one. Returns 0 when granted, else the seconds until both buckets would
+        hold enough (nothing taken). With `lease`, a grant also writes `entry` to that run's
+        journal in the same transaction, its `finished_at` set to the grant's time on the
+        buckets' clock; `LeaseLost` (nothing written) if the lease is gone. `now` defaults
+        to the database's clock.
+        """
+
+    async def settle_rate(
+        self,
+        name: str,
+        limit: RateLimit,
+        tokens: int,
+        *,
+        now: float | None = None,
+        lease: Lease | None = None,
+        entry: JournalEntry | None = None,
+    ) -> None:
+        """Refill, then give `tokens` back to the token bucket (negative: take more, into
+        debt); with `lease`, fenced and journaled like `reserve_rate`."""
+
+    async def get_rate_buckets(self, name: str) -> BucketState | None:
+        """The stored (not refilled) buckets of a rate limit, or None if never used."""

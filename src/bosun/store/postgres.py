@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import time
@@ -25,24 +26,31 @@ from bosun.errors import (
     BosunError,
     ConfigurationError,
     InvalidRunState,
+    InvalidSchedule,
     LeaseLost,
     RunNotFound,
+    ScheduleNotFound,
     SchemaTooNew,
     StoreError,
     StoreUnavailable,
 )
+from bosun.ratelimit import BucketState, RateLimit, give_back, take
+from bosun.store.admission import admit, candidate_window
 from bosun.store.notify import Finished, LocalNotifier
 from bosun.store.records import (
     TERMINAL_STATUSES,
     ClaimedRun,
     EventRecord,
+    Firing,
     JournalEntry,
     Lease,
     NewRun,
+    NewSchedule,
     Progress,
     QueueStats,
     RunFilter,
     RunRecord,
+    ScheduleRecord,
     SignalRecord,
 )
 from bosun.store.sqlfiles import load_migrations, load_queries
@@ -167,6 +175,9 @@ def _run_params(run: NewRun, now: float) -> dict[str, Any]:
         "parent_id": run.parent_id,
         "parent_seq": run.parent_seq,
         "deadline": run.deadline,
+        "concurrency_key": run.concurrency_key,
+        "concurrency_limit": run.concurrency_limit,
+        "fairness_key": run.fairness_key,
         "now": now,
     }
 
@@ -390,6 +401,17 @@ class PostgresStore:
 
         return await self._run(op)
 
+    async def set_queue_limit(self, queue: str, max_running: int | None) -> None:
+        async def op(conn: Conn) -> None:
+            if max_running is None:
+                await conn.execute(Q["delete_queue_limit"], {"queue": queue})
+            else:
+                params = {"queue": queue, "max_running": max_running, "now": time.time()}
+                await conn.execute(Q["set_queue_limit"], params)
+                await conn.execute("SELECT pg_notify('bosun_work', %s)", (queue,))
+
+        await self._run(op)
+
     async def queue_stats(self) -> list[QueueStats]:
         async def op(conn: Conn) -> list[QueueStats]:
             return [_stats(r) for r in await (await conn.execute(Q["queue_stats"])).fetchall()]
@@ -402,14 +424,8 @@ class PostgresStore:
         self, owner: str, queues: list[str], limit: int, lease_ttl: float, now: float
     ) -> list[ClaimedRun]:
         async def op(conn: Conn) -> list[ClaimedRun]:
-            params = {
-                "owner": owner,
-                "queues": queues,
-                "limit": limit,
-                "expires": now + lease_ttl,
-                "now": now,
-            }
-            rows = await (await conn.execute(Q["claim_runs"], params)).fetchall()
+            async with conn.transaction():
+                rows = await self._claim_rows(conn, owner, queues, limit, lease_ttl, now)
             if not rows:
                 return []
             ids = [row["id"] for row in rows]
@@ -433,6 +449,28 @@ class PostgresStore:
             ]
 
         return await self._run(op)
+
+    async def _claim_rows(
+        self, conn: Conn, owner: str, queues: list[str], limit: int, lease_ttl: float, now: float
+    ) -> list[dict[str, Any]]:
+        cur = await conn.execute(Q["queue_limits_of"], {"queues": queues})
+        limits = {r["queue"]: r["max_running"] for r in await cur.fetchall()}
+        cur = await conn.execute(
+            Q["claim_candidates"],
+            {"queues": queues, "now": now, "window": candidate_window(limit)},
+        )
+        candidates = await cur.fetchall()
+        if not candidates:
+            return []
+        running: dict[str, int] = {}
+        if limits:
+            cur = await conn.execute(Q["running_per_queue"], {"queues": list(limits)})
+            running = {r["queue"]: r["running"] for r in await cur.fetchall()}
+        chosen = admit(
+            ((c["id"], c["queue"], c["status"]) for c in candidates), limits, running, limit
+        )
+        params = {"owner": owner, "run_ids": chosen, "expires": now + lease_ttl, "now": now}
+        return await (await conn.execute(Q["claim_runs"], params)).fetchall()
 
     async def save_progress(self, lease: Lease, progress: Progress, lease_ttl: float) -> None:
         outcome = progress.outcome
@@ -562,6 +600,151 @@ class PostgresStore:
         await self._run(op)
         self.notifier.work_ready()
 
+    # -- schedules ---
+
+    async def add_schedule(self, schedule: NewSchedule) -> ScheduleRecord:
+        async def op(conn: Conn) -> ScheduleRecord:
+            params = {**dataclasses.asdict(schedule), "now": time.time()}
+            row = await (await conn.execute(Q["insert_schedule"], params)).fetchone()
+            if row is None:
+                raise InvalidSchedule(
+                    f"a schedule named {schedule.name!r} already exists: delete it first "
+                    "or choose another name"
+                )
+            return ScheduleRecord.from_row(row)
+
+        return await self._run(op)
+
+    async def declare_schedules(self, workflows: list[str], schedules: list[NewSchedule]) -> None:
+        async def op(conn: Conn) -> None:
+            now = time.time()
+            async with conn.transaction():
+                for schedule in schedules:
+                    params = {**dataclasses.asdict(schedule), "now": now}
+                    await conn.execute(Q["declare_schedule"], params)
+                names = [schedule.name for schedule in schedules]
+                await conn.execute(
+                    Q["delete_undeclared_schedules"], {"workflows": workflows, "names": names}
+                )
+
+        await self._run(op)
+
+    async def get_schedule(self, name: str) -> ScheduleRecord | None:
+        async def op(conn: Conn) -> ScheduleRecord | None:
+            row = await (await conn.execute(Q["get_schedule"], {"name": name})).fetchone()
+            return None if row is None else ScheduleRecord.from_row(row)
+
+        return await self._run(op)
+
+    async def list_schedules(self) -> list[ScheduleRecord]:
+        async def op(conn: Conn) -> list[ScheduleRecord]:
+            rows = await (await conn.execute(Q["list_schedules"])).fetchall()
+            return [ScheduleRecord.from_row(r) for r in rows]
+
+        return await self._run(op)
+
+    async def set_schedule_paused(
+        self, name: str, paused: bool, next_tick: int | None = None
+    ) -> ScheduleRecord:
+        async def op(conn: Conn) -> ScheduleRecord:
+            params = {"name": name, "paused": paused, "next_tick": next_tick, "now": time.time()}
+            row = await (await conn.execute(Q["set_schedule_paused"], params)).fetchone()
+            if row is None:
+                raise ScheduleNotFound(f"no schedule named {name!r}")
+            return ScheduleRecord.from_row(row)
+
+        return await self._run(op)
+
+    async def delete_schedule(self, name: str) -> None:
+        async def op(conn: Conn) -> None:
+            row = await (await conn.execute(Q["delete_schedule"], {"name": name})).fetchone()
+            if row is None:
+                raise ScheduleNotFound(f"no schedule named {name!r}")
+
+        await self._run(op)
+
+    async def due_schedules(
+        self, workflows: list[str], now: float, limit: int
+    ) -> list[ScheduleRecord]:
+        async def op(conn: Conn) -> list[ScheduleRecord]:
+            params = {"workflows": workflows, "now": now, "limit": limit}
+            rows = await (await conn.execute(Q["due_schedules"], params)).fetchall()
+            return [ScheduleRecord.from_row(r) for r in rows]
+
+        return await self._run(op)
+
+    async def fire_schedule(self, firing: Firing, now: float) -> list[str] | None:
+        async def op(conn: Conn) -> list[str] | None:
+            async with conn.transaction():
+                cur = await conn.execute(Q["advance_schedule"], firing.params(now))
+                if await cur.fetchone() is None:
+                    return None
+                created = []
+                for run in firing.runs:
+                    cur = await conn.execute(Q["insert_run"], _run_params(run, now))
+                    if await cur.fetchone() is not None:
+                        created.append(run.id)
+                if created:
+                    params = {"name": firing.name, "run_id": created[-1]}
+                    await conn.execute(Q["set_schedule_last_run"], params)
+                    for queue in sorted({run.queue for run in firing.runs}):
+                        await conn.execute("SELECT pg_notify('bosun_work', %s)", (queue,))
+                return created
+
+        return await self._run(op)
+
+    # -- rate limits ---------------------------------------------------------------------
+
+    async def reserve_rate(
+        self,
+        name: str,
+        limit: RateLimit,
+        requests: int,
+        tokens: int,
+        *,
+        now: float | None = None,
+        lease: Lease | None = None,
+        entry: JournalEntry | None = None,
+    ) -> float:
+        # The upsert locks the limit's row until commit: concurrent reservations queue on it.
+        async def op(conn: Conn) -> float:
+            async with conn.transaction():
+                await _fence(conn, lease)
+                state, at = await _rate_buckets(conn, name, limit, now)
+                state, wait = take(state, limit, requests, tokens, at)
+                if wait > 0:
+                    return wait
+                await _save_rate_buckets(conn, name, state, lease, entry)
+                return 0.0
+
+        return await self._run(op)
+
+    async def settle_rate(
+        self,
+        name: str,
+        limit: RateLimit,
+        tokens: int,
+        *,
+        now: float | None = None,
+        lease: Lease | None = None,
+        entry: JournalEntry | None = None,
+    ) -> None:
+        async def op(conn: Conn) -> None:
+            async with conn.transaction():
+                await _fence(conn, lease)
+                state, at = await _rate_buckets(conn, name, limit, now)
+                state = give_back(state, limit, tokens, at)
+                await _save_rate_buckets(conn, name, state, lease, entry)
+
+        await self._run(op)
+
+    async def get_rate_buckets(self, name: str) -> BucketState | None:
+        async def op(conn: Conn) -> BucketState | None:
+            row = await (await conn.execute(Q["get_rate_buckets"], {"name": name})).fetchone()
+            return None if row is None else BucketState(**row)
+
+        return await self._run(op)
+
 
 async def _current_version(conn: psycopg.AsyncConnection[Any]) -> int:
     await conn.execute(
@@ -571,3 +754,41 @@ async def _current_version(conn: psycopg.AsyncConnection[Any]) -> int:
     cur = await conn.execute("SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations")
     row: Any = await cur.fetchone()
     return int(row["v"] if isinstance(row, dict) else row[0])
+
+
+async def _fence(conn: Conn, lease: Lease | None) -> None:
+    if lease is None:
+        return
+    params = {"run_id": lease.run_id, "token": lease.token}
+    if await (await conn.execute(Q["fence_run"], params)).fetchone() is None:
+        raise LeaseLost(f"run {lease.run_id}: lease {lease.token} is no longer held")
+
+
+async def _rate_buckets(
+    conn: Conn, name: str, limit: RateLimit, now: float | None
+) -> tuple[BucketState, float]:
+    """Copy the limit in, lock its row; return the stored buckets and the time to use."""
+    params = {
+        "name": name,
+        "request_capacity": limit.requests,
+        "token_capacity": limit.tokens,
+        "per": limit.per,
+        "now": now,
+    }
+    row = await (await conn.execute(Q["upsert_rate_limit"], params)).fetchone()
+    assert row is not None
+    return BucketState(row["requests"], row["tokens"], row["updated_at"]), float(row["now"])
+
+
+async def _save_rate_buckets(
+    conn: Conn,
+    name: str,
+    state: BucketState,
+    lease: Lease | None,
+    entry: JournalEntry | None,
+) -> None:
+    await conn.execute(Q["save_rate_buckets"], dataclasses.asdict(state) | {"name": name})
+    if lease is not None and entry is not None:
+        # The entry's finish time is the bucket's: grants then read in the order they took.
+        entry = dataclasses.replace(entry, finished_at=state.updated_at)
+        await conn.execute(Q["upsert_journal_entry"], _entry_json(entry) | {"run_id": lease.run_id})

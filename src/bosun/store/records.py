@@ -17,7 +17,19 @@ RUN_STATUSES: tuple[RunStatus, ...] = (
 )
 TERMINAL_STATUSES: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
 
-EntryKind = Literal["step", "sleep", "signal", "child", "version", "now", "uuid", "random", "event"]
+EntryKind = Literal[
+    "step",
+    "sleep",
+    "signal",
+    "child",
+    "version",
+    "now",
+    "uuid",
+    "random",
+    "event",
+    "reserve",
+    "settle",
+]
 EntryStatus = Literal["completed", "failed", "waiting", "retrying"]
 
 
@@ -34,6 +46,9 @@ class NewRun:
     parent_id: str | None = None
     parent_seq: str | None = None
     deadline: float | None = None
+    concurrency_key: str | None = None
+    concurrency_limit: int | None = None
+    fairness_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -172,3 +187,87 @@ class QueueStats:
     in_flight: int
     waiting: int
     oldest_ready_age: float
+
+
+# -- schedules ---
+
+MissedPolicy = Literal["skip", "catch_up"]
+ScheduleSource = Literal["code", "cli"]
+
+
+@dataclass(frozen=True)
+class NewSchedule:
+    """A schedule to create or (for `source="code"`) to declare.
+
+    `next_tick` is the first tick (whole UNIX seconds) the schedule will start; `input` is a
+    JSON object of named workflow inputs; `queue` None means the workflow's own queue.
+    """
+
+    name: str
+    workflow: str
+    cron: str
+    timezone: str
+    input: str
+    queue: str | None
+    missed: MissedPolicy
+    max_catch_up: int
+    next_tick: int
+    source: ScheduleSource
+
+
+@dataclass(frozen=True)
+class ScheduleRecord(NewSchedule):
+    """A schedule as stored, with what it last did."""
+
+    paused: bool
+    last_tick: int | None
+    last_run_id: str | None
+    last_error: str | None
+    created_at: float
+    updated_at: float
+
+    @classmethod
+    def from_row(cls, row: Any) -> ScheduleRecord:
+        """From a database row (a mapping of column names)."""
+        return cls(
+            name=row["name"],
+            workflow=row["workflow"],
+            cron=row["cron"],
+            timezone=row["timezone"],
+            input=row["input"],
+            queue=row["queue"],
+            missed=row["missed"],
+            max_catch_up=int(row["max_catch_up"]),
+            next_tick=int(row["next_tick"]),
+            source=row["source"],
+            paused=bool(row["paused"]),
+            last_tick=None if row["last_tick"] is None else int(row["last_tick"]),
+            last_run_id=row["last_run_id"],
+            last_error=row["last_error"],
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+        )
+
+
+@dataclass(frozen=True)
+class Firing:
+    """What one scheduler decided for a due schedule: applied only if `next_tick` still equals
+    `expected_tick` (a compare-and-set), together with the runs, in one transaction."""
+
+    name: str
+    expected_tick: int
+    next_tick: int
+    runs: list[NewRun] = field(default_factory=list)
+    last_tick: int | None = None
+    error: str | None = None
+
+    def params(self, now: float) -> dict[str, Any]:
+        """Parameters of the compare-and-set (`advance_schedule`)."""
+        return {
+            "name": self.name,
+            "expected": self.expected_tick,
+            "next_tick": self.next_tick,
+            "last_tick": self.last_tick,
+            "error": self.error,
+            "now": now,
+        }

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from bosun.engine.execution import Execution
 from bosun.engine.runner import execute
 from bosun.errors import BosunError, StoreError, WorkflowNotFound
+from bosun.schedules import Scheduler
 from bosun.store.notify import Wakeup
 from bosun.store.records import ClaimedRun, Lease, Outcome, Progress
 
@@ -38,6 +39,8 @@ class WorkerOptions:
         poll_interval: seconds between claims when idle (other processes' work).
         grace: seconds to let steps in flight finish when draining.
         until_idle: exit once nothing is ready and nothing is running.
+        schedules: run a scheduler that starts the runs of due schedules (any number of
+            workers may; each tick still starts one run).
     """
 
     queues: tuple[str, ...] = ("default",)
@@ -46,6 +49,7 @@ class WorkerOptions:
     poll_interval: float = 0.2
     grace: float = 30.0
     until_idle: bool = False
+    schedules: bool = True
 
 
 class Worker:
@@ -89,15 +93,25 @@ class Worker:
         """Claim and execute until stopped (or idle, with `until_idle`), then drain."""
         store = self.app.store
         store.notifier.add_work_event(self._wake)
+        for queue, max_running in self.app.queue_limits.items():
+            if queue in self.options.queues:
+                await store.set_queue_limit(queue, max_running)
         heartbeat = asyncio.create_task(self._heartbeat())
+        scheduler: asyncio.Task[None] | None = None
         try:
+            scheduler = await self._start_scheduler()
             await self._claim_loop()
         finally:
+            if scheduler is not None:
+                scheduler.cancel()
             self._draining = True
             await self._drain()
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
+            if scheduler is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await scheduler
             store.notifier.drop_work_event(self._wake)
             for handle in self._timers.values():
                 handle.cancel()
@@ -179,6 +193,7 @@ class Worker:
             self.options.lease_ttl,
             lambda: self._draining,
             self._run_in_thread,
+            rate_limits=self.app.registry.rate_limits,
         )
         await execute(execution)
         outcome = execution.pending.outcome
@@ -261,3 +276,14 @@ class Worker:
             return
         if released:
             log.info("worker %s handed %d run(s) back", self.owner, released)
+
+    # -- schedules ---
+
+    async def _start_scheduler(self) -> asyncio.Task[None] | None:
+        """Declare the App's schedules and fire the due ones once (so an `until_idle` worker
+        sees their runs), then keep firing in the background."""
+        if not self.options.schedules:
+            return None
+        scheduler = Scheduler(self.app)
+        await scheduler.tick()
+        return asyncio.create_task(scheduler.run(), name="bosun-scheduler")

@@ -1,19 +1,23 @@
 -- name: insert_run
 INSERT INTO runs (id, workflow, queue, status, priority, input, idempotency_key, parent_id,
-                  parent_seq, deadline, ready_at, created_at, updated_at)
+                  parent_seq, deadline, concurrency_key, concurrency_limit, fairness_key,
+                  ready_at, created_at, updated_at)
 VALUES (%(id)s, %(workflow)s, %(queue)s, 'queued', %(priority)s, %(input)s,
-        %(idempotency_key)s, %(parent_id)s, %(parent_seq)s, %(deadline)s, %(now)s, %(now)s,
+        %(idempotency_key)s, %(parent_id)s, %(parent_seq)s, %(deadline)s,
+        %(concurrency_key)s, %(concurrency_limit)s, %(fairness_key)s, %(now)s, %(now)s,
         %(now)s)
 ON CONFLICT DO NOTHING
 RETURNING id;
 
 -- name: insert_claimed_run
 INSERT INTO runs (id, workflow, queue, status, priority, input, idempotency_key, parent_id,
-                  parent_seq, deadline, ready_at, lease_owner, lease_token, lease_expires_at,
-                  attempts, created_at, updated_at)
+                  parent_seq, deadline, concurrency_key, concurrency_limit, fairness_key,
+                  ready_at, lease_owner, lease_token, lease_expires_at, attempts, started_at,
+                  created_at, updated_at)
 VALUES (%(id)s, %(workflow)s, %(queue)s, 'running', %(priority)s, %(input)s,
-        %(idempotency_key)s, %(parent_id)s, %(parent_seq)s, %(deadline)s, %(expires)s,
-        %(owner)s, %(owner)s || ':1', %(expires)s, 1, %(now)s, %(now)s)
+        %(idempotency_key)s, %(parent_id)s, %(parent_seq)s, %(deadline)s,
+        %(concurrency_key)s, %(concurrency_limit)s, %(fairness_key)s, %(expires)s,
+        %(owner)s, %(owner)s || ':1', %(expires)s, 1, %(now)s, %(now)s, %(now)s)
 ON CONFLICT DO NOTHING
 RETURNING *;
 
@@ -23,6 +27,49 @@ SELECT id FROM runs WHERE idempotency_key = %(key)s;
 -- name: get_run
 SELECT * FROM runs WHERE id = %(id)s;
 
+-- name: claim_candidates
+-- Ready runs in claim order: priority, then round robin across fairness keys, then age.
+-- A run with a concurrency key starts only while its key has a free slot, and only after
+-- every older run waiting on the same key (FIFO per key); once started it keeps its slot.
+SELECT id, queue, status FROM (
+    SELECT r.id, r.queue, r.status, r.priority, r.ready_at,
+           ROW_NUMBER() OVER (PARTITION BY r.fairness_key ORDER BY r.priority DESC, r.ready_at)
+               AS fair_rank
+    FROM runs AS r
+    WHERE r.queue = ANY(%(queues)s)
+      AND r.ready_at <= %(now)s
+      AND r.status IN ('queued', 'suspended', 'running')
+      AND (r.concurrency_key IS NULL OR r.started_at IS NOT NULL OR (
+            (SELECT count(*) FROM runs AS k
+             WHERE k.concurrency_key = r.concurrency_key AND k.started_at IS NOT NULL
+               AND k.status NOT IN ('completed', 'failed', 'cancelled')) < r.concurrency_limit
+            AND NOT EXISTS (
+             SELECT 1 FROM runs AS o
+             WHERE o.concurrency_key = r.concurrency_key AND o.started_at IS NULL
+               AND o.status = 'queued' AND (o.created_at, o.id) < (r.created_at, r.id))))
+) AS candidates
+ORDER BY priority DESC, fair_rank, ready_at
+LIMIT %(window)s;
+
+-- name: running_per_queue
+SELECT queue, count(*) AS running FROM runs
+WHERE status = 'running' AND queue = ANY(%(queues)s)
+GROUP BY queue;
+
+-- name: queue_limits_of
+-- Locks the limits of the claimed queues: claims on limited queues take turns.
+SELECT queue, max_running FROM queue_limits WHERE queue = ANY(%(queues)s)
+ORDER BY queue FOR UPDATE;
+
+-- name: set_queue_limit
+INSERT INTO queue_limits (queue, max_running, updated_at)
+VALUES (%(queue)s, %(max_running)s, %(now)s)
+ON CONFLICT (queue) DO UPDATE SET max_running = excluded.max_running,
+                                  updated_at = excluded.updated_at;
+
+-- name: delete_queue_limit
+DELETE FROM queue_limits WHERE queue = %(queue)s;
+
 -- name: claim_runs
 UPDATE runs
 SET status = 'running',
@@ -31,14 +78,13 @@ SET status = 'running',
     lease_token = %(owner)s || ':' || (runs.attempts + 1),
     lease_expires_at = %(expires)s,
     ready_at = %(expires)s,
+    started_at = COALESCE(runs.started_at, %(now)s),
     updated_at = %(now)s
 FROM (
     SELECT id FROM runs
-    WHERE queue = ANY(%(queues)s)
+    WHERE id = ANY(%(run_ids)s)
       AND ready_at <= %(now)s
       AND status IN ('queued', 'suspended', 'running')
-    ORDER BY priority DESC, ready_at
-    LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
 ) AS picked
 WHERE runs.id = picked.id
@@ -119,3 +165,111 @@ SELECT * FROM events WHERE run_id = %(run_id)s AND id > %(after)s ORDER BY id;
 
 -- name: queue_stats
 SELECT * FROM queue_depth ORDER BY queue;
+
+-- schedules
+
+-- name: insert_schedule
+INSERT INTO schedules (name, workflow, cron, timezone, input, queue, missed, max_catch_up,
+                       next_tick, source, created_at, updated_at)
+VALUES (%(name)s, %(workflow)s, %(cron)s, %(timezone)s, %(input)s, %(queue)s, %(missed)s,
+        %(max_catch_up)s, %(next_tick)s, %(source)s, %(now)s, %(now)s)
+ON CONFLICT (name) DO NOTHING
+RETURNING *;
+
+-- name: declare_schedule
+-- A schedule declared in code keeps its next tick (and an operator's pause) unless its cron
+-- expression or time zone changed; an unchanged one is not written at all.
+INSERT INTO schedules AS s (name, workflow, cron, timezone, input, queue, missed,
+                            max_catch_up, next_tick, source, created_at, updated_at)
+VALUES (%(name)s, %(workflow)s, %(cron)s, %(timezone)s, %(input)s, %(queue)s, %(missed)s,
+        %(max_catch_up)s, %(next_tick)s, 'code', %(now)s, %(now)s)
+ON CONFLICT (name) DO UPDATE SET
+    workflow = excluded.workflow, cron = excluded.cron, timezone = excluded.timezone,
+    input = excluded.input, queue = excluded.queue, missed = excluded.missed,
+    max_catch_up = excluded.max_catch_up, source = 'code', updated_at = excluded.updated_at,
+    next_tick = CASE WHEN s.cron = excluded.cron AND s.timezone = excluded.timezone
+                     THEN s.next_tick ELSE excluded.next_tick END
+WHERE (s.workflow, s.cron, s.timezone, s.input, s.queue, s.missed, s.max_catch_up, s.source)
+      IS DISTINCT FROM
+      (excluded.workflow, excluded.cron, excluded.timezone, excluded.input, excluded.queue,
+       excluded.missed, excluded.max_catch_up, 'code');
+
+-- name: delete_undeclared_schedules
+DELETE FROM schedules
+WHERE source = 'code' AND workflow = ANY(%(workflows)s) AND name <> ALL(%(names)s);
+
+-- name: get_schedule
+SELECT * FROM schedules WHERE name = %(name)s;
+
+-- name: list_schedules
+SELECT * FROM schedules ORDER BY name;
+
+-- name: set_schedule_paused
+UPDATE schedules
+SET paused = %(paused)s, next_tick = COALESCE(%(next_tick)s::bigint, next_tick),
+    updated_at = %(now)s
+WHERE name = %(name)s
+RETURNING *;
+
+-- name: delete_schedule
+DELETE FROM schedules WHERE name = %(name)s RETURNING name;
+
+-- name: due_schedules
+SELECT * FROM schedules
+WHERE NOT paused AND next_tick <= %(now)s AND workflow = ANY(%(workflows)s)
+ORDER BY next_tick
+LIMIT %(limit)s;
+
+-- name: advance_schedule
+-- The compare-and-set: only a scheduler that read `expected` moves the schedule on. Under
+-- READ COMMITTED a racing UPDATE waits for the winner's row lock, then re-checks `next_tick`
+-- against the committed value and updates nothing.
+UPDATE schedules
+SET next_tick = %(next_tick)s, last_tick = COALESCE(%(last_tick)s::bigint, last_tick),
+    last_error = %(error)s, updated_at = %(now)s
+WHERE name = %(name)s AND next_tick = %(expected)s AND NOT paused
+RETURNING name;
+
+-- name: set_schedule_last_run
+UPDATE schedules SET last_run_id = %(run_id)s WHERE name = %(name)s;
+
+-- rate limits
+
+-- name: fence_run
+-- Lock the run and prove the lease, for writes made outside save_progress.
+SELECT 1 FROM runs
+WHERE id = %(run_id)s AND lease_token = %(token)s AND status = 'running'
+FOR UPDATE;
+
+-- name: upsert_rate_limit
+-- Copy the limit from the code, lock the row and return the buckets; a new name starts
+-- full. Without a caller's clock the database's is used, the same for every worker.
+INSERT INTO rate_limits (name, request_capacity, token_capacity, per, requests, tokens,
+                         updated_at)
+VALUES (%(name)s, %(request_capacity)s::integer, %(token_capacity)s::bigint,
+        %(per)s::double precision, %(request_capacity)s::integer, %(token_capacity)s::bigint,
+        COALESCE(%(now)s::double precision,
+                 EXTRACT(EPOCH FROM clock_timestamp())::double precision))
+ON CONFLICT (name) DO UPDATE SET
+    request_capacity = excluded.request_capacity, token_capacity = excluded.token_capacity,
+    per = excluded.per
+RETURNING requests, tokens, updated_at,
+    COALESCE(%(now)s::double precision,
+             EXTRACT(EPOCH FROM clock_timestamp())::double precision) AS now;
+
+-- name: save_rate_buckets
+UPDATE rate_limits SET requests = %(requests)s, tokens = %(tokens)s, updated_at = %(updated_at)s
+WHERE name = %(name)s;
+
+-- name: get_rate_buckets
+SELECT requests, tokens, updated_at FROM rate_limits WHERE name = %(name)s;
+
+-- name: upsert_journal_entry
+INSERT INTO journal (run_id, seq, kind, name, status, output, error, attempt, started_at,
+                     finished_at, wake_at, child_id)
+VALUES (%(run_id)s, %(seq)s, %(kind)s, %(name)s, %(status)s, %(output)s, %(error)s,
+        %(attempt)s, %(started_at)s, %(finished_at)s, %(wake_at)s, %(child_id)s)
+ON CONFLICT (run_id, seq) DO UPDATE SET
+    status = excluded.status, output = excluded.output, error = excluded.error,
+    attempt = excluded.attempt, finished_at = excluded.finished_at,
+    wake_at = excluded.wake_at, child_id = excluded.child_id;

@@ -1,16 +1,20 @@
 -- name: insert_run
 INSERT INTO runs (id, workflow, queue, status, priority, input, idempotency_key, parent_id,
-                  parent_seq, deadline, ready_at, created_at, updated_at)
+                  parent_seq, deadline, concurrency_key, concurrency_limit, fairness_key,
+                  ready_at, created_at, updated_at)
 VALUES (:id, :workflow, :queue, 'queued', :priority, :input, :idempotency_key, :parent_id,
-        :parent_seq, :deadline, :now, :now, :now)
+        :parent_seq, :deadline, :concurrency_key, :concurrency_limit, :fairness_key,
+        :now, :now, :now)
 ON CONFLICT DO NOTHING;
 
 -- name: insert_claimed_run
 INSERT INTO runs (id, workflow, queue, status, priority, input, idempotency_key, parent_id,
-                  parent_seq, deadline, ready_at, lease_owner, lease_token, lease_expires_at,
-                  attempts, created_at, updated_at)
+                  parent_seq, deadline, concurrency_key, concurrency_limit, fairness_key,
+                  ready_at, lease_owner, lease_token, lease_expires_at, attempts, started_at,
+                  created_at, updated_at)
 VALUES (:id, :workflow, :queue, 'running', :priority, :input, :idempotency_key, :parent_id,
-        :parent_seq, :deadline, :expires, :owner, :owner || ':1', :expires, 1, :now, :now)
+        :parent_seq, :deadline, :concurrency_key, :concurrency_limit, :fairness_key,
+        :expires, :owner, :owner || ':1', :expires, 1, :now, :now, :now)
 ON CONFLICT DO NOTHING
 RETURNING *;
 
@@ -20,6 +24,46 @@ SELECT id FROM runs WHERE idempotency_key = :key;
 -- name: get_run
 SELECT * FROM runs WHERE id = :id;
 
+-- name: claim_candidates
+-- Ready runs in claim order: priority, then round robin across fairness keys, then age.
+-- A run with a concurrency key starts only while its key has a free slot, and only after
+-- every older run waiting on the same key (FIFO per key); once started it keeps its slot.
+SELECT id, queue, status FROM (
+    SELECT r.id, r.queue, r.status, r.priority, r.ready_at,
+           ROW_NUMBER() OVER (PARTITION BY r.fairness_key ORDER BY r.priority DESC, r.ready_at)
+               AS fair_rank
+    FROM runs AS r
+    WHERE r.queue IN (SELECT value FROM json_each(:queues))
+      AND r.ready_at <= :now
+      AND r.status IN ('queued', 'suspended', 'running')
+      AND (r.concurrency_key IS NULL OR r.started_at IS NOT NULL OR (
+            (SELECT COUNT(*) FROM runs AS k
+             WHERE k.concurrency_key = r.concurrency_key AND k.started_at IS NOT NULL
+               AND k.status NOT IN ('completed', 'failed', 'cancelled')) < r.concurrency_limit
+            AND NOT EXISTS (
+             SELECT 1 FROM runs AS o
+             WHERE o.concurrency_key = r.concurrency_key AND o.started_at IS NULL
+               AND o.status = 'queued' AND (o.created_at, o.id) < (r.created_at, r.id))))
+)
+ORDER BY priority DESC, fair_rank, ready_at
+LIMIT :window;
+
+-- name: running_per_queue
+SELECT queue, COUNT(*) AS running FROM runs
+WHERE status = 'running' AND queue IN (SELECT value FROM json_each(:queues))
+GROUP BY queue;
+
+-- name: queue_limits_of
+SELECT queue, max_running FROM queue_limits WHERE queue IN (SELECT value FROM json_each(:queues));
+
+-- name: set_queue_limit
+INSERT INTO queue_limits (queue, max_running, updated_at) VALUES (:queue, :max_running, :now)
+ON CONFLICT (queue) DO UPDATE SET max_running = excluded.max_running,
+                                  updated_at = excluded.updated_at;
+
+-- name: delete_queue_limit
+DELETE FROM queue_limits WHERE queue = :queue;
+
 -- name: claim_runs
 UPDATE runs
 SET status = 'running',
@@ -28,15 +72,11 @@ SET status = 'running',
     lease_token = :owner || ':' || (attempts + 1),
     lease_expires_at = :expires,
     ready_at = :expires,
+    started_at = COALESCE(started_at, :now),
     updated_at = :now
-WHERE id IN (
-    SELECT id FROM runs
-    WHERE queue IN (SELECT value FROM json_each(:queues))
-      AND ready_at <= :now
-      AND status IN ('queued', 'suspended', 'running')
-    ORDER BY priority DESC, ready_at
-    LIMIT :limit
-)
+WHERE id IN (SELECT value FROM json_each(:run_ids))
+  AND ready_at <= :now
+  AND status IN ('queued', 'suspended', 'running')
 RETURNING *;
 
 -- name: journal_of
@@ -143,3 +183,90 @@ SELECT * FROM events WHERE run_id = :run_id AND id > :after ORDER BY id;
 
 -- name: queue_stats
 SELECT * FROM queue_depth ORDER BY queue;
+
+-- schedules
+
+-- name: insert_schedule
+INSERT INTO schedules (name, workflow, cron, timezone, input, queue, missed, max_catch_up,
+                       next_tick, source, created_at, updated_at)
+VALUES (:name, :workflow, :cron, :timezone, :input, :queue, :missed, :max_catch_up,
+        :next_tick, :source, :now, :now)
+ON CONFLICT (name) DO NOTHING
+RETURNING *;
+
+-- name: declare_schedule
+-- A schedule declared in code keeps its next tick (and an operator's pause) unless its cron
+-- expression or time zone changed; an unchanged one is not written at all.
+INSERT INTO schedules (name, workflow, cron, timezone, input, queue, missed, max_catch_up,
+                       next_tick, source, created_at, updated_at)
+VALUES (:name, :workflow, :cron, :timezone, :input, :queue, :missed, :max_catch_up,
+        :next_tick, 'code', :now, :now)
+ON CONFLICT (name) DO UPDATE SET
+    workflow = excluded.workflow, cron = excluded.cron, timezone = excluded.timezone,
+    input = excluded.input, queue = excluded.queue, missed = excluded.missed,
+    max_catch_up = excluded.max_catch_up, source = 'code', updated_at = excluded.updated_at,
+    next_tick = CASE WHEN schedules.cron = excluded.cron
+                          AND schedules.timezone = excluded.timezone
+                     THEN schedules.next_tick ELSE excluded.next_tick END
+WHERE schedules.workflow IS NOT excluded.workflow OR schedules.cron IS NOT excluded.cron
+   OR schedules.timezone IS NOT excluded.timezone OR schedules.input IS NOT excluded.input
+   OR schedules.queue IS NOT excluded.queue OR schedules.missed IS NOT excluded.missed
+   OR schedules.max_catch_up IS NOT excluded.max_catch_up OR schedules.source IS NOT 'code';
+
+-- name: delete_undeclared_schedules
+DELETE FROM schedules
+WHERE source = 'code'
+  AND workflow IN (SELECT value FROM json_each(:workflows))
+  AND name NOT IN (SELECT value FROM json_each(:names));
+
+-- name: get_schedule
+SELECT * FROM schedules WHERE name = :name;
+
+-- name: list_schedules
+SELECT * FROM schedules ORDER BY name;
+
+-- name: set_schedule_paused
+UPDATE schedules
+SET paused = :paused, next_tick = COALESCE(:next_tick, next_tick), updated_at = :now
+WHERE name = :name
+RETURNING *;
+
+-- name: delete_schedule
+DELETE FROM schedules WHERE name = :name;
+
+-- name: due_schedules
+SELECT * FROM schedules
+WHERE paused = 0 AND next_tick <= :now
+  AND workflow IN (SELECT value FROM json_each(:workflows))
+ORDER BY next_tick
+LIMIT :limit;
+
+-- name: advance_schedule
+-- The compare-and-set: only a scheduler that read `expected` moves the schedule on.
+UPDATE schedules
+SET next_tick = :next_tick, last_tick = COALESCE(:last_tick, last_tick), last_error = :error,
+    updated_at = :now
+WHERE name = :name AND next_tick = :expected AND paused = 0;
+
+-- name: set_schedule_last_run
+UPDATE schedules SET last_run_id = :run_id WHERE name = :name;
+
+-- rate limits
+
+-- name: upsert_rate_limit
+-- Copy the limit from the code and return the buckets; a new name starts full.
+INSERT INTO rate_limits (name, request_capacity, token_capacity, per, requests, tokens,
+                         updated_at)
+VALUES (:name, :request_capacity, :token_capacity, :per, :request_capacity, :token_capacity,
+        :now)
+ON CONFLICT (name) DO UPDATE SET
+    request_capacity = excluded.request_capacity, token_capacity = excluded.token_capacity,
+    per = excluded.per
+RETURNING requests, tokens, updated_at;
+
+-- name: save_rate_buckets
+UPDATE rate_limits SET requests = :requests, tokens = :tokens, updated_at = :updated_at
+WHERE name = :name;
+
+-- name: get_rate_buckets
+SELECT requests, tokens, updated_at FROM rate_limits WHERE name = :name;

@@ -91,6 +91,19 @@ BEGIN
     END IF;
 END $$;
 
+-- Child runs created by a worker's write (redefined when runs gain columns).
+CREATE FUNCTION insert_children(p_children jsonb, p_now double precision)
+RETURNS void LANGUAGE sql AS $$
+    INSERT INTO runs (id, workflow, queue, status, priority, input, idempotency_key,
+                      parent_id, parent_seq, deadline, ready_at, created_at, updated_at)
+    SELECT c.id, c.workflow, c.queue, 'queued', c.priority, c.input, c.idempotency_key,
+           c.parent_id, c.parent_seq, c.deadline, p_now, p_now, p_now
+    FROM jsonb_to_recordset(p_children) AS c(id text, workflow text, queue text,
+         priority integer, input text, idempotency_key text, parent_id text,
+         parent_seq text, deadline double precision)
+    ON CONFLICT DO NOTHING;
+$$;
+
 -- Everything one fenced write of a worker records for one run, atomically.
 -- Raises SQLSTATE BL001 when the lease is no longer held (nothing is written then).
 CREATE FUNCTION save_progress(p_run_id text, p_token text, p_wake_seq bigint,
@@ -112,14 +125,7 @@ BEGIN
     END IF;
 
     IF jsonb_array_length(p_children) > 0 THEN
-        INSERT INTO runs (id, workflow, queue, status, priority, input, idempotency_key,
-                          parent_id, parent_seq, deadline, ready_at, created_at, updated_at)
-        SELECT c.id, c.workflow, c.queue, 'queued', c.priority, c.input, c.idempotency_key,
-               c.parent_id, c.parent_seq, c.deadline, p_now, p_now, p_now
-        FROM jsonb_to_recordset(p_children) AS c(id text, workflow text, queue text,
-             priority integer, input text, idempotency_key text, parent_id text,
-             parent_seq text, deadline double precision)
-        ON CONFLICT DO NOTHING;
+        PERFORM insert_children(p_children, p_now);
         PERFORM pg_notify('bosun_work', q)
         FROM (SELECT DISTINCT value ->> 'queue' AS q FROM jsonb_array_elements(p_children)) qs;
     END IF;
