@@ -35,6 +35,9 @@ P = ParamSpec("P")
 R = TypeVar("R")
 R_co = TypeVar("R_co", covariant=True)
 
+DEFAULT_MAX_PAYLOAD_BYTES = 4 * 1024 * 1024
+DEFAULT_RETENTION = timedelta(days=30)
+
 
 class Step(Generic[P, R]):
     """A function whose completion is journaled. Call it from a workflow and await it.
@@ -151,12 +154,26 @@ class App:
         database: database URL; defaults to `BOSUN_DATABASE_URL`, then
             `sqlite:///.bosun/bosun.db`. `sqlite:///…` or `postgresql://…`.
         lease_ttl: seconds a worker's claim on a run lasts without renewal.
+        max_payload_bytes: largest serialised input, step output, result, signal or event
+            (default 4 MiB); larger ones fail with `PayloadTooLarge`. None: no limit.
+        retention: how long finished runs are kept before workers prune them, with their
+            journals and events (default 30 days). None: keep forever.
     """
 
-    def __init__(self, name: str, *, database: str | None = None, lease_ttl: float = 30.0):
+    def __init__(
+        self,
+        name: str,
+        *,
+        database: str | None = None,
+        lease_ttl: float = 30.0,
+        max_payload_bytes: int | None = DEFAULT_MAX_PAYLOAD_BYTES,
+        retention: timedelta | None = DEFAULT_RETENTION,
+    ):
         self.name = name
         self.database = database or database_url()
         self.lease_ttl = lease_ttl
+        self.max_payload_bytes = max_payload_bytes
+        self.retention = retention
         self.registry = Registry()
         self._store: Store | None = None
         self._open_lock = asyncio.Lock()
@@ -296,7 +313,7 @@ class App:
         `deadline` is seconds from now, a timedelta, or an absolute datetime.
         """
         definition = self.registry.resolve(workflow)
-        payload = definition.encode_input(args, kwargs)
+        payload = self._checked(definition.encode_input(args, kwargs), definition)
         return await self._submit(definition, payload, idempotency_key, queue, priority, deadline)
 
     async def start_json(
@@ -311,8 +328,12 @@ class App:
     ) -> RunHandle[Any]:
         """Start a run from JSON input (an object of named inputs or an array)."""
         definition = self.registry.workflow(workflow)
-        payload = definition.encode_json_input(data)
+        payload = self._checked(definition.encode_json_input(data), definition)
         return await self._submit(definition, payload, idempotency_key, queue, priority, deadline)
+
+    def _checked(self, payload: str, definition: WorkflowDef) -> str:
+        where = f"input of workflow {definition.name!r}"
+        return serde.check_size(payload, self.max_payload_bytes, where)
 
     async def _submit(
         self,
@@ -457,9 +478,9 @@ class RunHandle(Generic[R_co]):
     async def signal(self, name: str, payload: Any = None) -> None:
         """Send a signal; it is buffered until the run waits for it."""
         await self.app.open()
-        await self.app.store.send_signal(
-            self.run_id, name, serde.dump(payload, Any, f"signal {name!r}")
-        )
+        where = f"signal {name!r}"
+        text = serde.check_size(serde.dump(payload, Any, where), self.app.max_payload_bytes, where)
+        await self.app.store.send_signal(self.run_id, name, text)
 
     async def cancel(self) -> list[str]:
         """Cancel the run and its unfinished children; return the ids cancelled."""

@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, NoReturn, TypeVar
@@ -457,7 +458,8 @@ def schedules_add(
     database: DatabaseOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Add a schedule: WORKFLOW starts at every tick of --cron (a worker that knows it runs it)."""
+    """Add a schedule: a run of --workflow at each tick of --cron, started by any worker
+    that knows the workflow."""
     from bosun.schedules import new_schedule
 
     data = _parse_json(input, "--input")
@@ -538,6 +540,49 @@ def schedules_delete(
             "declares it again; remove schedule= to delete it for good",
             highlight=False,
         )
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration(text: str) -> float:
+    """Parse `90s`, `15m`, `12h`, `7d` (or plain seconds) into seconds."""
+    text = text.strip().lower()
+    unit = _UNITS.get(text[-1:]) if text else None
+    number = text[:-1] if unit else text
+    try:
+        seconds = float(number) * (unit or 1)
+    except ValueError:
+        _fail(f"{text!r} is not a duration: use e.g. 90s, 15m, 12h or 7d", 2)
+    if seconds < 0:
+        _fail("durations must not be negative", 2)
+    return seconds
+
+
+@db_cli.command("prune")
+def db_prune(
+    older_than: Annotated[
+        str, typer.Option(help="Delete runs that finished longer ago than this (e.g. 7d, 12h).")
+    ],
+    database: DatabaseOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Delete finished runs (and their journals, signals and events) older than --older-than.
+
+    Workers also prune on their own, after the app's `retention` (default 30 days)."""
+    cutoff = time.time() - _duration(older_than)
+
+    async def prune(store: Store) -> int:
+        total = 0
+        while (pruned := await store.prune_runs(cutoff, 1000)) > 0:
+            total += pruned
+        return total
+
+    total = _run(lambda: _with_store(database, prune))
+    if as_json:
+        _print_json({"pruned": total})
+    else:
+        out.print(f"pruned {total} finished run(s)")
 
 
 def main() -> None:

@@ -63,6 +63,10 @@ class ScheduleNotFound(ConfigurationError):
     """No schedule exists with the given name."""
 
 
+class PayloadTooLarge(SerializationError):
+    """A serialised value exceeds the size allowed for one payload."""
+
+
 class StoreError(BosunError):
     """The store could not carry out an operation."""
 

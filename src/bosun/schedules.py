@@ -245,13 +245,24 @@ class Scheduler:
             return []
         started: list[str] = []
         for record in await self.app.store.due_schedules(workflows, now, self.batch):
-            firing = self.plan(record, now)
-            if firing is None:
+            planned = self.plan(record, now)
+            if planned is None:
                 continue
+            firing, dropped = planned
             created = await self.app.store.fire_schedule(firing, now)
-            if created:  # None: another scheduler fired this tick first
+            if created is None:
+                continue  # another scheduler handled this tick first
+            if dropped:
+                log.warning(
+                    "schedule %s: ticks missed since %s were dropped (missed=%r, max_catch_up=%d)",
+                    record.name,
+                    iso(record.next_tick),
+                    record.missed,
+                    record.max_catch_up,
+                )
+            if created:
                 log.info("schedule %s: started run(s) %s", record.name, ", ".join(created))
-                started.extend(created)
+            started.extend(created)
         return started
 
     async def tick(self, now: float | None = None) -> list[str]:
@@ -274,8 +285,9 @@ class Scheduler:
             except Exception:  # a bad schedule must not stop the others for good
                 log.exception("scheduler pass failed")
 
-    def plan(self, record: ScheduleRecord, now: float) -> Firing | None:
-        """Which ticks of a due schedule to start, and its next tick."""
+    def plan(self, record: ScheduleRecord, now: float) -> tuple[Firing, bool] | None:
+        """Which ticks of a due schedule to start and its next tick, and whether the
+        missed-tick policy dropped some; None if this worker cannot read the schedule."""
         try:
             cron = Cron(record.cron, record.timezone)
         except InvalidSchedule as exc:  # e.g. a time zone this machine's tz database lacks
@@ -285,14 +297,6 @@ class Scheduler:
                 log.error("schedule %s cannot be fired by this worker: %s", record.name, exc)
             return None
         ticks = due_ticks(cron, record.next_tick, now, record.missed, record.max_catch_up)
-        if not ticks or ticks[0] != record.next_tick:
-            log.warning(
-                "schedule %s: ticks missed since %s were dropped (missed=%r, max_catch_up=%d)",
-                record.name,
-                iso(record.next_tick),
-                record.missed,
-                record.max_catch_up,
-            )
         definition = self.app.registry.workflow(record.workflow)
         error = None
         try:
@@ -300,7 +304,7 @@ class Scheduler:
         except ConfigurationError as exc:
             runs, error = [], f"{type(exc).__name__}: {exc}"
             log.error("schedule %s: no run started: %s", record.name, exc)
-        return Firing(
+        firing = Firing(
             name=record.name,
             expected_tick=record.next_tick,
             next_tick=cron.next_after(now),
@@ -308,6 +312,7 @@ class Scheduler:
             last_tick=ticks[-1] if ticks else None,
             error=error,
         )
+        return firing, not ticks or ticks[0] != record.next_tick
 
     @staticmethod
     def _new_run(record: ScheduleRecord, definition: WorkflowDef, cron: Cron, tick: int) -> NewRun:

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import PydanticSerializationError, to_json
 
-from bosun.errors import InvalidArguments, SerializationError
+from bosun.errors import InvalidArguments, PayloadTooLarge, SerializationError
 
 _ANY: Any = Any
 _SCALARS = (str, int, bool, type(None))
@@ -65,3 +65,16 @@ def validate(value: Any, hint: Any, where: str) -> Any:
         return _adapter(hint).validate_python(value)
     except ValidationError as exc:
         raise InvalidArguments(f"{where}: {exc}") from exc
+
+
+def check_size(text: str, limit: int | None, where: str) -> str:
+    """Refuse a serialised payload over `limit` bytes, naming where it came from."""
+    if limit is not None and len(text) > limit:
+        size = len(text.encode())
+        if size > limit:
+            raise PayloadTooLarge(
+                f"{where}: payload of {size} bytes exceeds the limit of {limit} bytes; store "
+                "large data elsewhere (object storage, a file) and pass a reference, or raise "
+                "App(max_payload_bytes=…)"
+            )
+    return text

@@ -388,3 +388,26 @@ async def test_determinism_mismatch_blocks_and_resume_continues(any_db_url: str)
     async with fixed, fixed.worker():
         await fixed.get_handle(handle.run_id).resume()
         assert await fixed.get_handle(handle.run_id).result(TIMEOUT) == "aba"
+
+
+async def test_oversized_payloads_fail_with_a_clear_error(any_db_url: str) -> None:
+    app = bosun.App("test", database=any_db_url, max_payload_bytes=1000)
+
+    @app.step()
+    async def big() -> str:
+        return "x" * 5000
+
+    @app.workflow(name="wf")
+    async def wf(ctx: bosun.Context, note: str) -> None:
+        await big()
+
+    async with app:
+        with pytest.raises(bosun.PayloadTooLarge, match="input of workflow 'wf'"):
+            await app.start(wf, "y" * 5000)
+        assert await app.store.list_runs(RunFilter()) == []  # nothing written
+        async with app.worker():
+            handle = await app.start(wf, "small")
+            with pytest.raises(bosun.RunFailed, match="exceeds the limit of 1000 bytes"):
+                await handle.result(TIMEOUT)
+            with pytest.raises(bosun.PayloadTooLarge, match="signal 'go'"):
+                await handle.signal("go", "z" * 5000)

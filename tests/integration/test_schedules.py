@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
@@ -137,19 +138,23 @@ async def test_a_stale_decision_loses_the_compare_and_set(apps: AppFactory) -> N
     plan_a = Scheduler(a).plan(seen_a[0], T0)
     plan_b = Scheduler(b).plan(seen_b[0], T0 + 1)
     assert plan_a is not None and plan_b is not None
+    assert plan_a[0].next_tick == plan_b[0].next_tick == T0 + 300
+    assert not plan_a[1] and not plan_b[1]  # nothing missed
     first, second = await asyncio.gather(
-        b.store.fire_schedule(plan_b, T0 + 1), a.store.fire_schedule(plan_a, T0)
+        b.store.fire_schedule(plan_b[0], T0 + 1), a.store.fire_schedule(plan_a[0], T0)
     )
     assert [first is None, second is None].count(True) == 1
     assert len(await runs_by_key(a.store)) == 1
 
 
-async def test_missed_ticks_are_skipped(apps: AppFactory) -> None:
+async def test_missed_ticks_are_skipped(apps: AppFactory, caplog: pytest.LogCaptureFixture) -> None:
     app = await opened(apps())
     await add(app.store)
     scheduler = Scheduler(app)
     # Down for an hour, back 10 s after a tick: only that tick starts.
-    await scheduler.fire_due(T0 + 3610)
+    with caplog.at_level(logging.WARNING, "bosun.schedules"):
+        await scheduler.fire_due(T0 + 3610)
+    assert "ticks missed since 2024-01-01T10:00:00Z were dropped" in caplog.text
     assert sorted(await runs_by_key(app.store)) == [run_key("reports", T0 + 3600)]
     # Down again, back 2 minutes after a tick: that tick is missed too; nothing starts.
     await scheduler.fire_due(T0 + 7200 + 120)

@@ -262,3 +262,23 @@ async def test_queue_depth_counts_ready_in_flight_and_waiting(store: Store) -> N
     await store.save_progress(first.lease, Progress(outcome=Outcome("complete", result="1")), TTL)
     stats = {s.queue: s for s in await store.queue_stats()}
     assert stats["default"].in_flight == 0
+
+
+async def test_prune_deletes_old_finished_runs_and_their_records(store: Store) -> None:
+    old, _ = await store.create_run(new_run())
+    claimed = await claim_one(store)
+    entry = JournalEntry("1", "step", "s", "completed", output="1")
+    await store.save_progress(
+        claimed.lease,
+        Progress([entry], events=[("e", "1")], outcome=Outcome("complete", result="1")),
+        TTL,
+    )
+    live, _ = await store.create_run(new_run())
+    await store.send_signal(live, "go", "null")
+    cutoff = time.time() + 1  # everything finished so far counts as old
+    recent, _ = await store.create_run(new_run())
+    assert await store.prune_runs(cutoff, batch=10) == 1
+    assert await store.get_run(old) is None
+    assert await store.get_journal(old) == [] and await store.list_events(old) == []
+    assert await store.get_run(live) is not None and await store.get_run(recent) is not None
+    assert await store.prune_runs(cutoff, batch=10) == 0

@@ -19,7 +19,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bosun import serde
@@ -88,31 +88,31 @@ def error_dict(exc: BaseException) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class RunEnvironment:
+    """What a worker gives every run it executes."""
+
+    store: Store
+    resolve_workflow: Callable[[Any], WorkflowDef]
+    lease_ttl: float
+    is_draining: Callable[[], bool]
+    executor: Callable[[Callable[[], Any]], Awaitable[Any]]
+    rate_limits: Mapping[str, RateLimit] = field(default_factory=dict)
+    max_payload_bytes: int | None = None
+
+
 class Execution:
     """The state of one run while a worker executes it."""
 
-    def __init__(
-        self,
-        claimed: ClaimedRun,
-        workflow: WorkflowDef,
-        store: Store,
-        resolve_workflow: Callable[[Any], WorkflowDef],
-        lease_ttl: float,
-        is_draining: Callable[[], bool],
-        executor: Callable[[Callable[[], Any]], Awaitable[Any]],
-        rate_limits: Mapping[str, RateLimit] | None = None,
-    ) -> None:
+    def __init__(self, claimed: ClaimedRun, workflow: WorkflowDef, env: RunEnvironment) -> None:
         self.run = claimed.run
         self.lease = claimed.lease
         self.journal = claimed.journal
         self.signals = list(claimed.signals)
         self.workflow = workflow
-        self.store = store
-        self.resolve_workflow = resolve_workflow
-        self.lease_ttl = lease_ttl
-        self.is_draining = is_draining
-        self.executor = executor
-        self.rate_limits: Mapping[str, RateLimit] = {} if rate_limits is None else rate_limits
+        self.env = env
+        self.store = env.store
+        self.rate_limits = env.rate_limits
         self.pending = Progress()
         self.visited: set[str] = set()
 
@@ -132,6 +132,10 @@ class Execution:
             )
         return seq, entry
 
+    def dump(self, value: Any, hint: Any, where: str) -> str:
+        """Serialise a value the run produces, within the app's payload size limit."""
+        return serde.check_size(serde.dump(value, hint, where), self.env.max_payload_bytes, where)
+
     def record(self, entry: JournalEntry) -> None:
         self.pending.journal.append(entry)
 
@@ -149,7 +153,7 @@ class Execution:
         delay, waited = 0.05, 0.0
         while True:
             try:
-                await self.store.save_progress(self.lease, progress, self.lease_ttl)
+                await self.store.save_progress(self.lease, progress, self.env.lease_ttl)
                 return
             except StoreUnavailable as exc:
                 if waited >= FLUSH_PATIENCE:
@@ -177,7 +181,7 @@ class Execution:
             if entry.wake_at is not None and entry.wake_at > time.time():
                 raise Suspend(entry.wake_at)
             attempt = entry.attempt + 1
-        if self.is_draining():
+        if self.env.is_draining():
             raise Release()
         await self.flush()
         started = time.time()
@@ -188,7 +192,7 @@ class Execution:
             return self._step_error(step, seq, attempt, started, exc)
         finally:
             current_step.reset(token)
-        output = serde.dump(result, step.return_hint, f"step {step.name!r}")
+        output = self.dump(result, step.return_hint, f"step {step.name!r}")
         self.record(
             JournalEntry(
                 seq,
@@ -208,7 +212,7 @@ class Execution:
             call: Awaitable[Any] = step.fn(*args, **kwargs)
         else:
             ctx = contextvars.copy_context()
-            call = self.executor(functools.partial(ctx.run, step.fn, *args, **kwargs))
+            call = self.env.executor(functools.partial(ctx.run, step.fn, *args, **kwargs))
         if step.timeout is None:
             return await call
         try:
@@ -327,7 +331,7 @@ class Execution:
     # -- children -------------------------------------------------------------------------
 
     async def child(self, workflow: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        wf = self.resolve_workflow(workflow)
+        wf = self.env.resolve_workflow(workflow)
         seq, entry = self._position("child", wf.name)
         if entry is not None:
             if entry.status == "completed":
@@ -341,7 +345,9 @@ class Execution:
                 )
             raise Suspend(None)
         child_id = uuid.uuid5(_CHILD_NAMESPACE, f"{self.run.id}/{seq}").hex
-        payload = wf.encode_input(args, kwargs)
+        payload = serde.check_size(
+            wf.encode_input(args, kwargs), self.env.max_payload_bytes, f"child {wf.name!r} input"
+        )
         concurrency_key, concurrency_limit, fairness_key = wf.keys_for(payload)
         self.pending.children.append(
             NewRun(
@@ -405,7 +411,7 @@ class Execution:
         if entry is not None:
             return
         now = time.time()
-        self.pending.events.append((event_type, serde.dump(data, Any, f"event {event_type!r}")))
+        self.pending.events.append((event_type, self.dump(data, Any, f"event {event_type!r}")))
         self.record(
             JournalEntry(seq, "event", event_type, "completed", started_at=now, finished_at=now)
         )

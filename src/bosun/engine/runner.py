@@ -6,7 +6,6 @@ import asyncio
 import logging
 import time
 
-from bosun import serde
 from bosun.context import Context
 from bosun.engine.control import Abandon, Release, Suspend
 from bosun.engine.execution import Cursor, Execution, current_cursor, current_execution, error_dict
@@ -63,7 +62,7 @@ async def _outcome(execution: Execution) -> Outcome:
                 f"run started with (or branch with ctx.version()), then "
                 f"`bosun runs resume {run.id}`"
             )
-        output = serde.dump(result, wf.return_hint, f"result of workflow {wf.name!r}")
+        output = execution.dump(result, wf.return_hint, f"result of workflow {wf.name!r}")
         return Outcome("complete", result=output)
     except Suspend as suspend:
         return Outcome("suspend", wake_at=suspend.wake_at)

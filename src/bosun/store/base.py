@@ -103,6 +103,10 @@ class Store(Protocol):
     async def resume_run(self, run_id: str) -> None:
         """Put a `blocked` run back in the queue."""
 
+    async def prune_runs(self, finished_before: float, batch: int = 1000) -> int:
+        """Delete up to `batch` runs that finished before `finished_before` (UNIX seconds),
+        with their journals, signals and events; return how many went."""
+
     # -- schedules ---
 
     async def add_schedule(self, schedule: NewSchedule) -> ScheduleRecord:

@@ -600,6 +600,16 @@ class PostgresStore:
         await self._run(op)
         self.notifier.work_ready()
 
+    # -- retention ------------------------------------------------------------------------
+
+    async def prune_runs(self, finished_before: float, batch: int = 1000) -> int:
+        async def op(conn: Conn) -> int:
+            params = {"before": finished_before, "batch": batch}
+            row = await (await conn.execute(Q["prune_batch"], params)).fetchone()
+            return int(row["pruned"]) if row else 0
+
+        return await self._run(op)
+
     # -- schedules ---
 
     async def add_schedule(self, schedule: NewSchedule) -> ScheduleRecord:

@@ -507,6 +507,18 @@ class SqliteStore:
         await self._writer.submit(op)
         self.notifier.work_ready()
 
+    # -- retention ------------------------------------------------------------------------
+
+    async def prune_runs(self, finished_before: float, batch: int = 1000) -> int:
+        def op(conn: sqlite3.Connection) -> int:
+            rows = conn.execute(Q["prunable_runs"], {"before": finished_before, "batch": batch})
+            ids = json.dumps([r["id"] for r in rows])
+            for query in ("prune_journal", "prune_signals", "prune_events"):
+                conn.execute(Q[query], {"run_ids": ids})
+            return conn.execute(Q["prune_runs"], {"run_ids": ids}).rowcount
+
+        return await self._writer.submit(op)
+
     # -- schedules ---
 
     async def add_schedule(self, schedule: NewSchedule) -> ScheduleRecord:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import random
 import socket
 import threading
 import time
@@ -15,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from bosun.engine.execution import Execution
+from bosun.engine.execution import Execution, RunEnvironment
 from bosun.engine.runner import execute
 from bosun.errors import BosunError, StoreError, WorkflowNotFound
 from bosun.schedules import Scheduler
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
     from bosun.app import App
 
 log = logging.getLogger("bosun.worker")
+PRUNE_INTERVAL = 300.0  # seconds between retention passes (randomised ±50 %)
+PRUNE_BATCH = 1000
 
 
 @dataclass(frozen=True)
@@ -93,10 +96,20 @@ class Worker:
         """Claim and execute until stopped (or idle, with `until_idle`), then drain."""
         store = self.app.store
         store.notifier.add_work_event(self._wake)
+        self._environment = RunEnvironment(
+            store=store,
+            resolve_workflow=self.app.registry.resolve,
+            lease_ttl=self.options.lease_ttl,
+            is_draining=lambda: self._draining,
+            executor=self._run_in_thread,
+            rate_limits=self.app.registry.rate_limits,
+            max_payload_bytes=self.app.max_payload_bytes,
+        )
         for queue, max_running in self.app.queue_limits.items():
             if queue in self.options.queues:
                 await store.set_queue_limit(queue, max_running)
         heartbeat = asyncio.create_task(self._heartbeat())
+        pruner = asyncio.create_task(self._prune_periodically())
         scheduler: asyncio.Task[None] | None = None
         try:
             scheduler = await self._start_scheduler()
@@ -106,9 +119,10 @@ class Worker:
                 scheduler.cancel()
             self._draining = True
             await self._drain()
-            heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
+            for task in (heartbeat, pruner):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             if scheduler is not None:
                 with contextlib.suppress(asyncio.CancelledError):
                     await scheduler
@@ -185,16 +199,7 @@ class Worker:
         except WorkflowNotFound as exc:
             await self._fail_unknown(claimed, exc)
             return
-        execution = Execution(
-            claimed,
-            workflow,
-            self.app.store,
-            self.app.registry.resolve,
-            self.options.lease_ttl,
-            lambda: self._draining,
-            self._run_in_thread,
-            rate_limits=self.app.registry.rate_limits,
-        )
+        execution = Execution(claimed, workflow, self._environment)
         await execute(execution)
         outcome = execution.pending.outcome
         if outcome is None:
@@ -258,6 +263,24 @@ class Worker:
                 if entry is not None and entry[1] == lease:
                     log.warning("run %s: lease lost (cancelled or taken over)", lease.run_id)
                     entry[0].cancel()
+
+    async def _prune_periodically(self) -> None:
+        """Delete runs finished longer ago than the app's retention, a batch at a time.
+
+        Every worker does this now and then; batches skip each other's rows, so a fleet
+        shares the work without coordination."""
+        retention = self.app.retention
+        if retention is None:
+            return
+        while True:
+            await asyncio.sleep(PRUNE_INTERVAL * random.uniform(0.5, 1.5))
+            cutoff = time.time() - retention.total_seconds()
+            try:
+                pruned = PRUNE_BATCH
+                while pruned == PRUNE_BATCH:  # a full batch: there may be more
+                    pruned = await self.app.store.prune_runs(cutoff, PRUNE_BATCH)
+            except StoreError as exc:
+                log.warning("pruning old runs failed, will retry: %s", exc)
 
     async def _drain(self) -> None:
         """Let runs reach their next step boundary within the grace period, then hand back."""

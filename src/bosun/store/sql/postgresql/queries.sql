@@ -273,3 +273,23 @@ ON CONFLICT (run_id, seq) DO UPDATE SET
     status = excluded.status, output = excluded.output, error = excluded.error,
     attempt = excluded.attempt, finished_at = excluded.finished_at,
     wake_at = excluded.wake_at, child_id = excluded.child_id;
+
+-- retention
+-- name: prune_batch
+-- One batch of finished runs older than the cutoff, with everything recorded about them.
+WITH doomed AS (
+    SELECT id FROM runs
+    WHERE finished_at < %(before)s AND status IN ('completed', 'failed', 'cancelled')
+    ORDER BY finished_at
+    LIMIT %(batch)s
+    FOR UPDATE SKIP LOCKED
+), j AS (
+    DELETE FROM journal WHERE run_id IN (SELECT id FROM doomed)
+), s AS (
+    DELETE FROM signals WHERE run_id IN (SELECT id FROM doomed)
+), e AS (
+    DELETE FROM events WHERE run_id IN (SELECT id FROM doomed)
+), r AS (
+    DELETE FROM runs WHERE id IN (SELECT id FROM doomed) RETURNING 1
+)
+SELECT count(*) AS pruned FROM r;

@@ -270,3 +270,22 @@ WHERE name = :name;
 
 -- name: get_rate_buckets
 SELECT requests, tokens, updated_at FROM rate_limits WHERE name = :name;
+
+-- retention
+-- name: prunable_runs
+SELECT id FROM runs
+WHERE finished_at < :before AND status IN ('completed', 'failed', 'cancelled')
+ORDER BY finished_at
+LIMIT :batch;
+
+-- name: prune_journal
+DELETE FROM journal WHERE run_id IN (SELECT value FROM json_each(:run_ids));
+
+-- name: prune_signals
+DELETE FROM signals WHERE run_id IN (SELECT value FROM json_each(:run_ids));
+
+-- name: prune_events
+DELETE FROM events WHERE run_id IN (SELECT value FROM json_each(:run_ids));
+
+-- name: prune_runs
+DELETE FROM runs WHERE id IN (SELECT value FROM json_each(:run_ids));
