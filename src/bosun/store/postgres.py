@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -52,6 +51,14 @@ from bosun.store.records import (
     RunRecord,
     ScheduleRecord,
     SignalRecord,
+)
+from bosun.store.rows import (
+    dump_json,
+    entry_from_row,
+    entry_params,
+    run_from_row,
+    run_params,
+    stats_from_row,
 )
 from bosun.store.sqlfiles import load_migrations, load_queries
 
@@ -104,98 +111,6 @@ def translate(exc: BaseException, where: str) -> BaseException:
         error = StoreError(f"PostgreSQL {where}: {exc}")
     error.__cause__ = exc
     return error
-
-
-def _dump(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, separators=(",", ":"))
-
-
-def _load(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
-
-
-def run_from_row(row: dict[str, Any]) -> RunRecord:
-    return RunRecord(
-        id=row["id"],
-        workflow=row["workflow"],
-        queue=row["queue"],
-        status=row["status"],
-        input=row["input"],
-        result=row["result"],
-        error=_load(row["error"]),
-        priority=row["priority"],
-        idempotency_key=row["idempotency_key"],
-        parent_id=row["parent_id"],
-        parent_seq=row["parent_seq"],
-        deadline=row["deadline"],
-        ready_at=row["ready_at"],
-        lease_owner=row["lease_owner"],
-        lease_expires_at=row["lease_expires_at"],
-        attempts=row["attempts"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        finished_at=row["finished_at"],
-    )
-
-
-def _stats(row: Any) -> QueueStats:
-    return QueueStats(
-        queue=row["queue"],
-        ready=int(row["ready"] or 0),
-        in_flight=int(row["in_flight"] or 0),
-        waiting=int(row["waiting"] or 0),
-        oldest_ready_age=float(row["oldest_ready_age"] or 0),
-    )
-
-
-def entry_from_row(row: dict[str, Any]) -> JournalEntry:
-    return JournalEntry(
-        seq=row["seq"],
-        kind=row["kind"],
-        name=row["name"],
-        status=row["status"],
-        output=row["output"],
-        error=_load(row["error"]),
-        attempt=row["attempt"],
-        started_at=row["started_at"],
-        finished_at=row["finished_at"],
-        wake_at=row["wake_at"],
-        child_id=row["child_id"],
-    )
-
-
-def _run_params(run: NewRun, now: float) -> dict[str, Any]:
-    return {
-        "id": run.id,
-        "workflow": run.workflow,
-        "queue": run.queue,
-        "priority": run.priority,
-        "input": run.input,
-        "idempotency_key": run.idempotency_key,
-        "parent_id": run.parent_id,
-        "parent_seq": run.parent_seq,
-        "deadline": run.deadline,
-        "concurrency_key": run.concurrency_key,
-        "concurrency_limit": run.concurrency_limit,
-        "fairness_key": run.fairness_key,
-        "now": now,
-    }
-
-
-def _entry_json(entry: JournalEntry) -> dict[str, Any]:
-    return {
-        "seq": entry.seq,
-        "kind": entry.kind,
-        "name": entry.name,
-        "status": entry.status,
-        "output": entry.output,
-        "error": _dump(entry.error),
-        "attempt": entry.attempt,
-        "started_at": entry.started_at,
-        "finished_at": entry.finished_at,
-        "wake_at": entry.wake_at,
-        "child_id": entry.child_id,
-    }
 
 
 async def _configure(conn: psycopg.AsyncConnection[Any]) -> None:
@@ -328,7 +243,7 @@ class PostgresStore:
     async def create_run(self, run: NewRun) -> tuple[str, bool]:
         async def op(conn: Conn) -> tuple[str, bool]:
             async with conn.transaction():
-                cur = await conn.execute(Q["insert_run"], _run_params(run, time.time()))
+                cur = await conn.execute(Q["insert_run"], run_params(run, time.time()))
                 if await cur.fetchone() is not None:
                     await conn.execute("SELECT pg_notify('bosun_work', %s)", (run.queue,))
                     return run.id, True
@@ -346,7 +261,7 @@ class PostgresStore:
     ) -> ClaimedRun | None:
         async def op(conn: Conn) -> ClaimedRun | None:
             now = time.time()
-            params = {**_run_params(run, now), "owner": owner, "expires": now + lease_ttl}
+            params = {**run_params(run, now), "owner": owner, "expires": now + lease_ttl}
             row = await (await conn.execute(Q["insert_claimed_run"], params)).fetchone()
             if row is None:
                 return None
@@ -414,7 +329,9 @@ class PostgresStore:
 
     async def queue_stats(self) -> list[QueueStats]:
         async def op(conn: Conn) -> list[QueueStats]:
-            return [_stats(r) for r in await (await conn.execute(Q["queue_stats"])).fetchall()]
+            return [
+                stats_from_row(r) for r in await (await conn.execute(Q["queue_stats"])).fetchall()
+            ]
 
         return await self._run(op)
 
@@ -479,10 +396,10 @@ class PostgresStore:
             "token": lease.token,
             "wake_seq": lease.wake_seq,
             "now": time.time(),
-            "journal": Jsonb([_entry_json(e) for e in progress.journal]),
+            "journal": Jsonb([entry_params(e) for e in progress.journal]),
             "consumed": Jsonb([{"id": i, "seq": s} for i, s in progress.consumed_signals]),
             "events": Jsonb([[t, d] for t, d in progress.events]),
-            "children": Jsonb([_run_params(c, 0) for c in progress.children]),
+            "children": Jsonb([run_params(c, 0) for c in progress.children]),
             "outcome": None
             if outcome is None
             else Jsonb(
@@ -490,7 +407,7 @@ class PostgresStore:
                     "kind": outcome.kind,
                     "wake_at": outcome.wake_at,
                     "result": outcome.result,
-                    "error": _dump(outcome.error),
+                    "error": dump_json(outcome.error),
                 }
             ),
         }
@@ -576,7 +493,7 @@ class PostgresStore:
                             "parent_seq": row["parent_seq"],
                             "status": "failed",
                             "output": None,
-                            "error": _dump(error),
+                            "error": dump_json(error),
                             "now": now,
                         },
                     )
@@ -691,7 +608,7 @@ class PostgresStore:
                     return None
                 created = []
                 for run in firing.runs:
-                    cur = await conn.execute(Q["insert_run"], _run_params(run, now))
+                    cur = await conn.execute(Q["insert_run"], run_params(run, now))
                     if await cur.fetchone() is not None:
                         created.append(run.id)
                 if created:
@@ -801,4 +718,6 @@ async def _save_rate_buckets(
     if lease is not None and entry is not None:
         # The entry's finish time is the bucket's: grants then read in the order they took.
         entry = dataclasses.replace(entry, finished_at=state.updated_at)
-        await conn.execute(Q["upsert_journal_entry"], _entry_json(entry) | {"run_id": lease.run_id})
+        await conn.execute(
+            Q["upsert_journal_entry"], entry_params(entry) | {"run_id": lease.run_id}
+        )

@@ -34,6 +34,14 @@ from bosun.store.records import (
     ScheduleRecord,
     SignalRecord,
 )
+from bosun.store.rows import (
+    dump_json,
+    entry_from_row,
+    entry_params,
+    run_from_row,
+    run_params,
+    stats_from_row,
+)
 from bosun.store.sqlfiles import load_migrations, load_queries
 from bosun.store.sqlite_io import (
     GroupCommitWriter,
@@ -50,97 +58,8 @@ Q = load_queries("sqlite")
 MIGRATIONS = load_migrations("sqlite")
 
 
-def _json_or_none(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
-
-
-def _dump_or_none(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, separators=(",", ":"))
-
-
-def run_from_row(row: sqlite3.Row) -> RunRecord:
-    return RunRecord(
-        id=row["id"],
-        workflow=row["workflow"],
-        queue=row["queue"],
-        status=row["status"],
-        input=row["input"],
-        result=row["result"],
-        error=_json_or_none(row["error"]),
-        priority=row["priority"],
-        idempotency_key=row["idempotency_key"],
-        parent_id=row["parent_id"],
-        parent_seq=row["parent_seq"],
-        deadline=row["deadline"],
-        ready_at=row["ready_at"],
-        lease_owner=row["lease_owner"],
-        lease_expires_at=row["lease_expires_at"],
-        attempts=row["attempts"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        finished_at=row["finished_at"],
-    )
-
-
-def _stats(row: Any) -> QueueStats:
-    return QueueStats(
-        queue=row["queue"],
-        ready=int(row["ready"] or 0),
-        in_flight=int(row["in_flight"] or 0),
-        waiting=int(row["waiting"] or 0),
-        oldest_ready_age=float(row["oldest_ready_age"] or 0),
-    )
-
-
-def entry_from_row(row: sqlite3.Row) -> JournalEntry:
-    return JournalEntry(
-        seq=row["seq"],
-        kind=row["kind"],
-        name=row["name"],
-        status=row["status"],
-        output=row["output"],
-        error=_json_or_none(row["error"]),
-        attempt=row["attempt"],
-        started_at=row["started_at"],
-        finished_at=row["finished_at"],
-        wake_at=row["wake_at"],
-        child_id=row["child_id"],
-    )
-
-
-def _run_params(run: NewRun, now: float) -> dict[str, Any]:
-    return {
-        "id": run.id,
-        "workflow": run.workflow,
-        "queue": run.queue,
-        "priority": run.priority,
-        "input": run.input,
-        "idempotency_key": run.idempotency_key,
-        "parent_id": run.parent_id,
-        "parent_seq": run.parent_seq,
-        "deadline": run.deadline,
-        "concurrency_key": run.concurrency_key,
-        "concurrency_limit": run.concurrency_limit,
-        "fairness_key": run.fairness_key,
-        "now": now,
-    }
-
-
 def _entry_params(run_id: str, entry: JournalEntry) -> dict[str, Any]:
-    return {
-        "run_id": run_id,
-        "seq": entry.seq,
-        "kind": entry.kind,
-        "name": entry.name,
-        "status": entry.status,
-        "output": entry.output,
-        "error": _dump_or_none(entry.error),
-        "attempt": entry.attempt,
-        "started_at": entry.started_at,
-        "finished_at": entry.finished_at,
-        "wake_at": entry.wake_at,
-        "child_id": entry.child_id,
-    }
+    return {"run_id": run_id, **entry_params(entry)}
 
 
 def _settle_parent(
@@ -160,7 +79,7 @@ def _settle_parent(
             "parent_seq": parent_seq,
             "status": status,
             "output": output,
-            "error": _dump_or_none(error),
+            "error": dump_json(error),
             "now": now,
         },
     )
@@ -208,7 +127,7 @@ class SqliteStore:
 
     async def create_run(self, run: NewRun) -> tuple[str, bool]:
         def op(conn: sqlite3.Connection) -> tuple[str, bool]:
-            cur = conn.execute(Q["insert_run"], _run_params(run, time.time()))
+            cur = conn.execute(Q["insert_run"], run_params(run, time.time()))
             if cur.rowcount == 1:
                 return run.id, True
             row = conn.execute(Q["run_id_by_key"], {"key": run.idempotency_key}).fetchone()
@@ -226,7 +145,7 @@ class SqliteStore:
     ) -> ClaimedRun | None:
         def op(conn: sqlite3.Connection) -> ClaimedRun | None:
             now = time.time()
-            params = {**_run_params(run, now), "owner": owner, "expires": now + lease_ttl}
+            params = {**run_params(run, now), "owner": owner, "expires": now + lease_ttl}
             row = conn.execute(Q["insert_claimed_run"], params).fetchone()
             if row is None:
                 return None
@@ -292,7 +211,7 @@ class SqliteStore:
 
     async def queue_stats(self) -> list[QueueStats]:
         def op(conn: sqlite3.Connection) -> list[QueueStats]:
-            return [_stats(r) for r in conn.execute(Q["queue_stats"])]
+            return [stats_from_row(r) for r in conn.execute(Q["queue_stats"])]
 
         return await self._reader.submit(op)
 
@@ -360,7 +279,7 @@ class SqliteStore:
             if conn.execute(Q["check_lease"], fence).fetchone() is None:
                 raise LeaseLost(f"run {lease.run_id}: lease {lease.token} is no longer held")
             for child in progress.children:
-                conn.execute(Q["insert_run"], _run_params(child, now))
+                conn.execute(Q["insert_run"], run_params(child, now))
             for entry in progress.journal:
                 conn.execute(Q["upsert_journal"], _entry_params(lease.run_id, entry))
             for signal_id, seq in progress.consumed_signals:
@@ -405,7 +324,7 @@ class SqliteStore:
                 **fence,
                 "status": status,
                 "result": outcome.result,
-                "error": _dump_or_none(outcome.error),
+                "error": dump_json(outcome.error),
                 "finished_at": None if status == "blocked" else now,
             },
         ).fetchone()
@@ -595,7 +514,7 @@ class SqliteStore:
             created = [
                 run.id
                 for run in firing.runs
-                if conn.execute(Q["insert_run"], _run_params(run, now)).rowcount == 1
+                if conn.execute(Q["insert_run"], run_params(run, now)).rowcount == 1
             ]
             if created:
                 params = {"name": firing.name, "run_id": created[-1]}

@@ -1,0 +1,104 @@
+"""Rows in and out of the database, the same for every connector.
+
+Connectors hand rows that support `row["column"]` (sqlite3.Row, psycopg's dict rows) and get
+back records; records go in as parameter mappings. Error dicts are stored as JSON text.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bosun.store.records import JournalEntry, NewRun, QueueStats, RunRecord
+
+
+def load_json(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def dump_json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, separators=(",", ":"))
+
+
+def run_from_row(row: Any) -> RunRecord:
+    return RunRecord(
+        id=row["id"],
+        workflow=row["workflow"],
+        queue=row["queue"],
+        status=row["status"],
+        input=row["input"],
+        result=row["result"],
+        error=load_json(row["error"]),
+        priority=row["priority"],
+        idempotency_key=row["idempotency_key"],
+        parent_id=row["parent_id"],
+        parent_seq=row["parent_seq"],
+        deadline=row["deadline"],
+        ready_at=row["ready_at"],
+        lease_owner=row["lease_owner"],
+        lease_expires_at=row["lease_expires_at"],
+        attempts=row["attempts"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        finished_at=row["finished_at"],
+    )
+
+
+def entry_from_row(row: Any) -> JournalEntry:
+    return JournalEntry(
+        seq=row["seq"],
+        kind=row["kind"],
+        name=row["name"],
+        status=row["status"],
+        output=row["output"],
+        error=load_json(row["error"]),
+        attempt=row["attempt"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        wake_at=row["wake_at"],
+        child_id=row["child_id"],
+    )
+
+
+def stats_from_row(row: Any) -> QueueStats:
+    return QueueStats(
+        queue=row["queue"],
+        ready=int(row["ready"] or 0),
+        in_flight=int(row["in_flight"] or 0),
+        waiting=int(row["waiting"] or 0),
+        oldest_ready_age=float(row["oldest_ready_age"] or 0),
+    )
+
+
+def run_params(run: NewRun, now: float) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "workflow": run.workflow,
+        "queue": run.queue,
+        "priority": run.priority,
+        "input": run.input,
+        "idempotency_key": run.idempotency_key,
+        "parent_id": run.parent_id,
+        "parent_seq": run.parent_seq,
+        "deadline": run.deadline,
+        "concurrency_key": run.concurrency_key,
+        "concurrency_limit": run.concurrency_limit,
+        "fairness_key": run.fairness_key,
+        "now": now,
+    }
+
+
+def entry_params(entry: JournalEntry) -> dict[str, Any]:
+    return {
+        "seq": entry.seq,
+        "kind": entry.kind,
+        "name": entry.name,
+        "status": entry.status,
+        "output": entry.output,
+        "error": dump_json(entry.error),
+        "attempt": entry.attempt,
+        "started_at": entry.started_at,
+        "finished_at": entry.finished_at,
+        "wake_at": entry.wake_at,
+        "child_id": entry.child_id,
+    }
