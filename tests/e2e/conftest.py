@@ -143,3 +143,53 @@ def wait_exit(proc: subprocess.Popen[bytes], timeout: float, env: Env, name: str
         raise AssertionError(
             f"{name} (pid {proc.pid}) still running after {timeout} s; log:\n{env.log(name)}"
         ) from None
+
+
+# -- PostgreSQL worlds ------------------------------------------------------------------------
+
+
+@dataclass
+class PgEnv(Env):
+    """An Env on a PostgreSQL database instead of a SQLite file: `bosun` commands and workers
+    get `database` as --database; `query`/`count` read it with psycopg (placeholders `%s`,
+    rows as dicts, the `bosun` schema on the search path)."""
+
+    database: str = ""
+
+    @property
+    def url(self) -> str:
+        return self.database
+
+    def query(self, sql: str, *params: Any) -> list[dict[str, Any]]:  # type: ignore[override]
+        import psycopg
+        from psycopg.rows import dict_row
+
+        with psycopg.connect(
+            self.database, autocommit=True, connect_timeout=5, row_factory=dict_row
+        ) as conn:
+            conn.execute("SET search_path TO bosun")
+            return conn.execute(sql.encode(), params).fetchall()
+
+    def count(self, sql: str, *params: Any) -> int:
+        return int(next(iter(self.query(sql, *params)[0].values())))
+
+
+def stop_procs(procs: list[subprocess.Popen[bytes]]) -> None:
+    """SIGKILL whichever of `procs` still run, and reap them."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(10)
+
+
+@pytest.fixture
+def pg_env(tmp_path: Path, pg_url: str) -> Iterator[PgEnv]:
+    """A PgEnv on this test's own fresh, migrated PostgreSQL database."""
+    world = PgEnv(
+        tmp=tmp_path,
+        db_path=tmp_path / "unused.db",
+        effects=tmp_path / "effects.txt",
+        database=pg_url,
+    )
+    yield world
+    stop_procs(world.procs)

@@ -28,6 +28,7 @@ from bosun.engine.definitions import StepDef, WorkflowDef
 from bosun.errors import (
     ChildFailed,
     DeterminismError,
+    LeaseLost,
     SignalTimeout,
     StepFailed,
     StoreError,
@@ -99,6 +100,7 @@ class RunEnvironment:
     executor: Callable[[Callable[[], Any]], Awaitable[Any]]
     rate_limits: Mapping[str, RateLimit] = field(default_factory=dict)
     max_payload_bytes: int | None = None
+    lease_deadline: Callable[[str], float | None] = lambda _run_id: None
 
 
 class Execution:
@@ -183,6 +185,11 @@ class Execution:
             attempt = entry.attempt + 1
         if self.env.is_draining():
             raise Release()
+        deadline = self.env.lease_deadline(self.run.id)
+        if deadline is not None and time.time() >= deadline:
+            # Heartbeats could not renew the lease (the database was away): another worker
+            # may own the run by now, so start no new side effect here.
+            raise Abandon(LeaseLost(f"run {self.run.id}: lease lapsed before step {seq}"))
         await self.flush()
         started = time.time()
         token = current_step.set(StepScope(self.run.id, seq, attempt))

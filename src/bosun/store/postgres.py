@@ -67,6 +67,7 @@ MIGRATIONS = load_migrations("postgresql")
 SCHEMA = "bosun"
 _MIGRATION_LOCK = 0x626F73756E  # "bosun": serialises concurrent migrators
 LEASE_LOST = "BL001"
+POOL_WAIT = 5.0  # seconds a call waits for a connection before reporting the store away
 
 log = logging.getLogger("bosun.store.postgres")
 T = TypeVar("T")
@@ -141,7 +142,10 @@ class PostgresStore:
             kwargs={"autocommit": True, "row_factory": dict_row},
             configure=_configure,
             open=False,
-            reconnect_timeout=3600,
+            # Fail a call within seconds while the server is away (callers back off and
+            # retry), and keep trying to reconnect at a bounded pace.
+            timeout=POOL_WAIT,
+            reconnect_timeout=POOL_WAIT,
         )
         try:
             await pool.open(wait=True, timeout=10)
@@ -198,20 +202,33 @@ class PostgresStore:
         async def op(conn: Conn) -> int:
             return await _current_version(conn)
 
-        return await self._run(op)
+        return await self._run(op, idempotent=True)
 
     # -- plumbing -------------------------------------------------------------------------
 
-    async def _run(self, op: Callable[[Conn], Awaitable[T]]) -> T:
+    async def _run(self, op: Callable[[Conn], Awaitable[T]], *, idempotent: bool = False) -> T:
+        """Run `op` on a pooled connection, translating errors.
+
+        When a connection turns out broken (the server restarted), every idle connection is
+        checked at once so that later calls get fresh ones. An idempotent operation (reads,
+        `create_run`) is then retried once; others are not, since they may have been applied.
+        """
         if self._pool is None:
             raise StoreError("the PostgreSQL store is not open")
-        try:
-            async with self._pool.connection() as conn:
-                return await op(conn)
-        except BosunError:
-            raise
-        except Exception as exc:
-            raise translate(exc, self._where) from exc
+        for attempt in (1, 2):
+            try:
+                async with self._pool.connection() as conn:
+                    return await op(conn)
+            except BosunError:
+                raise
+            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+                with contextlib.suppress(Exception):
+                    await self._pool.check()
+                if not idempotent or attempt == 2:
+                    raise translate(exc, self._where) from exc
+            except Exception as exc:
+                raise translate(exc, self._where) from exc
+        raise AssertionError("unreachable")
 
     async def _listen(self) -> None:
         """Turn NOTIFY into local wake-ups; reconnect with back-off when the server goes."""
@@ -247,14 +264,14 @@ class PostgresStore:
                 if await cur.fetchone() is not None:
                     await conn.execute("SELECT pg_notify('bosun_work', %s)", (run.queue,))
                     return run.id, True
-                row = await (
-                    await conn.execute(Q["run_id_by_key"], {"key": run.idempotency_key})
-                ).fetchone()
+                params = {"id": run.id, "key": run.idempotency_key}
+                row = await (await conn.execute(Q["conflicting_run"], params)).fetchone()
             if row is None:
-                raise InvalidRunState(f"run id {run.id} already exists")
-            return str(row["id"]), False
+                raise InvalidRunState(f"run {run.id} could not be created")
+            return str(row["id"]), row["id"] == run.id
 
-        return await self._run(op)
+        # Safe to retry on a broken connection: a second insert finds the first one.
+        return await self._run(op, idempotent=True)
 
     async def create_claimed_run(
         self, run: NewRun, owner: str, lease_ttl: float
@@ -275,7 +292,7 @@ class PostgresStore:
             row = await (await conn.execute(Q["get_run"], {"id": run_id})).fetchone()
             return None if row is None else run_from_row(row)
 
-        return await self._run(op)
+        return await self._run(op, idempotent=True)
 
     async def list_runs(self, where: RunFilter) -> list[RunRecord]:
         clauses, params = [], []
@@ -297,14 +314,14 @@ class PostgresStore:
             rows = await (await conn.execute(sql.encode(), params)).fetchall()
             return [run_from_row(r) for r in rows]
 
-        return await self._run(op)
+        return await self._run(op, idempotent=True)
 
     async def get_journal(self, run_id: str) -> list[JournalEntry]:
         async def op(conn: Conn) -> list[JournalEntry]:
             rows = await (await conn.execute(Q["journal_of"], {"run_id": run_id})).fetchall()
             return [entry_from_row(r) for r in rows]
 
-        return await self._run(op)
+        return await self._run(op, idempotent=True)
 
     async def list_events(self, run_id: str, after: int = 0) -> list[EventRecord]:
         async def op(conn: Conn) -> list[EventRecord]:
@@ -314,7 +331,7 @@ class PostgresStore:
                 for r in await cur.fetchall()
             ]
 
-        return await self._run(op)
+        return await self._run(op, idempotent=True)
 
     async def set_queue_limit(self, queue: str, max_running: int | None) -> None:
         async def op(conn: Conn) -> None:
@@ -333,7 +350,7 @@ class PostgresStore:
                 stats_from_row(r) for r in await (await conn.execute(Q["queue_stats"])).fetchall()
             ]
 
-        return await self._run(op)
+        return await self._run(op, idempotent=True)
 
     # -- workers --------------------------------------------------------------------------
 

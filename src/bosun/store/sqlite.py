@@ -130,10 +130,11 @@ class SqliteStore:
             cur = conn.execute(Q["insert_run"], run_params(run, time.time()))
             if cur.rowcount == 1:
                 return run.id, True
-            row = conn.execute(Q["run_id_by_key"], {"key": run.idempotency_key}).fetchone()
+            params = {"id": run.id, "key": run.idempotency_key}
+            row = conn.execute(Q["conflicting_run"], params).fetchone()
             if row is None:
-                raise InvalidRunState(f"run id {run.id} already exists")
-            return str(row["id"]), False
+                raise InvalidRunState(f"run {run.id} could not be created")
+            return str(row["id"]), row["id"] == run.id
 
         result = await self._writer.submit(op)
         if result[1]:

@@ -74,6 +74,7 @@ class Worker:
         self._wake = Wakeup()
         self._reserved = 0
         self._threads_busy = 0
+        self._lease_deadlines: dict[str, float] = {}
         self._threads_lock = threading.Lock()
         self._backlog = True  # the last claim filled every free slot: more may be ready
 
@@ -104,6 +105,7 @@ class Worker:
             executor=self._run_in_thread,
             rate_limits=self.app.registry.rate_limits,
             max_payload_bytes=self.app.max_payload_bytes,
+            lease_deadline=self._lease_deadlines.get,
         )
         for queue, max_running in self.app.queue_limits.items():
             if queue in self.options.queues:
@@ -183,12 +185,14 @@ class Worker:
             timer.cancel()
         task = asyncio.create_task(self._execute(claimed), name=f"bosun-run-{run_id}")
         self._active[run_id] = (task, claimed.lease)
+        self._lease_deadlines[run_id] = claimed.run.lease_expires_at or time.time()
         task.add_done_callback(lambda _t: self._finished(run_id, task))
 
     def _finished(self, run_id: str, task: asyncio.Task[None]) -> None:
         current = self._active.get(run_id)
         if current is not None and current[0] is task:
             del self._active[run_id]
+            self._lease_deadlines.pop(run_id, None)
         # A freed slot is worth a claim only if work is waiting (or to notice idleness).
         if self._backlog or self._draining or (self.options.until_idle and not self._active):
             self._wake.set()
@@ -253,11 +257,15 @@ class Worker:
             leases = [lease for _, lease in self._active.values()]
             if not leases:
                 continue
+            asked_at = time.time()
             try:
                 lost = await self.app.store.renew_leases(self.owner, leases, self.options.lease_ttl)
             except StoreError as exc:
                 log.warning("lease renewal failed: %s", exc)
                 continue
+            for lease in leases:
+                if lease not in lost and lease.run_id in self._lease_deadlines:
+                    self._lease_deadlines[lease.run_id] = asked_at + self.options.lease_ttl
             for lease in lost:
                 entry = self._active.get(lease.run_id)
                 if entry is not None and entry[1] == lease:

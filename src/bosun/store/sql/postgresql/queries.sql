@@ -21,8 +21,11 @@ VALUES (%(id)s, %(workflow)s, %(queue)s, 'running', %(priority)s, %(input)s,
 ON CONFLICT DO NOTHING
 RETURNING *;
 
--- name: run_id_by_key
-SELECT id FROM runs WHERE idempotency_key = %(key)s;
+-- name: conflicting_run
+-- The run an insert collided with: this very run (an earlier attempt of the same insert
+-- went through) or the one holding the idempotency key.
+SELECT id FROM runs WHERE id = %(id)s OR idempotency_key = %(key)s
+ORDER BY id = %(id)s DESC LIMIT 1;
 
 -- name: get_run
 SELECT * FROM runs WHERE id = %(id)s;

@@ -18,8 +18,11 @@ VALUES (:id, :workflow, :queue, 'running', :priority, :input, :idempotency_key, 
 ON CONFLICT DO NOTHING
 RETURNING *;
 
--- name: run_id_by_key
-SELECT id FROM runs WHERE idempotency_key = :key;
+-- name: conflicting_run
+-- The run an insert collided with: this very run (an earlier attempt of the same insert
+-- went through) or the one holding the idempotency key.
+SELECT id FROM runs WHERE id = :id OR idempotency_key = :key
+ORDER BY id = :id DESC LIMIT 1;
 
 -- name: get_run
 SELECT * FROM runs WHERE id = :id;

@@ -1,0 +1,187 @@
+"""Chaos: four `bosun worker` processes on one PostgreSQL database, one of them SIGKILLed about
+every second (and restarted at once) while 500 five-step runs are submitted and executed.
+
+Every run must complete with the right result; a step whose completion was journaled must
+never run again, so a step may run more than once only if an earlier start of it was cut
+short by a kill of the process running it; nothing may be left `running`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import subprocess
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import pytest
+from five_steps_checks import APP, STEPS, Start, assert_all_completed, step_starts
+from five_steps_checks import wait_all_completed as wait_all
+
+from bosun.loader import load_app
+from conftest import PgEnv
+
+RUNS = 500
+BATCH = 25
+SUBMIT_SECONDS = 8.0  # submissions are spread over this long, kills going on meanwhile
+STEP_SECONDS = 0.1  # each step sleeps this long: runs are in flight when a kill comes
+WORKERS = 4
+CONCURRENCY = 16
+LEASE_TTL = 2.0
+KILLS = 10
+KILL_EVERY = 1.0
+FINISH_WITHIN = 60.0  # after the last kill, every run must be done by then
+MAX_RECOVERY = 30.0  # a run cut off by a kill must go on elsewhere within this
+
+
+@dataclass
+class Chaos:
+    """The worker processes, the kills so far and the runs submitted."""
+
+    env: PgEnv
+    workers: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)
+    kills: list[tuple[float, int]] = field(default_factory=list)  # (time, pid)
+    inputs: dict[str, int] = field(default_factory=dict)
+
+    def start(self, slot: int) -> None:
+        self.workers[slot] = self.env.worker(
+            APP,
+            "--lease-ttl",
+            str(LEASE_TTL),
+            "--concurrency",
+            str(CONCURRENCY),
+            name=f"w{slot}",
+        )
+
+    def logs(self) -> str:
+        return "\n".join(
+            f"--- w{slot} ---\n{self.env.log(f'w{slot}')[-3000:]}" for slot in self.workers
+        )
+
+    def check_alive(self) -> None:
+        for slot, proc in self.workers.items():
+            assert proc.poll() is None, f"worker w{slot} exited by itself:\n{self.logs()}"
+
+    async def kill_one(self, rng: random.Random) -> None:
+        """SIGKILL a random worker and start its replacement at once."""
+        self.check_alive()
+        slot = rng.randrange(WORKERS)
+        victim = self.workers[slot]
+        victim.send_signal(signal.SIGKILL)
+        self.kills.append((time.time(), victim.pid))
+        assert await asyncio.to_thread(victim.wait, 10) == -signal.SIGKILL
+        self.start(slot)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(150)
+async def test_sigkill_every_second_loses_no_run_and_repeats_only_interrupted_steps(
+    pg_env: PgEnv,
+) -> None:
+    env = pg_env
+    env.extra["BOSUN_E2E_STEP_SECONDS"] = str(STEP_SECONDS)
+    seed = int(os.environ.get("BOSUN_CHAOS_SEED", str(time.time_ns() % 100_000)))
+    rng = random.Random(seed)
+    print(f"\nchaos seed {seed} (set BOSUN_CHAOS_SEED to replay the same kill order)")
+    chaos = Chaos(env)
+    for slot in range(WORKERS):
+        chaos.start(slot)
+
+    app = load_app(str(APP))
+    app.use_database(env.url)
+    async with app:
+
+        async def submit() -> None:
+            for start in range(0, RUNS, BATCH):
+                ns = range(start, start + BATCH)
+                handles = await asyncio.gather(*(app.start("five_steps", n=n) for n in ns))
+                chaos.inputs.update({h.run_id: n for h, n in zip(handles, ns, strict=True)})
+                await asyncio.sleep(SUBMIT_SECONDS / (RUNS / BATCH))
+
+        submitting = asyncio.create_task(submit())
+        while not (submitting.done() and len(chaos.kills) >= KILLS):
+            await asyncio.sleep(KILL_EVERY)
+            await chaos.kill_one(rng)
+        await submitting  # re-raises a submission error
+    await wait_all(env, RUNS, FINISH_WITHIN, chaos.check_alive, chaos.logs)
+
+    chaos.check_alive()
+    for proc in chaos.workers.values():
+        proc.send_signal(signal.SIGTERM)
+    for slot, proc in chaos.workers.items():
+        code = await asyncio.to_thread(proc.wait, 30)
+        assert code == 0, f"w{slot} did not drain cleanly:\n{chaos.logs()}"
+
+    runs = assert_all_completed(env, chaos.inputs)
+    starts = step_starts(env)
+    repeated, cut_short = _check_repeats(starts, chaos.kills)
+    waits = _recovery_waits(starts, chaos.kills)
+    first_submit = min(float(r["created_at"]) for r in runs.values())
+    finished = max(float(r["finished_at"]) for r in runs.values())
+    last_kill = chaos.kills[-1][0]
+    assert waits, "no kill ever hit a run in flight: the test exercised nothing"
+    print(
+        f"chaos: {RUNS} runs x {STEPS} steps on {WORKERS} workers (concurrency {CONCURRENCY}, "
+        f"lease TTL {LEASE_TTL} s), {len(chaos.kills)} SIGKILLs; all completed "
+        f"{finished - first_submit:.1f} s after the first submission and "
+        f"{finished - last_kill:.2f} s after the last kill; {repeated} step start(s) repeated; "
+        f"{cut_short} run(s) cut short by kills; {len(waits)} run(s) went on elsewhere after a "
+        f"kill, kill -> next step start: max {max(waits):.2f} s, "
+        f"median {sorted(waits)[len(waits) // 2]:.2f} s"
+    )
+    assert max(waits) < MAX_RECOVERY, f"a run waited {max(waits):.1f} s after a kill"
+
+
+def _check_repeats(
+    starts: dict[tuple[str, int], list[Start]], kills: list[tuple[float, int]]
+) -> tuple[int, int]:
+    """A step starts again only after a kill cut its earlier start short: every start but the
+    last must be by a process killed later, and a kill cuts short at most one step of each
+    run it was executing (progress is journaled before each step starts), in at most
+    CONCURRENCY runs. Returns (repeated starts, runs cut short)."""
+    killed_at = {pid: at for at, pid in kills}
+    cut_short: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+    repeated = 0
+    for (run_id, step), times in starts.items():
+        assert len(times) <= 1 + len(kills), f"run {run_id} step {step} ran {len(times)}x"
+        repeated += len(times) - 1
+        for early in times[:-1]:
+            assert early.pid in killed_at and early.at <= killed_at[early.pid], (
+                f"run {run_id} step {step} started again although its start by pid "
+                f"{early.pid} was not cut short by a kill: {times}"
+            )
+            cut_short[early.pid][run_id].append(step)
+    assert repeated <= len(kills) * CONCURRENCY, f"{repeated} repeated step starts"
+    for pid, runs in cut_short.items():
+        assert len(runs) <= CONCURRENCY, (
+            f"the kill of pid {pid} cut short {len(runs)} runs, more than the "
+            f"{CONCURRENCY} a worker executes at once"
+        )
+        for run_id, steps in runs.items():
+            assert len(steps) == 1, (
+                f"the kill of pid {pid} lost steps {sorted(steps)} of run {run_id}: only the "
+                "step in flight may be lost"
+            )
+    return repeated, sum(map(len, cut_short.values()))
+
+
+def _recovery_waits(
+    starts: dict[tuple[str, int], list[Start]], kills: list[tuple[float, int]]
+) -> list[float]:
+    """For each run a killed process had been executing and that went on elsewhere: seconds
+    from the kill to its next step start (the next journal write comes just before it)."""
+    by_run: dict[str, list[Start]] = defaultdict(list)
+    for times in starts.values():
+        for start in times:
+            by_run[start.run_id].append(start)
+    waits = []
+    for run_starts in by_run.values():
+        for at, pid in kills:
+            if any(s.pid == pid for s in run_starts):
+                later = [s.at for s in run_starts if s.at > at and s.pid != pid]
+                if later:
+                    waits.append(min(later) - at)
+    return waits

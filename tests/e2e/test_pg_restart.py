@@ -1,0 +1,339 @@
+"""PostgreSQL restarted under load: workers ride out the outage on their own, every run
+completes once the server is back, a client gets a clear StoreUnavailable while it is down
+(not a hang) and succeeds afterwards, and only steps in flight at the outage run again.
+
+The server restarted is a throwaway cluster of this test's own (initdb on a free port), never
+the shared one on :5432.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Awaitable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from five_steps_checks import APP, STEPS, assert_all_completed, step_starts
+from five_steps_checks import wait_all_completed as wait_all
+
+from bosun.errors import StoreUnavailable
+from bosun.loader import load_app
+from conftest import PgEnv, stop_procs
+
+T = TypeVar("T")
+
+
+def _pg_bin() -> Path:
+    """Where initdb and pg_ctl live: $BOSUN_TEST_PG_BIN, else Debian's newest, else PATH."""
+    if os.environ.get("BOSUN_TEST_PG_BIN"):
+        return Path(os.environ["BOSUN_TEST_PG_BIN"])
+    debian = sorted(
+        (p for p in Path("/usr/lib/postgresql").glob("*/bin/initdb") if p.parts[-3].isdigit()),
+        key=lambda p: int(p.parts[-3]),
+    )
+    if debian:
+        return debian[-1].parent
+    found = shutil.which("initdb")
+    return Path(found).parent if found else Path("/usr/lib/postgresql/15/bin")
+
+
+PG_BIN = _pg_bin()
+STEP_SECONDS = 0.1
+RUNS = 100
+WORKERS = 2
+CONCURRENCY = 16
+LEASE_TTL = 2.0
+OUTAGE = 3.0  # seconds the server stays down (longer if a client call is still pending)
+CLIENT_ERROR_WITHIN = 10.0  # a client call during the outage must fail within this
+COMPLETE_WITHIN = 60.0  # every run done this long after the server is back
+
+
+def _unavailable(reason: str) -> None:
+    """No throwaway cluster: skip locally, but fail under CI, which must run this test."""
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must run the PostgreSQL restart test: {reason}")
+    pytest.skip(reason)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class ScratchPostgres:
+    """A PostgreSQL cluster of one test's own, which it may stop and start at will.
+
+    The server binaries refuse to run as root: as root they run as the `postgres` user."""
+
+    def __init__(self, root: Path, port: int) -> None:
+        self.root = root
+        self.data = root / "data"
+        self.logfile = root / "server.log"
+        self.port = port
+        self.as_postgres = os.geteuid() == 0
+        # The superuser is named after whoever connects: root, or the user running the tests.
+        self.user = "root" if self.as_postgres else pwd.getpwuid(os.geteuid()).pw_name
+        self.url = f"postgresql://{self.user}@127.0.0.1:{port}/postgres"
+
+    def _cmd(self, tool: str, *args: str, timeout: float = 60) -> None:
+        prefix = ["runuser", "-u", "postgres", "--"] if self.as_postgres else []
+        done = subprocess.run(
+            [*prefix, str(PG_BIN / tool), *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(
+                f"{tool} {' '.join(args)} -> {done.returncode}\n{done.stdout}{done.stderr}\n"
+                f"server log:\n{self.log()[-3000:]}"
+            )
+
+    def log(self) -> str:
+        return self.logfile.read_text(errors="replace") if self.logfile.exists() else ""
+
+    def init(self) -> None:
+        self._cmd("initdb", "-D", str(self.data), "-A", "trust", "-U", self.user, "--no-sync")
+
+    def start(self) -> None:
+        options = (
+            f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.root}"
+            " -c fsync=off -c max_connections=60"
+        )
+        self._cmd(
+            "pg_ctl", "-D", str(self.data), "-l", str(self.logfile), "-o", options, "-w", "start"
+        )
+
+    def stop(self, mode: str) -> None:
+        self._cmd("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
+
+    def running(self) -> bool:
+        return (self.data / "postmaster.pid").exists()
+
+
+@pytest.fixture
+def scratch_pg() -> Iterator[ScratchPostgres]:
+    """A fresh PostgreSQL cluster on a free port, stopped and deleted afterwards."""
+    if not (PG_BIN / "initdb").exists():
+        _unavailable(f"no PostgreSQL server binaries (initdb) in {PG_BIN}; set BOSUN_TEST_PG_BIN")
+    if os.geteuid() == 0:
+        if shutil.which("runuser") is None:
+            _unavailable("running as root (initdb refuses root) and there is no runuser")
+        try:
+            postgres = pwd.getpwnam("postgres")
+        except KeyError:
+            _unavailable("running as root (initdb refuses root) and there is no postgres user")
+    root = Path(tempfile.mkdtemp(prefix="bosun-pg-"))
+    if os.geteuid() == 0:
+        os.chown(root, postgres.pw_uid, postgres.pw_gid)
+    server = ScratchPostgres(root, _free_port())
+    try:
+        try:
+            server.init()
+            server.start()
+        except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
+            _unavailable(f"cannot start a throwaway PostgreSQL cluster: {exc}")
+        yield server
+    finally:
+        if server.running():
+            with contextlib.suppress(RuntimeError, subprocess.TimeoutExpired):
+                server.stop("immediate")
+        shutil.rmtree(root, ignore_errors=True)
+
+
+async def _timed(call: Awaitable[T], limit: float) -> tuple[float, T | None, BaseException | None]:
+    """Await `call` for at most `limit` s: (seconds taken, its result, what it raised).
+    Running past the limit shows as TimeoutError."""
+    began = time.monotonic()
+    try:
+        result = await asyncio.wait_for(call, limit)
+    except BaseException as exc:  # the caller judges every outcome
+        return time.monotonic() - began, None, exc
+    return time.monotonic() - began, result, None
+
+
+@dataclass
+class Load:
+    """The worker processes of one test."""
+
+    env: PgEnv
+    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def start(self) -> None:
+        for i in range(WORKERS):
+            self.workers.append(
+                self.env.worker(
+                    APP,
+                    "--lease-ttl",
+                    str(LEASE_TTL),
+                    "--concurrency",
+                    str(CONCURRENCY),
+                    name=f"w{i}",
+                )
+            )
+
+    def logs(self) -> str:
+        return "\n".join(f"--- w{i} ---\n{self.env.log(f'w{i}')[-4000:]}" for i in range(WORKERS))
+
+    def check_alive(self) -> None:
+        for i, proc in enumerate(self.workers):
+            assert proc.poll() is None, (
+                f"worker w{i} exited ({proc.returncode}) instead of riding out the outage:\n"
+                f"{self.logs()}"
+            )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["fast", "immediate"])
+@pytest.mark.timeout(150)
+async def test_postgres_restart_mid_load_loses_nothing(
+    scratch_pg: ScratchPostgres, tmp_path: Path, mode: str
+) -> None:
+    env = PgEnv(
+        tmp=tmp_path,
+        db_path=tmp_path / "unused.db",
+        effects=tmp_path / "effects.txt",
+        database=scratch_pg.url,
+    )
+    env.extra["BOSUN_E2E_STEP_SECONDS"] = str(STEP_SECONDS)
+    load = Load(env)
+    # Two clients: `app` submits one run at a time (one pooled connection) and calls during
+    # the outage; `busy` submits many at once (several pooled connections) and sits the
+    # outage out. Both must submit at the first try once the server is back.
+    app, busy = load_app(str(APP)), load_app(str(APP))
+    app.use_database(env.url)
+    busy.use_database(env.url)
+    try:
+        async with app, busy:  # migrates the scratch database
+            inputs = {(await app.start("five_steps", n=n)).run_id: n for n in range(RUNS // 2)}
+            handles = await asyncio.gather(
+                *(busy.start("five_steps", n=n) for n in range(RUNS // 2, RUNS))
+            )
+            inputs.update({h.run_id: n for n, h in enumerate(handles, start=RUNS // 2)})
+            load.start()
+            await _until_completed(env, RUNS // 4, load)
+
+            stopped_at, back_at, during = await _outage(app, scratch_pg, mode, load)
+            print("\nwhile PostgreSQL was down: " + _outcomes(during))
+            after = []
+            for n, (who, client) in enumerate((("app", app), ("busy", busy)), start=RUNS):
+                took, handle, error = await _timed(
+                    client.start("five_steps", n=n), CLIENT_ERROR_WITHIN
+                )
+                after.append((f"the {who} client submitting", took, error))
+                if handle is not None:
+                    inputs[handle.run_id] = n
+            print("once PostgreSQL was back: " + _outcomes(after))
+
+            all_done = await wait_all(
+                env, len(inputs), COMPLETE_WITHIN, load.check_alive, load.logs
+            )
+        load.check_alive()
+    finally:
+        stop_procs(env.procs)
+
+    runs = assert_all_completed(env, inputs)
+    in_flight, repeated, early = _check_repeats(env, runs, stopped_at, back_at)
+    assert in_flight, "no run was in flight at the outage: the test exercised nothing"
+    for i in range(WORKERS):
+        assert " WARNING " in env.log(f"w{i}") or " ERROR " in env.log(f"w{i}"), (
+            f"worker w{i} logged nothing about the outage:\n{env.log(f'w{i}')[-2000:]}"
+        )
+    print(
+        f"PostgreSQL restart (-m {mode}, down {back_at - stopped_at:.1f} s) under {RUNS} runs x "
+        f"{STEPS} steps on {WORKERS} workers (lease TTL {LEASE_TTL} s): {in_flight} run(s) in "
+        f"flight, {repeated} step(s) ran twice ({early} of them first started before the "
+        f"server was back); all {len(inputs)} runs completed {all_done - back_at:.1f} s after "
+        "the server was back"
+    )
+    problems = [
+        f"{what} while PostgreSQL was down got {error!r} after {took:.1f} s; expected "
+        f"StoreUnavailable naming PostgreSQL within {CLIENT_ERROR_WITHIN} s"
+        for what, took, error in during
+        if not isinstance(error, StoreUnavailable)
+        or "PostgreSQL" not in str(error)
+        or took >= CLIENT_ERROR_WITHIN
+    ] + [
+        f"{what} once PostgreSQL was back got {error!r} after {took:.2f} s"
+        for what, took, error in after
+        if error is not None
+    ]
+    assert not problems, "\n".join(problems)
+
+
+async def _until_completed(env: PgEnv, count: int, load: Load) -> None:
+    give_up = time.monotonic() + 60
+    while env.count("SELECT count(*) FROM runs WHERE status = 'completed'") < count:
+        load.check_alive()
+        assert time.monotonic() < give_up, f"no progress before the restart:\n{load.logs()}"
+        await asyncio.sleep(0.05)
+
+
+async def _outage(
+    app: Any, server: ScratchPostgres, mode: str, load: Load
+) -> tuple[float, float, list[tuple[str, float, BaseException | None]]]:
+    """Stop the server, try clients against it, start it again after OUTAGE seconds (or once
+    the clients' calls have ended). Returns (stopped at, back at, the clients' outcomes)."""
+    await asyncio.to_thread(server.stop, mode)
+    stopped_at = time.time()
+    limit = CLIENT_ERROR_WITHIN + 1
+    fresh = load_app(str(APP))
+    fresh.use_database(app.database)
+    took, _, error = await _timed(fresh.open(), limit)
+    clients = [("a new client opening", took, error)]
+    await fresh.close()
+    # The first tries may meet pooled connections the stop just broke and fail at once; try
+    # until one had to wait for a connection (or 4 times) to see that path too.
+    for attempt in range(1, 5):
+        took, _, error = await _timed(app.start("five_steps", n=-attempt), limit)
+        clients.append((f"a connected client submitting (try {attempt})", took, error))
+        if took > 0.5:
+            break
+    await asyncio.sleep(max(0.0, stopped_at + OUTAGE - time.time()))
+    load.check_alive()
+    await asyncio.to_thread(server.start)
+    return stopped_at, time.time(), clients
+
+
+def _check_repeats(
+    env: PgEnv, runs: dict[str, dict[str, Any]], stopped_at: float, back_at: float
+) -> tuple[int, int, int]:
+    """Only runs in flight at the outage repeat a step, at most one each, at most twice.
+    Returns (runs in flight, steps repeated, of which first started before the server was
+    back)."""
+    starts = step_starts(env)
+    # In flight: started before the server was back, finished after it went away.
+    in_flight = {
+        r for r in runs if starts[r, 1][0].at < back_at and runs[r]["finished_at"] >= stopped_at
+    }
+    repeated = {key: times for key, times in starts.items() if len(times) > 1}
+    per_run: dict[str, int] = {}
+    for (run_id, step), times in repeated.items():
+        assert len(times) == 2, f"run {run_id} step {step} started {len(times)}x: {times}"
+        assert run_id in in_flight, (
+            f"run {run_id} step {step} started twice, yet the run was not in flight at the "
+            f"outage: {times}"
+        )
+        per_run[run_id] = per_run.get(run_id, 0) + 1
+        assert per_run[run_id] == 1, f"run {run_id} repeated more than one step"
+    early = sum(times[0].at < back_at for times in repeated.values())
+    return len(in_flight), len(repeated), early
+
+
+def _outcomes(clients: list[tuple[str, float, BaseException | None]]) -> str:
+    return "; ".join(
+        f"{what}: {'ok' if e is None else type(e).__name__} in {took:.2f} s"
+        for what, took, e in clients
+    )
