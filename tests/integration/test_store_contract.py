@@ -237,9 +237,37 @@ async def test_list_filters_and_cursor(store: Store) -> None:
 
 async def test_sql_looking_strings_are_stored_verbatim(store: Store) -> None:
     nasty = "'); DROP TABLE runs; --"
-    run_id, _ = await store.create_run(new_run(workflow=nasty, input=json.dumps(nasty)))
+    text = json.dumps(nasty)
+    run_id, _ = await store.create_run(
+        new_run(
+            workflow=nasty,
+            queue=nasty,
+            input=text,
+            idempotency_key=nasty,
+            concurrency_key=nasty,
+            concurrency_limit=1,
+            fairness_key=nasty,
+        )
+    )
     record = await store.get_run(run_id)
-    assert record is not None and record.workflow == nasty and json.loads(record.input) == nasty
+    assert record is not None
+    assert (record.workflow, record.queue, record.idempotency_key) == (nasty, nasty, nasty)
+    assert json.loads(record.input) == nasty
+    await store.send_signal(run_id, nasty, text)
+    claimed = await store.claim_runs(nasty, [nasty], 1, TTL, time.time())
+    assert [s.name for s in claimed[0].signals] == [nasty]
+    entry = JournalEntry(nasty, "step", nasty, "completed", output=text, error={"message": nasty})
+    await store.save_progress(
+        claimed[0].lease,
+        Progress([entry], events=[(nasty, text)], outcome=Outcome("complete", result=text)),
+        TTL,
+    )
+    journal = await store.get_journal(run_id)
+    assert (journal[0].seq, journal[0].name, journal[0].error) == (nasty, nasty, {"message": nasty})
+    assert [(e.type, e.data) for e in await store.list_events(run_id)] == [(nasty, text)]
+    assert [r.id for r in await store.list_runs(RunFilter(workflow=nasty))] == [run_id]
+    await store.set_queue_limit(nasty, 3)
+    assert {q.queue for q in await store.queue_stats()} <= {nasty}
 
 
 async def test_queue_depth_counts_ready_in_flight_and_waiting(store: Store) -> None:
