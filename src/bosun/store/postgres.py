@@ -3,18 +3,17 @@
 Each domain operation is one round trip where it matters: a worker's fenced write is a single
 call of the `save_progress` SQL function (see `sql/postgresql/migrations`). NOTIFY wakes idle
 workers when a run becomes ready and result waiters when a run ends; polling stays the fallback.
+Schedules and rate limits live in their own modules, mixed in here.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, TypeVar
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
@@ -23,33 +22,40 @@ from psycopg_pool import AsyncConnectionPool
 
 from bosun.errors import (
     BosunError,
-    ConfigurationError,
     InvalidRunState,
-    InvalidSchedule,
-    LeaseLost,
     RunNotFound,
-    ScheduleNotFound,
     SchemaTooNew,
     StoreError,
-    StoreUnavailable,
 )
-from bosun.ratelimit import BucketState, RateLimit, give_back, take
 from bosun.store.admission import admit, candidate_window
 from bosun.store.notify import Finished, LocalNotifier
+from bosun.store.postgres_io import (
+    _MIGRATION_LOCK,
+    MIGRATIONS,
+    POOL_WAIT,
+    SCHEMA,
+    Conn,
+    Q,
+    T,
+    configure,
+    current_version,
+    redact,
+    split_url,
+    translate,
+)
+from bosun.store.postgres_rate_limits import PostgresRateLimits
+from bosun.store.postgres_schedules import PostgresSchedules
 from bosun.store.records import (
     TERMINAL_STATUSES,
     ClaimedRun,
     EventRecord,
-    Firing,
     JournalEntry,
     Lease,
     NewRun,
-    NewSchedule,
     Progress,
     QueueStats,
     RunFilter,
     RunRecord,
-    ScheduleRecord,
     SignalRecord,
 )
 from bosun.store.rows import (
@@ -60,74 +66,20 @@ from bosun.store.rows import (
     run_params,
     stats_from_row,
 )
-from bosun.store.sqlfiles import load_migrations, load_queries
-
-Q = {name: sql.encode() for name, sql in load_queries("postgresql").items()}
-MIGRATIONS = load_migrations("postgresql")
-SCHEMA = "bosun"
-_MIGRATION_LOCK = 0x626F73756E  # "bosun": serialises concurrent migrators
-LEASE_LOST = "BL001"
-POOL_WAIT = 5.0  # seconds a call waits for a connection before reporting the store away
 
 log = logging.getLogger("bosun.store.postgres")
-T = TypeVar("T")
-Conn = psycopg.AsyncConnection[dict[str, Any]]
 
 
-def _split_url(url: str) -> tuple[str, int]:
-    """Take bosun's own `pool_max` option out of the URL; the rest goes to libpq."""
-    parts = urlsplit(url)
-    query = parse_qsl(parts.query)
-    pool_max = 10
-    kept = []
-    for key, value in query:
-        if key == "pool_max":
-            try:
-                pool_max = int(value)
-            except ValueError as exc:
-                raise ConfigurationError("pool_max must be an integer") from exc
-        else:
-            kept.append((key, value))
-    scheme = "postgresql" if parts.scheme == "postgres" else parts.scheme
-    return urlunsplit((scheme, parts.netloc, parts.path, urlencode(kept), "")), pool_max
-
-
-def _redact(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        return urlunsplit(parts._replace(netloc=netloc))
-    return url
-
-
-def translate(exc: BaseException, where: str) -> BaseException:
-    """Map psycopg errors to bosun's tree, keeping the cause."""
-    if isinstance(exc, BosunError) or not isinstance(exc, psycopg.Error | OSError):
-        return exc
-    if isinstance(exc, psycopg.Error) and exc.sqlstate == LEASE_LOST:
-        error: BosunError = LeaseLost(exc.diag.message_primary or "lease lost")
-    elif isinstance(exc, psycopg.OperationalError | OSError | psycopg.InterfaceError):
-        error = StoreUnavailable(f"PostgreSQL {where}: {exc} (is the server up and reachable?)")
-    else:
-        error = StoreError(f"PostgreSQL {where}: {exc}")
-    error.__cause__ = exc
-    return error
-
-
-async def _configure(conn: psycopg.AsyncConnection[Any]) -> None:
-    await conn.execute(f"SET search_path TO {SCHEMA}")
-
-
-class PostgresStore:
+class PostgresStore(PostgresSchedules, PostgresRateLimits):
     """Store on a PostgreSQL server; any number of processes and machines may share it."""
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self._conninfo, self._pool_max = _split_url(url)
+        self._conninfo, self._pool_max = split_url(url)
         self.notifier = LocalNotifier()
         self._pool: AsyncConnectionPool[Conn] | None = None
         self._listener: asyncio.Task[None] | None = None
-        self._where = _redact(self._conninfo)
+        self._where = redact(self._conninfo)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -140,7 +92,7 @@ class PostgresStore:
             min_size=1,
             max_size=self._pool_max,
             kwargs={"autocommit": True, "row_factory": dict_row},
-            configure=_configure,
+            configure=configure,
             open=False,
             # Fail a call within seconds while the server is away (callers back off and
             # retry), and keep trying to reconnect at a bounded pace.
@@ -175,7 +127,7 @@ class PostgresStore:
                 await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
                 await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
                 await conn.execute(f"SET LOCAL search_path TO {SCHEMA}")
-                version = await _current_version(conn)
+                version = await current_version(conn)
                 latest = MIGRATIONS[-1].version
                 if version > latest:
                     raise SchemaTooNew(
@@ -200,7 +152,7 @@ class PostgresStore:
 
     async def schema_version(self) -> int:
         async def op(conn: Conn) -> int:
-            return await _current_version(conn)
+            return await current_version(conn)
 
         return await self._run(op, idempotent=True)
 
@@ -543,198 +495,3 @@ class PostgresStore:
             return int(row["pruned"]) if row else 0
 
         return await self._run(op)
-
-    # -- schedules ---
-
-    async def add_schedule(self, schedule: NewSchedule) -> ScheduleRecord:
-        async def op(conn: Conn) -> ScheduleRecord:
-            params = {**dataclasses.asdict(schedule), "now": time.time()}
-            row = await (await conn.execute(Q["insert_schedule"], params)).fetchone()
-            if row is None:
-                raise InvalidSchedule(
-                    f"a schedule named {schedule.name!r} already exists: delete it first "
-                    "or choose another name"
-                )
-            return ScheduleRecord.from_row(row)
-
-        return await self._run(op)
-
-    async def declare_schedules(self, workflows: list[str], schedules: list[NewSchedule]) -> None:
-        async def op(conn: Conn) -> None:
-            now = time.time()
-            async with conn.transaction():
-                for schedule in schedules:
-                    params = {**dataclasses.asdict(schedule), "now": now}
-                    await conn.execute(Q["declare_schedule"], params)
-                names = [schedule.name for schedule in schedules]
-                await conn.execute(
-                    Q["delete_undeclared_schedules"], {"workflows": workflows, "names": names}
-                )
-
-        await self._run(op)
-
-    async def get_schedule(self, name: str) -> ScheduleRecord | None:
-        async def op(conn: Conn) -> ScheduleRecord | None:
-            row = await (await conn.execute(Q["get_schedule"], {"name": name})).fetchone()
-            return None if row is None else ScheduleRecord.from_row(row)
-
-        return await self._run(op)
-
-    async def list_schedules(self) -> list[ScheduleRecord]:
-        async def op(conn: Conn) -> list[ScheduleRecord]:
-            rows = await (await conn.execute(Q["list_schedules"])).fetchall()
-            return [ScheduleRecord.from_row(r) for r in rows]
-
-        return await self._run(op)
-
-    async def set_schedule_paused(
-        self, name: str, paused: bool, next_tick: int | None = None
-    ) -> ScheduleRecord:
-        async def op(conn: Conn) -> ScheduleRecord:
-            params = {"name": name, "paused": paused, "next_tick": next_tick, "now": time.time()}
-            row = await (await conn.execute(Q["set_schedule_paused"], params)).fetchone()
-            if row is None:
-                raise ScheduleNotFound(f"no schedule named {name!r}")
-            return ScheduleRecord.from_row(row)
-
-        return await self._run(op)
-
-    async def delete_schedule(self, name: str) -> None:
-        async def op(conn: Conn) -> None:
-            row = await (await conn.execute(Q["delete_schedule"], {"name": name})).fetchone()
-            if row is None:
-                raise ScheduleNotFound(f"no schedule named {name!r}")
-
-        await self._run(op)
-
-    async def due_schedules(
-        self, workflows: list[str], now: float, limit: int
-    ) -> list[ScheduleRecord]:
-        async def op(conn: Conn) -> list[ScheduleRecord]:
-            params = {"workflows": workflows, "now": now, "limit": limit}
-            rows = await (await conn.execute(Q["due_schedules"], params)).fetchall()
-            return [ScheduleRecord.from_row(r) for r in rows]
-
-        return await self._run(op)
-
-    async def fire_schedule(self, firing: Firing, now: float) -> list[str] | None:
-        async def op(conn: Conn) -> list[str] | None:
-            async with conn.transaction():
-                cur = await conn.execute(Q["advance_schedule"], firing.params(now))
-                if await cur.fetchone() is None:
-                    return None
-                created = []
-                for run in firing.runs:
-                    cur = await conn.execute(Q["insert_run"], run_params(run, now))
-                    if await cur.fetchone() is not None:
-                        created.append(run.id)
-                if created:
-                    params = {"name": firing.name, "run_id": created[-1]}
-                    await conn.execute(Q["set_schedule_last_run"], params)
-                    for queue in sorted({run.queue for run in firing.runs}):
-                        await conn.execute("SELECT pg_notify('bosun_work', %s)", (queue,))
-                return created
-
-        return await self._run(op)
-
-    # -- rate limits ---------------------------------------------------------------------
-
-    async def reserve_rate(
-        self,
-        name: str,
-        limit: RateLimit,
-        requests: int,
-        tokens: int,
-        *,
-        now: float | None = None,
-        lease: Lease | None = None,
-        entry: JournalEntry | None = None,
-    ) -> float:
-        # The upsert locks the limit's row until commit: concurrent reservations queue on it.
-        async def op(conn: Conn) -> float:
-            async with conn.transaction():
-                await _fence(conn, lease)
-                state, at = await _rate_buckets(conn, name, limit, now)
-                state, wait = take(state, limit, requests, tokens, at)
-                if wait > 0:
-                    return wait
-                await _save_rate_buckets(conn, name, state, lease, entry)
-                return 0.0
-
-        return await self._run(op)
-
-    async def settle_rate(
-        self,
-        name: str,
-        limit: RateLimit,
-        tokens: int,
-        *,
-        now: float | None = None,
-        lease: Lease | None = None,
-        entry: JournalEntry | None = None,
-    ) -> None:
-        async def op(conn: Conn) -> None:
-            async with conn.transaction():
-                await _fence(conn, lease)
-                state, at = await _rate_buckets(conn, name, limit, now)
-                state = give_back(state, limit, tokens, at)
-                await _save_rate_buckets(conn, name, state, lease, entry)
-
-        await self._run(op)
-
-    async def get_rate_buckets(self, name: str) -> BucketState | None:
-        async def op(conn: Conn) -> BucketState | None:
-            row = await (await conn.execute(Q["get_rate_buckets"], {"name": name})).fetchone()
-            return None if row is None else BucketState(**row)
-
-        return await self._run(op)
-
-
-async def _current_version(conn: psycopg.AsyncConnection[Any]) -> int:
-    await conn.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations ("
-        "version integer PRIMARY KEY, name text NOT NULL, applied_at double precision NOT NULL)"
-    )
-    cur = await conn.execute("SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations")
-    row: Any = await cur.fetchone()
-    return int(row["v"] if isinstance(row, dict) else row[0])
-
-
-async def _fence(conn: Conn, lease: Lease | None) -> None:
-    if lease is None:
-        return
-    params = {"run_id": lease.run_id, "token": lease.token}
-    if await (await conn.execute(Q["fence_run"], params)).fetchone() is None:
-        raise LeaseLost(f"run {lease.run_id}: lease {lease.token} is no longer held")
-
-
-async def _rate_buckets(
-    conn: Conn, name: str, limit: RateLimit, now: float | None
-) -> tuple[BucketState, float]:
-    """Copy the limit in, lock its row; return the stored buckets and the time to use."""
-    params = {
-        "name": name,
-        "request_capacity": limit.requests,
-        "token_capacity": limit.tokens,
-        "per": limit.per,
-        "now": now,
-    }
-    row = await (await conn.execute(Q["upsert_rate_limit"], params)).fetchone()
-    assert row is not None
-    return BucketState(row["requests"], row["tokens"], row["updated_at"]), float(row["now"])
-
-
-async def _save_rate_buckets(
-    conn: Conn,
-    name: str,
-    state: BucketState,
-    lease: Lease | None,
-    entry: JournalEntry | None,
-) -> None:
-    await conn.execute(Q["save_rate_buckets"], dataclasses.asdict(state) | {"name": name})
-    if lease is not None and entry is not None:
-        # The entry's finish time is the bucket's: grants then read in the order they took.
-        entry = dataclasses.replace(entry, finished_at=state.updated_at)
-        await conn.execute(
-            Q["upsert_journal_entry"], entry_params(entry) | {"run_id": lease.run_id}
-        )

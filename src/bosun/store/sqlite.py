@@ -1,8 +1,10 @@
-"""The SQLite connector: stdlib sqlite3 in WAL mode, one group-committing writer."""
+"""The SQLite connector: stdlib sqlite3 in WAL mode, one group-committing writer.
+
+Schedules and rate limits live in their own modules, mixed in here.
+"""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sqlite3
 import time
@@ -10,56 +12,46 @@ from typing import Any
 
 from bosun.errors import (
     InvalidRunState,
-    InvalidSchedule,
     LeaseLost,
     RunNotFound,
-    ScheduleNotFound,
 )
-from bosun.ratelimit import BucketState, RateLimit, give_back, take
 from bosun.store.admission import admit, candidate_window
 from bosun.store.notify import Finished, LocalNotifier
 from bosun.store.records import (
     TERMINAL_STATUSES,
     ClaimedRun,
     EventRecord,
-    Firing,
     JournalEntry,
     Lease,
     NewRun,
-    NewSchedule,
     Progress,
     QueueStats,
     RunFilter,
     RunRecord,
-    ScheduleRecord,
     SignalRecord,
 )
 from bosun.store.rows import (
     dump_json,
     entry_from_row,
-    entry_params,
     run_from_row,
     run_params,
     stats_from_row,
 )
-from bosun.store.sqlfiles import load_migrations, load_queries
 from bosun.store.sqlite_io import (
+    MIGRATIONS,
     GroupCommitWriter,
+    Q,
     Reader,
     SqliteConfig,
     connect,
     current_version,
     ensure_parent,
+    journal_params,
     migrate,
     translate,
 )
-
-Q = load_queries("sqlite")
-MIGRATIONS = load_migrations("sqlite")
-
-
-def _entry_params(run_id: str, entry: JournalEntry) -> dict[str, Any]:
-    return {"run_id": run_id, **entry_params(entry)}
+from bosun.store.sqlite_rate_limits import SqliteRateLimits
+from bosun.store.sqlite_schedules import SqliteSchedules
 
 
 def _settle_parent(
@@ -86,7 +78,7 @@ def _settle_parent(
     conn.execute(Q["wake_run"], {"run_id": parent_id, "now": now})
 
 
-class SqliteStore:
+class SqliteStore(SqliteSchedules, SqliteRateLimits):
     """Store on a local SQLite file. Several processes may share the file."""
 
     def __init__(self, url: str) -> None:
@@ -282,7 +274,7 @@ class SqliteStore:
             for child in progress.children:
                 conn.execute(Q["insert_run"], run_params(child, now))
             for entry in progress.journal:
-                conn.execute(Q["upsert_journal"], _entry_params(lease.run_id, entry))
+                conn.execute(Q["upsert_journal"], journal_params(lease.run_id, entry))
             for signal_id, seq in progress.consumed_signals:
                 conn.execute(Q["consume_signal"], {"id": signal_id, "seq": seq})
             for event_type, data in progress.events:
@@ -438,176 +430,3 @@ class SqliteStore:
             return conn.execute(Q["prune_runs"], {"run_ids": ids}).rowcount
 
         return await self._writer.submit(op)
-
-    # -- schedules ---
-
-    async def add_schedule(self, schedule: NewSchedule) -> ScheduleRecord:
-        def op(conn: sqlite3.Connection) -> ScheduleRecord:
-            params = {**dataclasses.asdict(schedule), "now": time.time()}
-            row = conn.execute(Q["insert_schedule"], params).fetchone()
-            if row is None:
-                raise InvalidSchedule(
-                    f"a schedule named {schedule.name!r} already exists: delete it first "
-                    "or choose another name"
-                )
-            return ScheduleRecord.from_row(row)
-
-        return await self._writer.submit(op)
-
-    async def declare_schedules(self, workflows: list[str], schedules: list[NewSchedule]) -> None:
-        def op(conn: sqlite3.Connection) -> None:
-            now = time.time()
-            for schedule in schedules:
-                conn.execute(Q["declare_schedule"], {**dataclasses.asdict(schedule), "now": now})
-            names = json.dumps([schedule.name for schedule in schedules])
-            conn.execute(
-                Q["delete_undeclared_schedules"],
-                {"workflows": json.dumps(workflows), "names": names},
-            )
-
-        await self._writer.submit(op)
-
-    async def get_schedule(self, name: str) -> ScheduleRecord | None:
-        def op(conn: sqlite3.Connection) -> ScheduleRecord | None:
-            row = conn.execute(Q["get_schedule"], {"name": name}).fetchone()
-            return None if row is None else ScheduleRecord.from_row(row)
-
-        return self._reader.call(op)
-
-    async def list_schedules(self) -> list[ScheduleRecord]:
-        def op(conn: sqlite3.Connection) -> list[ScheduleRecord]:
-            return [ScheduleRecord.from_row(r) for r in conn.execute(Q["list_schedules"])]
-
-        return await self._reader.submit(op)
-
-    async def set_schedule_paused(
-        self, name: str, paused: bool, next_tick: int | None = None
-    ) -> ScheduleRecord:
-        def op(conn: sqlite3.Connection) -> ScheduleRecord:
-            params = {"name": name, "paused": paused, "next_tick": next_tick, "now": time.time()}
-            row = conn.execute(Q["set_schedule_paused"], params).fetchone()
-            if row is None:
-                raise ScheduleNotFound(f"no schedule named {name!r}")
-            return ScheduleRecord.from_row(row)
-
-        return await self._writer.submit(op)
-
-    async def delete_schedule(self, name: str) -> None:
-        def op(conn: sqlite3.Connection) -> None:
-            if conn.execute(Q["delete_schedule"], {"name": name}).rowcount == 0:
-                raise ScheduleNotFound(f"no schedule named {name!r}")
-
-        await self._writer.submit(op)
-
-    async def due_schedules(
-        self, workflows: list[str], now: float, limit: int
-    ) -> list[ScheduleRecord]:
-        def op(conn: sqlite3.Connection) -> list[ScheduleRecord]:
-            params = {"workflows": json.dumps(workflows), "now": now, "limit": limit}
-            return [ScheduleRecord.from_row(r) for r in conn.execute(Q["due_schedules"], params)]
-
-        return await self._reader.submit(op)
-
-    async def fire_schedule(self, firing: Firing, now: float) -> list[str] | None:
-        def op(conn: sqlite3.Connection) -> list[str] | None:
-            if conn.execute(Q["advance_schedule"], firing.params(now)).rowcount != 1:
-                return None
-            created = [
-                run.id
-                for run in firing.runs
-                if conn.execute(Q["insert_run"], run_params(run, now)).rowcount == 1
-            ]
-            if created:
-                params = {"name": firing.name, "run_id": created[-1]}
-                conn.execute(Q["set_schedule_last_run"], params)
-            return created
-
-        created = await self._writer.submit(op)
-        if created:
-            self.notifier.work_ready()
-        return created
-
-    # -- rate limits ---------------------------------------------------------------------
-
-    async def reserve_rate(
-        self,
-        name: str,
-        limit: RateLimit,
-        requests: int,
-        tokens: int,
-        *,
-        now: float | None = None,
-        lease: Lease | None = None,
-        entry: JournalEntry | None = None,
-    ) -> float:
-        # The writer's transaction (BEGIN IMMEDIATE) holds the database's write lock, so no
-        # other process can move the buckets between the read and the write.
-        def op(conn: sqlite3.Connection) -> float:
-            at = time.time() if now is None else now
-            _fence(conn, lease)
-            state, wait = take(_rate_buckets(conn, name, limit, at), limit, requests, tokens, at)
-            if wait > 0:
-                return wait
-            _save_rate_buckets(conn, name, state, lease, entry)
-            return 0.0
-
-        return await self._writer.submit(op)
-
-    async def settle_rate(
-        self,
-        name: str,
-        limit: RateLimit,
-        tokens: int,
-        *,
-        now: float | None = None,
-        lease: Lease | None = None,
-        entry: JournalEntry | None = None,
-    ) -> None:
-        def op(conn: sqlite3.Connection) -> None:
-            at = time.time() if now is None else now
-            _fence(conn, lease)
-            state = give_back(_rate_buckets(conn, name, limit, at), limit, tokens, at)
-            _save_rate_buckets(conn, name, state, lease, entry)
-
-        await self._writer.submit(op)
-
-    async def get_rate_buckets(self, name: str) -> BucketState | None:
-        def op(conn: sqlite3.Connection) -> BucketState | None:
-            row = conn.execute(Q["get_rate_buckets"], {"name": name}).fetchone()
-            return None if row is None else BucketState(*row)
-
-        return self._reader.call(op)
-
-
-def _fence(conn: sqlite3.Connection, lease: Lease | None) -> None:
-    if lease is None:
-        return
-    fence = {"run_id": lease.run_id, "token": lease.token}
-    if conn.execute(Q["check_lease"], fence).fetchone() is None:
-        raise LeaseLost(f"run {lease.run_id}: lease {lease.token} is no longer held")
-
-
-def _rate_buckets(conn: sqlite3.Connection, name: str, limit: RateLimit, now: float) -> BucketState:
-    params = {
-        "name": name,
-        "request_capacity": limit.requests,
-        "token_capacity": limit.tokens,
-        "per": limit.per,
-        "now": now,
-    }
-    return BucketState(*conn.execute(Q["upsert_rate_limit"], params).fetchone())
-
-
-def _save_rate_buckets(
-    conn: sqlite3.Connection,
-    name: str,
-    state: BucketState,
-    lease: Lease | None,
-    entry: JournalEntry | None,
-) -> None:
-    params = dataclasses.asdict(state) | {"name": name}
-    conn.execute(Q["save_rate_buckets"], params)
-    if lease is not None and entry is not None:
-        # The entry's finish time is the bucket's: grants then read in the order they took.
-        entry = dataclasses.replace(entry, finished_at=state.updated_at)
-        conn.execute(Q["upsert_journal"], _entry_params(lease.run_id, entry))

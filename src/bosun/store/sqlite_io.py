@@ -22,15 +22,20 @@ from urllib.parse import parse_qs, urlsplit
 from bosun.errors import (
     BosunError,
     ConfigurationError,
+    LeaseLost,
     SchemaTooNew,
     StoreError,
     StoreUnavailable,
 )
-from bosun.store.sqlfiles import Migration
+from bosun.store.records import JournalEntry, Lease
+from bosun.store.rows import entry_params
+from bosun.store.sqlfiles import Migration, load_migrations, load_queries
 
 T = TypeVar("T")
 Op = Callable[[sqlite3.Connection], Any]
 
+Q = load_queries("sqlite")
+MIGRATIONS = load_migrations("sqlite")
 _SYNC_MODES = {"OFF", "NORMAL", "FULL", "EXTRA"}
 MAX_BATCH = 512
 
@@ -311,3 +316,15 @@ def ensure_parent(path: str) -> None:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise StoreUnavailable(f"cannot create folder {parent} for {path}: {exc}") from exc
+
+
+def journal_params(run_id: str, entry: JournalEntry) -> dict[str, Any]:
+    return {"run_id": run_id, **entry_params(entry)}
+
+
+def fence(conn: sqlite3.Connection, lease: Lease | None) -> None:
+    if lease is None:
+        return
+    fence = {"run_id": lease.run_id, "token": lease.token}
+    if conn.execute(Q["check_lease"], fence).fetchone() is None:
+        raise LeaseLost(f"run {lease.run_id}: lease {lease.token} is no longer held")
