@@ -9,8 +9,11 @@ DBOS's system database is a fresh SQLite file (``system_database_url="sqlite:///
 
 ``--mode threads`` (default) uses plain functions, ``DBOS.start_workflow`` and
 ``handle.get_result()`` from 64 OS threads. ``--mode async`` uses ``async def`` steps/workflow,
-``DBOS.start_workflow_async`` and ``await handle.get_result()`` from 64 asyncio tasks. On the
-2-core dev box threads did best (~75 vs ~50 runs/s, ~11 vs ~14 ms sequential), hence the default.
+``DBOS.start_workflow_async`` and ``await handle.get_result()`` from 64 asyncio tasks; DBOS then
+hops every database call through ``asyncio.to_thread``, which costs CPU. On the 2-core dev box
+threads did best (~105 vs ~75 runs/s, ~7 vs ~11 ms sequential p50), hence the default. Either
+way DBOS is CPU/GIL-bound (~1 core busy, ~9 ms CPU per workflow), not disk-bound.
+``--pool-size`` sets ``sys_db_pool_size`` (default 20); 1 measured ~10-20% faster, within noise.
 
 DBOS's SQLite engine sets no journal mode, so a new file would use the rollback journal. With
 ``--journal wal`` (default) the file is put in WAL mode before DBOS opens it (WAL mode persists in
