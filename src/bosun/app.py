@@ -372,9 +372,9 @@ class App:
             finally:
                 worker.adopt(claimed)
             if claimed is not None:
-                return RunHandle(self, new.id)
-        run_id, _ = await self.store.create_run(new)
-        return RunHandle(self, run_id)
+                return RunHandle(self, new.id, workflow=new.workflow, fresh=True)
+        run_id, created = await self.store.create_run(new)
+        return RunHandle(self, run_id, workflow=new.workflow, fresh=created)
 
     def get_handle(self, run_id: str) -> RunHandle[Any]:
         """A handle to an existing run."""
@@ -415,9 +415,13 @@ class App:
 class RunHandle(Generic[R_co]):
     """A reference to a run: wait for its result, inspect, signal or cancel it."""
 
-    def __init__(self, app: App, run_id: str) -> None:
+    def __init__(
+        self, app: App, run_id: str, *, workflow: str | None = None, fresh: bool = False
+    ) -> None:
         self.app = app
         self.run_id = run_id
+        self._workflow = workflow
+        self._fresh = fresh
 
     def __repr__(self) -> str:
         return f"RunHandle({self.run_id!r})"
@@ -440,27 +444,35 @@ class RunHandle(Generic[R_co]):
         give_up = None if timeout is None else loop.time() + timeout
         poll = 0.02
         notifier = self.app.store.notifier
+        # A run this process just created cannot have finished unseen: the notifier keeps
+        # the outcomes of runs finished here, so the first read of the database is skipped.
+        read = not self._fresh
+        status = "queued"
         while True:
             waiter = notifier.finished_future(self.run_id)
             try:
-                record = await self.status()
-                if record.status in TERMINAL_STATUSES:
-                    return self._outcome(
-                        record.workflow, record.status, record.result, record.error
-                    )
+                done = notifier.recently_finished(self.run_id)
+                if done is not None and self._workflow is not None:
+                    return self._outcome(self._workflow, done.status, done.result, done.error)
+                if read:
+                    record = await self.status()
+                    self._workflow, status = record.workflow, record.status
+                    if status in TERMINAL_STATUSES:
+                        return self._outcome(
+                            record.workflow, record.status, record.result, record.error
+                        )
+                read = True
                 wait = poll if give_up is None else min(poll, give_up - loop.time())
                 if wait <= 0:
-                    raise ResultTimeout(
-                        f"run {self.run_id} is still {record.status} after {timeout} s"
-                    )
+                    raise ResultTimeout(f"run {self.run_id} is still {status} after {timeout} s")
                 await asyncio.wait((waiter,), timeout=wait)
                 if not waiter.done():
                     poll = min(poll * 2, 1.0)
                     continue
                 done = waiter.result()
-                if done is None:  # finished in another process: read the outcome
-                    continue
-                return self._outcome(record.workflow, done.status, done.result, done.error)
+                if done is None or self._workflow is None:
+                    continue  # finished in another process: read the outcome
+                return self._outcome(self._workflow, done.status, done.result, done.error)
             finally:
                 notifier.drop_finished_future(self.run_id, waiter)
 

@@ -6,8 +6,11 @@ Other processes learn of changes by polling (SQLite) or LISTEN/NOTIFY (PostgreSQ
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
+
+RECENT_OUTCOMES = 10_000  # outcomes of runs finished here, kept for result() callers
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ class LocalNotifier:
     def __init__(self) -> None:
         self._work: set[Wakeup] = set()
         self._finished: dict[str, list[asyncio.Future[Finished | None]]] = {}
+        self._recent: OrderedDict[str, Finished] = OrderedDict()
 
     def add_work_event(self, event: Wakeup) -> None:
         """Set `event` whenever work may have become ready (each worker owns one)."""
@@ -81,9 +85,17 @@ class LocalNotifier:
             if not waiters:
                 del self._finished[run_id]
 
+    def recently_finished(self, run_id: str) -> Finished | None:
+        """The outcome of `run_id` if it finished in this process not long ago."""
+        return self._recent.get(run_id)
+
     def run_finished(self, run_id: str, finished: Finished | None) -> None:
         """Wake waiters of `run_id`; `finished` is None when only another process knows how
         it ended (they read it from the store)."""
+        if finished is not None:
+            self._recent[run_id] = finished
+            if len(self._recent) > RECENT_OUTCOMES:
+                self._recent.popitem(last=False)
         for future in self._finished.pop(run_id, []):
             if not future.done():
                 future.set_result(finished)

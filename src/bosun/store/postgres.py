@@ -56,15 +56,16 @@ from bosun.store.records import (
     QueueStats,
     RunFilter,
     RunRecord,
-    SignalRecord,
 )
 from bosun.store.rows import (
+    claimed_runs,
     dump_json,
     entry_from_row,
     entry_params,
     run_from_row,
     run_params,
     stats_from_row,
+    with_history,
 )
 
 log = logging.getLogger("bosun.store.postgres")
@@ -211,13 +212,12 @@ class PostgresStore(PostgresSchedules, PostgresRateLimits):
 
     async def create_run(self, run: NewRun) -> tuple[str, bool]:
         async def op(conn: Conn) -> tuple[str, bool]:
-            async with conn.transaction():
-                cur = await conn.execute(Q["insert_run"], run_params(run, time.time()))
-                if await cur.fetchone() is not None:
-                    await conn.execute("SELECT pg_notify('bosun_work', %s)", (run.queue,))
-                    return run.id, True
-                params = {"id": run.id, "key": run.idempotency_key}
-                row = await (await conn.execute(Q["conflicting_run"], params)).fetchone()
+            # One statement (insert and NOTIFY) in autocommit: one round trip.
+            cur = await conn.execute(Q["insert_run"], run_params(run, time.time()))
+            if await cur.fetchone() is not None:
+                return run.id, True
+            params = {"id": run.id, "key": run.idempotency_key}
+            row = await (await conn.execute(Q["conflicting_run"], params)).fetchone()
             if row is None:
                 raise InvalidRunState(f"run {run.id} could not be created")
             return str(row["id"]), row["id"] == run.id
@@ -314,25 +314,16 @@ class PostgresStore(PostgresSchedules, PostgresRateLimits):
                 rows = await self._claim_rows(conn, owner, queues, limit, lease_ttl, now)
             if not rows:
                 return []
-            ids = [row["id"] for row in rows]
-            journals: dict[str, dict[str, JournalEntry]] = {i: {} for i in ids}
-            for r in await (await conn.execute(Q["journals_of"], {"run_ids": ids})).fetchall():
-                journals[r["run_id"]][r["seq"]] = entry_from_row(r)
-            signals: dict[str, list[SignalRecord]] = {i: [] for i in ids}
-            cur = await conn.execute(Q["pending_signals_of"], {"run_ids": ids})
-            for r in await cur.fetchall():
-                signals[r["run_id"]].append(
-                    SignalRecord(r["id"], r["name"], r["payload"], r["created_at"])
-                )
-            return [
-                ClaimedRun(
-                    run_from_row(row),
-                    Lease(row["id"], owner, row["lease_token"], row["wake_seq"]),
-                    journals[row["id"]],
-                    signals[row["id"]],
-                )
-                for row in rows
-            ]
+            journal_ids, signal_ids = with_history(rows)
+            journal_rows: list[dict[str, Any]] = []
+            signal_rows: list[dict[str, Any]] = []
+            if journal_ids:
+                cur = await conn.execute(Q["journals_of"], {"run_ids": journal_ids})
+                journal_rows = await cur.fetchall()
+            if signal_ids:
+                cur = await conn.execute(Q["pending_signals_of"], {"run_ids": signal_ids})
+                signal_rows = await cur.fetchall()
+            return claimed_runs(rows, owner, journal_rows, signal_rows)
 
         return await self._run(op)
 
@@ -341,11 +332,11 @@ class PostgresStore(PostgresSchedules, PostgresRateLimits):
     ) -> list[dict[str, Any]]:
         cur = await conn.execute(Q["queue_limits_of"], {"queues": queues})
         limits = {r["queue"]: r["max_running"] for r in await cur.fetchall()}
-        cur = await conn.execute(
-            Q["claim_candidates"],
-            {"queues": queues, "now": now, "window": candidate_window(limit)},
-        )
-        candidates = await cur.fetchall()
+        cur = await conn.execute(Q["fair_runs_ready"], {"queues": queues, "now": now})
+        fair = await cur.fetchone()
+        query = Q["claim_candidates" if fair and fair["fair"] else "claim_candidates_fast"]
+        params = {"queues": queues, "now": now, "window": candidate_window(limit)}
+        candidates = await (await conn.execute(query, params)).fetchall()
         if not candidates:
             return []
         running: dict[str, int] = {}

@@ -9,7 +9,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bosun.store.records import JournalEntry, NewRun, QueueStats, RunRecord
+from bosun.store.records import (
+    ClaimedRun,
+    JournalEntry,
+    Lease,
+    NewRun,
+    QueueStats,
+    RunRecord,
+    SignalRecord,
+)
 
 
 def load_json(text: str | None) -> Any:
@@ -102,3 +110,32 @@ def entry_params(entry: JournalEntry) -> dict[str, Any]:
         "wake_at": entry.wake_at,
         "child_id": entry.child_id,
     }
+
+
+def with_history(rows: list[Any]) -> tuple[list[str], list[str]]:
+    """Of freshly claimed rows, the ids that may have a journal and those that may have
+    signals: a first claim has no journal, and a run never woken has no signals."""
+    journals = [row["id"] for row in rows if row["attempts"] > 1]
+    signals = [row["id"] for row in rows if row["wake_seq"] > 0]
+    return journals, signals
+
+
+def claimed_runs(
+    rows: list[Any], owner: str, journal_rows: list[Any], signal_rows: list[Any]
+) -> list[ClaimedRun]:
+    """Assemble claimed runs from their rows, journal rows and pending-signal rows."""
+    journals: dict[str, dict[str, JournalEntry]] = {row["id"]: {} for row in rows}
+    for r in journal_rows:
+        journals[r["run_id"]][r["seq"]] = entry_from_row(r)
+    signals: dict[str, list[SignalRecord]] = {row["id"]: [] for row in rows}
+    for r in signal_rows:
+        signals[r["run_id"]].append(SignalRecord(r["id"], r["name"], r["payload"], r["created_at"]))
+    return [
+        ClaimedRun(
+            run_from_row(row),
+            Lease(row["id"], owner, row["lease_token"], row["wake_seq"]),
+            journals[row["id"]],
+            signals[row["id"]],
+        )
+        for row in rows
+    ]

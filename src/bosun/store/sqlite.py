@@ -28,14 +28,15 @@ from bosun.store.records import (
     QueueStats,
     RunFilter,
     RunRecord,
-    SignalRecord,
 )
 from bosun.store.rows import (
+    claimed_runs,
     dump_json,
     entry_from_row,
     run_from_row,
     run_params,
     stats_from_row,
+    with_history,
 )
 from bosun.store.sqlite_io import (
     MIGRATIONS,
@@ -215,9 +216,10 @@ class SqliteStore(SqliteSchedules, SqliteRateLimits):
     ) -> list[ClaimedRun]:
         def op(conn: sqlite3.Connection) -> list[ClaimedRun]:
             qs = json.dumps(queues)
-            candidates = conn.execute(
-                Q["claim_candidates"], {"queues": qs, "now": now, "window": candidate_window(limit)}
-            ).fetchall()
+            fair = conn.execute(Q["fair_runs_ready"], {"queues": qs, "now": now}).fetchone()[0]
+            query = Q["claim_candidates" if fair else "claim_candidates_fast"]
+            params = {"queues": qs, "now": now, "window": candidate_window(limit)}
+            candidates = conn.execute(query, params).fetchall()
             if not candidates:
                 return []
             limits = {
@@ -244,24 +246,15 @@ class SqliteStore(SqliteSchedules, SqliteRateLimits):
             ).fetchall()
             if not rows:
                 return []
-            ids = json.dumps([row["id"] for row in rows])
-            journals: dict[str, dict[str, JournalEntry]] = {row["id"]: {} for row in rows}
-            for r in conn.execute(Q["journals_of"], {"run_ids": ids}):
-                journals[r["run_id"]][r["seq"]] = entry_from_row(r)
-            signals: dict[str, list[SignalRecord]] = {row["id"]: [] for row in rows}
-            for r in conn.execute(Q["pending_signals_of"], {"run_ids": ids}):
-                signals[r["run_id"]].append(
-                    SignalRecord(r["id"], r["name"], r["payload"], r["created_at"])
-                )
-            return [
-                ClaimedRun(
-                    run_from_row(row),
-                    Lease(row["id"], owner, row["lease_token"], row["wake_seq"]),
-                    journals[row["id"]],
-                    signals[row["id"]],
-                )
-                for row in rows
-            ]
+            journal_ids, signal_ids = with_history(rows)
+            journal_rows = signal_rows = []
+            if journal_ids:
+                params = {"run_ids": json.dumps(journal_ids)}
+                journal_rows = conn.execute(Q["journals_of"], params).fetchall()
+            if signal_ids:
+                params = {"run_ids": json.dumps(signal_ids)}
+                signal_rows = conn.execute(Q["pending_signals_of"], params).fetchall()
+            return claimed_runs(rows, owner, journal_rows, signal_rows)
 
         return await self._writer.submit(op)
 

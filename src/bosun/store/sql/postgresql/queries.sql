@@ -1,13 +1,16 @@
 -- name: insert_run
-INSERT INTO runs (id, workflow, queue, status, priority, input, idempotency_key, parent_id,
-                  parent_seq, deadline, concurrency_key, concurrency_limit, fairness_key,
-                  ready_at, created_at, updated_at)
-VALUES (%(id)s, %(workflow)s, %(queue)s, 'queued', %(priority)s, %(input)s,
-        %(idempotency_key)s, %(parent_id)s, %(parent_seq)s, %(deadline)s,
-        %(concurrency_key)s, %(concurrency_limit)s, %(fairness_key)s, %(now)s, %(now)s,
-        %(now)s)
-ON CONFLICT DO NOTHING
-RETURNING id;
+WITH inserted AS (
+    INSERT INTO runs (id, workflow, queue, status, priority, input, idempotency_key,
+                      parent_id, parent_seq, deadline, concurrency_key, concurrency_limit,
+                      fairness_key, ready_at, created_at, updated_at)
+    VALUES (%(id)s, %(workflow)s, %(queue)s, 'queued', %(priority)s, %(input)s,
+            %(idempotency_key)s, %(parent_id)s, %(parent_seq)s, %(deadline)s,
+            %(concurrency_key)s, %(concurrency_limit)s, %(fairness_key)s, %(now)s, %(now)s,
+            %(now)s)
+    ON CONFLICT DO NOTHING
+    RETURNING id, queue
+)
+SELECT id, pg_notify('bosun_work', queue) AS notified FROM inserted;
 
 -- name: insert_claimed_run
 INSERT INTO runs (id, workflow, queue, status, priority, input, idempotency_key, parent_id,
@@ -53,6 +56,32 @@ SELECT id, queue, status FROM (
 ) AS candidates
 ORDER BY priority DESC, fair_rank, ready_at
 LIMIT %(window)s;
+
+-- name: claim_candidates_fast
+-- The same choice when no ready run in these queues has a fairness key: an index scan in
+-- priority order instead of ranking every ready run.
+SELECT r.id, r.queue, r.status
+FROM runs AS r
+WHERE r.queue = ANY(%(queues)s)
+      AND r.ready_at <= %(now)s
+      AND r.status IN ('queued', 'suspended', 'running')
+      AND (r.concurrency_key IS NULL OR r.started_at IS NOT NULL OR (
+            (SELECT count(*) FROM runs AS k
+             WHERE k.concurrency_key = r.concurrency_key AND k.started_at IS NOT NULL
+               AND k.status NOT IN ('completed', 'failed', 'cancelled')) < r.concurrency_limit
+            AND NOT EXISTS (
+             SELECT 1 FROM runs AS o
+             WHERE o.concurrency_key = r.concurrency_key AND o.started_at IS NULL
+               AND o.status = 'queued' AND (o.created_at, o.id) < (r.created_at, r.id))))
+ORDER BY r.priority DESC, r.ready_at
+LIMIT %(window)s;
+
+-- name: fair_runs_ready
+SELECT EXISTS (
+    SELECT 1 FROM runs AS r
+    WHERE r.queue = ANY(%(queues)s)
+      AND r.fairness_key IS NOT NULL AND r.ready_at IS NOT NULL AND r.ready_at <= %(now)s
+) AS fair;
 
 -- name: running_per_queue
 SELECT queue, count(*) AS running FROM runs

@@ -51,6 +51,32 @@ SELECT id, queue, status FROM (
 ORDER BY priority DESC, fair_rank, ready_at
 LIMIT :window;
 
+-- name: claim_candidates_fast
+-- The same choice when no ready run in these queues has a fairness key: an index scan in
+-- priority order instead of ranking every ready run.
+SELECT r.id, r.queue, r.status
+FROM runs AS r
+WHERE r.queue IN (SELECT value FROM json_each(:queues))
+      AND r.ready_at <= :now
+      AND r.status IN ('queued', 'suspended', 'running')
+      AND (r.concurrency_key IS NULL OR r.started_at IS NOT NULL OR (
+            (SELECT COUNT(*) FROM runs AS k
+             WHERE k.concurrency_key = r.concurrency_key AND k.started_at IS NOT NULL
+               AND k.status NOT IN ('completed', 'failed', 'cancelled')) < r.concurrency_limit
+            AND NOT EXISTS (
+             SELECT 1 FROM runs AS o
+             WHERE o.concurrency_key = r.concurrency_key AND o.started_at IS NULL
+               AND o.status = 'queued' AND (o.created_at, o.id) < (r.created_at, r.id))))
+ORDER BY r.priority DESC, r.ready_at
+LIMIT :window;
+
+-- name: fair_runs_ready
+SELECT EXISTS (
+    SELECT 1 FROM runs AS r
+    WHERE r.queue IN (SELECT value FROM json_each(:queues))
+      AND r.fairness_key IS NOT NULL AND r.ready_at IS NOT NULL AND r.ready_at <= :now
+) AS fair;
+
 -- name: running_per_queue
 SELECT queue, COUNT(*) AS running FROM runs
 WHERE status = 'running' AND queue IN (SELECT value FROM json_each(:queues))

@@ -7,6 +7,9 @@ ALTER TABLE runs ADD COLUMN started_at double precision;
 CREATE INDEX runs_concurrency_key ON runs (concurrency_key, created_at)
     WHERE concurrency_key IS NOT NULL;
 
+CREATE INDEX runs_fair ON runs (queue, ready_at)
+    WHERE fairness_key IS NOT NULL AND ready_at IS NOT NULL;
+
 CREATE TABLE queue_limits (
     queue       text PRIMARY KEY,
     max_running integer NOT NULL CHECK (max_running >= 0),
