@@ -130,26 +130,33 @@ BEGIN
         FROM (SELECT DISTINCT value ->> 'queue' AS q FROM jsonb_array_elements(p_children)) qs;
     END IF;
 
-    INSERT INTO journal (run_id, seq, kind, name, status, output, error, attempt, started_at,
-                         finished_at, wake_at, child_id)
-    SELECT p_run_id, j.seq, j.kind, j.name, j.status, j.output, j.error, j.attempt,
-           j.started_at, j.finished_at, j.wake_at, j.child_id
-    FROM jsonb_to_recordset(p_journal) AS j(seq text, kind text, name text, status text,
-         output text, error text, attempt integer, started_at double precision,
-         finished_at double precision, wake_at double precision, child_id text)
-    ON CONFLICT (run_id, seq) DO UPDATE SET
-        status = excluded.status, output = excluded.output, error = excluded.error,
-        attempt = excluded.attempt, finished_at = excluded.finished_at,
-        wake_at = excluded.wake_at, child_id = excluded.child_id;
+    -- Each part only when there is something to write: an empty statement still costs.
+    IF jsonb_array_length(p_journal) > 0 THEN
+        INSERT INTO journal (run_id, seq, kind, name, status, output, error, attempt,
+                             started_at, finished_at, wake_at, child_id)
+        SELECT p_run_id, j.seq, j.kind, j.name, j.status, j.output, j.error, j.attempt,
+               j.started_at, j.finished_at, j.wake_at, j.child_id
+        FROM jsonb_to_recordset(p_journal) AS j(seq text, kind text, name text, status text,
+             output text, error text, attempt integer, started_at double precision,
+             finished_at double precision, wake_at double precision, child_id text)
+        ON CONFLICT (run_id, seq) DO UPDATE SET
+            status = excluded.status, output = excluded.output, error = excluded.error,
+            attempt = excluded.attempt, finished_at = excluded.finished_at,
+            wake_at = excluded.wake_at, child_id = excluded.child_id;
+    END IF;
 
-    UPDATE signals SET consumed_seq = c.seq
-    FROM jsonb_to_recordset(p_consumed) AS c(id bigint, seq text)
-    WHERE signals.id = c.id AND signals.consumed_seq IS NULL;
+    IF jsonb_array_length(p_consumed) > 0 THEN
+        UPDATE signals SET consumed_seq = c.seq
+        FROM jsonb_to_recordset(p_consumed) AS c(id bigint, seq text)
+        WHERE signals.id = c.id AND signals.consumed_seq IS NULL;
+    END IF;
 
-    INSERT INTO events (run_id, type, data, created_at)
-    SELECT p_run_id, e.value ->> 0, e.value ->> 1, p_now
-    FROM jsonb_array_elements(p_events) WITH ORDINALITY AS e(value, n)
-    ORDER BY e.n;
+    IF jsonb_array_length(p_events) > 0 THEN
+        INSERT INTO events (run_id, type, data, created_at)
+        SELECT p_run_id, e.value ->> 0, e.value ->> 1, p_now
+        FROM jsonb_array_elements(p_events) WITH ORDINALITY AS e(value, n)
+        ORDER BY e.n;
+    END IF;
 
     IF v_kind IS NULL THEN
         RETURN QUERY SELECT NULL::text, false;
