@@ -27,7 +27,7 @@ from bosun.errors import (
     SchemaTooNew,
     StoreError,
 )
-from bosun.store.admission import admit, candidate_window
+from bosun.store.admission import candidate_window
 from bosun.store.notify import Finished, LocalNotifier
 from bosun.store.postgres_io import (
     _MIGRATION_LOCK,
@@ -310,8 +310,15 @@ class PostgresStore(PostgresSchedules, PostgresRateLimits):
         self, owner: str, queues: list[str], limit: int, lease_ttl: float, now: float
     ) -> list[ClaimedRun]:
         async def op(conn: Conn) -> list[ClaimedRun]:
-            async with conn.transaction():
-                rows = await self._claim_rows(conn, owner, queues, limit, lease_ttl, now)
+            params = {
+                "owner": owner,
+                "queues": queues,
+                "limit": limit,
+                "window": candidate_window(limit),
+                "expires": now + lease_ttl,
+                "now": now,
+            }
+            rows = await (await conn.execute(Q["claim_runs"], params)).fetchall()
             if not rows:
                 return []
             journal_ids, signal_ids = with_history(rows)
@@ -326,28 +333,6 @@ class PostgresStore(PostgresSchedules, PostgresRateLimits):
             return claimed_runs(rows, owner, journal_rows, signal_rows)
 
         return await self._run(op)
-
-    async def _claim_rows(
-        self, conn: Conn, owner: str, queues: list[str], limit: int, lease_ttl: float, now: float
-    ) -> list[dict[str, Any]]:
-        cur = await conn.execute(Q["queue_limits_of"], {"queues": queues})
-        limits = {r["queue"]: r["max_running"] for r in await cur.fetchall()}
-        cur = await conn.execute(Q["fair_runs_ready"], {"queues": queues, "now": now})
-        fair = await cur.fetchone()
-        query = Q["claim_candidates" if fair and fair["fair"] else "claim_candidates_fast"]
-        params = {"queues": queues, "now": now, "window": candidate_window(limit)}
-        candidates = await (await conn.execute(query, params)).fetchall()
-        if not candidates:
-            return []
-        running: dict[str, int] = {}
-        if limits:
-            cur = await conn.execute(Q["running_per_queue"], {"queues": list(limits)})
-            running = {r["queue"]: r["running"] for r in await cur.fetchall()}
-        chosen = admit(
-            ((c["id"], c["queue"], c["status"]) for c in candidates), limits, running, limit
-        )
-        params = {"owner": owner, "run_ids": chosen, "expires": now + lease_ttl, "now": now}
-        return await (await conn.execute(Q["claim_runs"], params)).fetchall()
 
     async def save_progress(self, lease: Lease, progress: Progress, lease_ttl: float) -> None:
         outcome = progress.outcome

@@ -33,66 +33,6 @@ ORDER BY id = %(id)s DESC LIMIT 1;
 -- name: get_run
 SELECT * FROM runs WHERE id = %(id)s;
 
--- name: claim_candidates
--- Ready runs in claim order: priority, then round robin across fairness keys, then age.
--- A run with a concurrency key starts only while its key has a free slot, and only after
--- every older run waiting on the same key (FIFO per key); once started it keeps its slot.
-SELECT id, queue, status FROM (
-    SELECT r.id, r.queue, r.status, r.priority, r.ready_at,
-           ROW_NUMBER() OVER (PARTITION BY r.fairness_key ORDER BY r.priority DESC, r.ready_at)
-               AS fair_rank
-    FROM runs AS r
-    WHERE r.queue = ANY(%(queues)s)
-      AND r.ready_at <= %(now)s
-      AND r.status IN ('queued', 'suspended', 'running')
-      AND (r.concurrency_key IS NULL OR r.started_at IS NOT NULL OR (
-            (SELECT count(*) FROM runs AS k
-             WHERE k.concurrency_key = r.concurrency_key AND k.started_at IS NOT NULL
-               AND k.status NOT IN ('completed', 'failed', 'cancelled')) < r.concurrency_limit
-            AND NOT EXISTS (
-             SELECT 1 FROM runs AS o
-             WHERE o.concurrency_key = r.concurrency_key AND o.started_at IS NULL
-               AND o.status = 'queued' AND (o.created_at, o.id) < (r.created_at, r.id))))
-) AS candidates
-ORDER BY priority DESC, fair_rank, ready_at
-LIMIT %(window)s;
-
--- name: claim_candidates_fast
--- The same choice when no ready run in these queues has a fairness key: an index scan in
--- priority order instead of ranking every ready run.
-SELECT r.id, r.queue, r.status
-FROM runs AS r
-WHERE r.queue = ANY(%(queues)s)
-      AND r.ready_at <= %(now)s
-      AND r.status IN ('queued', 'suspended', 'running')
-      AND (r.concurrency_key IS NULL OR r.started_at IS NOT NULL OR (
-            (SELECT count(*) FROM runs AS k
-             WHERE k.concurrency_key = r.concurrency_key AND k.started_at IS NOT NULL
-               AND k.status NOT IN ('completed', 'failed', 'cancelled')) < r.concurrency_limit
-            AND NOT EXISTS (
-             SELECT 1 FROM runs AS o
-             WHERE o.concurrency_key = r.concurrency_key AND o.started_at IS NULL
-               AND o.status = 'queued' AND (o.created_at, o.id) < (r.created_at, r.id))))
-ORDER BY r.priority DESC, r.ready_at
-LIMIT %(window)s;
-
--- name: fair_runs_ready
-SELECT EXISTS (
-    SELECT 1 FROM runs AS r
-    WHERE r.queue = ANY(%(queues)s)
-      AND r.fairness_key IS NOT NULL AND r.ready_at IS NOT NULL AND r.ready_at <= %(now)s
-) AS fair;
-
--- name: running_per_queue
-SELECT queue, count(*) AS running FROM runs
-WHERE status = 'running' AND queue = ANY(%(queues)s)
-GROUP BY queue;
-
--- name: queue_limits_of
--- Locks the limits of the claimed queues: claims on limited queues take turns.
-SELECT queue, max_running FROM queue_limits WHERE queue = ANY(%(queues)s)
-ORDER BY queue FOR UPDATE;
-
 -- name: set_queue_limit
 INSERT INTO queue_limits (queue, max_running, updated_at)
 VALUES (%(queue)s, %(max_running)s, %(now)s)
@@ -103,24 +43,7 @@ ON CONFLICT (queue) DO UPDATE SET max_running = excluded.max_running,
 DELETE FROM queue_limits WHERE queue = %(queue)s;
 
 -- name: claim_runs
-UPDATE runs
-SET status = 'running',
-    lease_owner = %(owner)s,
-    attempts = runs.attempts + 1,
-    lease_token = %(owner)s || ':' || (runs.attempts + 1),
-    lease_expires_at = %(expires)s,
-    ready_at = %(expires)s,
-    started_at = COALESCE(runs.started_at, %(now)s),
-    updated_at = %(now)s
-FROM (
-    SELECT id FROM runs
-    WHERE id = ANY(%(run_ids)s)
-      AND ready_at <= %(now)s
-      AND status IN ('queued', 'suspended', 'running')
-    FOR UPDATE SKIP LOCKED
-) AS picked
-WHERE runs.id = picked.id
-RETURNING runs.*;
+SELECT * FROM claim_runs(%(owner)s, %(queues)s, %(limit)s, %(window)s, %(expires)s, %(now)s);
 
 -- name: journals_of
 SELECT * FROM journal WHERE run_id = ANY(%(run_ids)s) ORDER BY pos;

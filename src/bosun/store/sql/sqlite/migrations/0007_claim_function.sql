@@ -1,0 +1,1 @@
+-- The PostgreSQL store claims with a SQL function here; SQLite claims in its writer.
