@@ -2,7 +2,8 @@
 -- function call (the SQLite connector does the same steps in its writer transaction).
 
 -- Whether a run's concurrency key lets it start: it holds its slot already, or the key has
--- a free slot and no older run waits on it (FIFO per key).
+-- a free slot and no older run waits on it (FIFO per key). Callers test
+-- `concurrency_key IS NULL` first: a function call per unkeyed candidate is not free.
 CREATE FUNCTION key_admits(r runs) RETURNS boolean
 LANGUAGE sql STABLE AS $$
     SELECT r.concurrency_key IS NULL OR r.started_at IS NOT NULL OR (
@@ -46,7 +47,7 @@ BEGIN
                                           ORDER BY r.priority DESC, r.ready_at) AS fair_rank
                 FROM runs AS r
                 WHERE r.queue = ANY(p_queues) AND r.ready_at <= p_now
-                  AND r.status IN ('queued', 'suspended', 'running') AND key_admits(r)
+                  AND r.status IN ('queued', 'suspended', 'running') AND (r.concurrency_key IS NULL OR key_admits(r))
             ) AS x
             ORDER BY x.priority DESC, x.fair_rank, x.ready_at
             LIMIT p_window;
@@ -54,7 +55,7 @@ BEGIN
         OPEN v_candidates FOR
             SELECT r.id, r.queue, r.status FROM runs AS r
             WHERE r.queue = ANY(p_queues) AND r.ready_at <= p_now
-              AND r.status IN ('queued', 'suspended', 'running') AND key_admits(r)
+              AND r.status IN ('queued', 'suspended', 'running') AND (r.concurrency_key IS NULL OR key_admits(r))
             ORDER BY r.priority DESC, r.ready_at
             LIMIT p_window;
     END IF;
@@ -92,3 +93,4 @@ BEGIN
     WHERE runs.id = picked.id
     RETURNING runs.*;
 END $$;
+
