@@ -23,6 +23,7 @@ from psycopg_pool import AsyncConnectionPool
 from bosun.errors import (
     BosunError,
     InvalidRunState,
+    LeaseLost,
     RunNotFound,
     SchemaTooNew,
     StoreError,
@@ -43,6 +44,7 @@ from bosun.store.postgres_io import (
     split_url,
     translate,
 )
+from bosun.store.postgres_progress import ProgressBatcher
 from bosun.store.postgres_rate_limits import PostgresRateLimits
 from bosun.store.postgres_schedules import PostgresSchedules
 from bosun.store.records import (
@@ -106,6 +108,7 @@ class PostgresStore(PostgresSchedules, PostgresRateLimits):
             await pool.close()
             raise translate(exc, self._where) from exc
         self._pool = pool
+        self._progress = ProgressBatcher(pool, self._where)
         self._listener = asyncio.create_task(self._listen(), name="bosun-pg-listen")
 
     async def close(self) -> None:
@@ -115,6 +118,7 @@ class PostgresStore(PostgresSchedules, PostgresRateLimits):
                 await self._listener
             self._listener = None
         if self._pool is not None:
+            await self._progress.close()
             pool, self._pool = self._pool, None
             await pool.close()
 
@@ -357,11 +361,9 @@ class PostgresStore(PostgresSchedules, PostgresRateLimits):
             ),
         }
 
-        async def op(conn: Conn) -> dict[str, Any] | None:
-            return await (await conn.execute(Q["save_progress"], params)).fetchone()
-
-        row = await self._run(op)
-        finished = row["final_status"] if row else None
+        finished = await self._progress.submit(params)
+        if finished == "lease_lost":
+            raise LeaseLost(f"run {lease.run_id}: lease {lease.token} is no longer held")
         if finished in TERMINAL_STATUSES and outcome is not None:
             self.notifier.run_finished(
                 lease.run_id, Finished(str(finished), outcome.result, outcome.error)

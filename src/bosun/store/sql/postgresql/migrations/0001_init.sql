@@ -105,7 +105,7 @@ RETURNS void LANGUAGE sql AS $$
 $$;
 
 -- Everything one fenced write of a worker records for one run, atomically.
--- Raises SQLSTATE BL001 when the lease is no longer held (nothing is written then).
+-- Returns final_status 'lease_lost' when the lease is no longer held (nothing is written).
 CREATE FUNCTION save_progress(p_run_id text, p_token text, p_wake_seq bigint,
                               p_now double precision, p_journal jsonb, p_consumed jsonb,
                               p_events jsonb, p_children jsonb, p_outcome jsonb)
@@ -120,8 +120,10 @@ BEGIN
     PERFORM 1 FROM runs
     WHERE id = p_run_id AND lease_token = p_token AND status = 'running' FOR UPDATE;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'run %: lease % is no longer held', p_run_id, p_token
-            USING ERRCODE = 'BL001';
+        -- Reported, not raised: writes of several runs share one transaction (group
+        -- commit), and one run's lost lease must not undo the others'.
+        RETURN QUERY SELECT 'lease_lost'::text, false;
+        RETURN;
     END IF;
 
     IF jsonb_array_length(p_children) > 0 THEN
