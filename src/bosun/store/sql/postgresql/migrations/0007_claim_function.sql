@@ -26,6 +26,11 @@ DECLARE
     v_candidates refcursor;
     c record;
 BEGIN
+    -- A claim need not wait for its WAL flush: if a crash loses it, the run is simply
+    -- claimable again, and the holder's first fenced write (a durable commit, which flushes
+    -- the claim too) fails. So the run is at least once, never twice complete.
+    PERFORM set_config('synchronous_commit', 'off', true);
+
     -- Limited queues: lock their limits first (claims on them take turns), then count the
     -- running runs in a later statement, whose snapshot sees the claims committed before.
     PERFORM 1 FROM queue_limits WHERE queue = ANY(p_queues) ORDER BY queue FOR UPDATE;
