@@ -411,3 +411,20 @@ async def test_oversized_payloads_fail_with_a_clear_error(any_db_url: str) -> No
                 await handle.result(TIMEOUT)
             with pytest.raises(bosun.PayloadTooLarge, match="signal 'go'"):
                 await handle.signal("go", "z" * 5000)
+
+
+async def test_a_timer_wakes_its_worker_without_polling(any_db_url: str) -> None:
+    """The worker that suspends a run on a timer wakes itself when it is due; with polling
+    effectively off, the run could only finish through that wake-up."""
+    app = bosun.App("test", database=any_db_url)
+
+    @app.workflow(name="nap")
+    async def nap(ctx: bosun.Context) -> str:
+        await ctx.sleep(0.2)
+        return "rested"
+
+    async with app, app.worker(poll_interval=3600) as worker:
+        handle = await app.start(nap)
+        await wait_for_status(handle, "suspended")
+        assert handle.run_id in worker._timers
+        assert await handle.result(TIMEOUT) == "rested"

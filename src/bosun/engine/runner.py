@@ -15,8 +15,9 @@ from bosun.store.records import Outcome
 log = logging.getLogger("bosun.engine")
 
 
-async def execute(execution: Execution) -> None:
-    """Replay the workflow and record where it stopped. Never raises for run failures."""
+async def execute(execution: Execution) -> Outcome | None:
+    """Replay the workflow and record where it stopped; return that outcome once it is
+    durable (None if the run was abandoned). Never raises for run failures."""
     run = execution.run
     current_execution.set(execution)
     current_cursor.set(Cursor())
@@ -30,6 +31,7 @@ async def execute(execution: Execution) -> None:
         execution.pending.outcome = outcome
         execution.pending.events.append((f"run.{outcome.kind}", "{}"))
         await execution.flush()
+        return outcome
     except Abandon as abandon:
         if isinstance(abandon.reason, LeaseLost):
             log.warning("run %s: %s; another worker owns it now", run.id, abandon.reason)
@@ -37,6 +39,7 @@ async def execute(execution: Execution) -> None:
             log.error(
                 "run %s: abandoned, it resumes when its lease lapses: %s", run.id, abandon.reason
             )
+        return None
 
 
 async def _outcome(execution: Execution) -> Outcome:

@@ -204,11 +204,9 @@ class Worker:
             await self._fail_unknown(claimed, exc)
             return
         execution = Execution(claimed, workflow, self._environment)
-        await execute(execution)
-        outcome = execution.pending.outcome
-        if outcome is None:
-            return
-        self._schedule_local_wake(claimed.run.id, outcome)
+        outcome = await execute(execution)
+        if outcome is not None:
+            self._schedule_local_wake(claimed.run.id, outcome)
 
     async def _fail_unknown(self, claimed: ClaimedRun, exc: WorkflowNotFound) -> None:
         error = {"type": "WorkflowNotFound", "message": str(exc)}
