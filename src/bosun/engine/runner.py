@@ -29,7 +29,6 @@ async def execute(execution: Execution) -> Outcome | None:
                 "suspend", wake_at=run.deadline if wake is None else min(wake, run.deadline)
             )
         execution.pending.outcome = outcome
-        execution.pending.events.append((f"run.{outcome.kind}", "{}"))
         await execution.flush()
         return outcome
     except Abandon as abandon:
