@@ -44,13 +44,25 @@ def test_quickstart_demo_runs_on_the_embedded_default(tmp_path: Path) -> None:
     assert (tmp_path / ".bosun" / "bosun.db").is_file()
     listed = json.loads(bosun("runs", "list", "--json", cwd=tmp_path).stdout)
     assert sorted(r["workflow"] for r in listed) == ["publish_report"] + ["write_section"] * 3
+    # Cancel a run nobody is working on; it counts as finished from then on.
+    waiting = json.loads(
+        bosun(
+            "run", EXAMPLE, "publish_report", "--input", '{"topic": "x"}', "--json", cwd=tmp_path
+        ).stdout
+    )["run_id"]
+    cancelled = bosun("runs", "cancel", waiting, "--json", cwd=tmp_path)
+    assert cancelled.returncode == 0, cancelled.stderr
+    shown = json.loads(bosun("runs", "show", waiting, "--json", cwd=tmp_path).stdout)
+    assert shown["status"] == "cancelled"
+    again = bosun("runs", "cancel", waiting, cwd=tmp_path)
+    assert again.returncode == 1 and "already cancelled" in again.stderr
     # Retention: nothing is a day old yet; everything finished is older than zero seconds.
     kept = bosun("db", "prune", "--older-than", "1d", "--json", cwd=tmp_path)
     assert json.loads(kept.stdout) == {"pruned": 0}
     bad = bosun("db", "prune", "--older-than", "soon", cwd=tmp_path)
     assert bad.returncode == 2 and "not a duration" in bad.stderr
     pruned = bosun("db", "prune", "--older-than", "0s", "--json", cwd=tmp_path)
-    assert json.loads(pruned.stdout) == {"pruned": 4}
+    assert json.loads(pruned.stdout) == {"pruned": 5}
     assert json.loads(bosun("runs", "list", "--json", cwd=tmp_path).stdout) == []
 
 
