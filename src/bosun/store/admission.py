@@ -1,7 +1,9 @@
 """Which claim candidates may start now: per-queue limits on running runs.
 
 The candidate query already applies per-key concurrency and fairness order; this step caps
-how many runs each limited queue may move to `running`, the same way for every connector.
+how many runs each limited queue may move to `running`. The SQLite connector runs it in its
+writer transaction; PostgreSQL's `claim_runs` SQL function (migration 0007) does the same in
+the database. The contract and flow-control tests hold both to the same behaviour.
 """
 
 from __future__ import annotations
