@@ -278,6 +278,8 @@ class App:
 
     async def open(self) -> None:
         """Connect to the database and apply migrations (idempotent)."""
+        if self._store is not None:  # every start/result/status calls this: no lock then
+            return
         async with self._open_lock:
             if self._store is None:
                 store = store_for_url(self.database)
