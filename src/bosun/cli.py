@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bosun import settings
+from bosun import serde, settings
 from bosun.errors import BosunError, ConfigurationError
 from bosun.store import Store, store_for_url
 from bosun.store.records import RUN_STATUSES, RunFilter, RunRecord, ScheduleRecord
@@ -249,7 +249,7 @@ def run(
             else:
                 value = await handle.result(timeout=timeout)
             report["status"] = "completed"
-            report["result"] = json.loads(_dump_result(value, definition.return_hint))
+            report["result"] = json.loads(serde.dump(value, definition.return_hint, "result"))
             return report
 
     report = _run(main)
@@ -259,12 +259,6 @@ def run(
     out.print(f"run [bold]{report['run_id']}[/] started", highlight=False)
     if "result" in report:
         out.print("result:", json.dumps(report["result"], indent=2), highlight=False)
-
-
-def _dump_result(value: Any, hint: Any) -> str:
-    from bosun import serde
-
-    return serde.dump(value, hint, "result")
 
 
 # -- runs -----------------------------------------------------------------------------------

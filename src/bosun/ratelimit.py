@@ -182,9 +182,9 @@ def check_demand(name: str, limit: RateLimit, requests: int, tokens: int) -> Non
 
 def _limit(execution: Execution, name: str) -> RateLimit:
     try:
-        return execution.rate_limits[name]
+        return execution.env.rate_limits[name]
     except KeyError:
-        known = ", ".join(sorted(execution.rate_limits)) or "none"
+        known = ", ".join(sorted(execution.env.rate_limits)) or "none"
         raise ConfigurationError(
             f"no rate limit named {name!r} is registered (known: {known}); register it with "
             f"app.rate_limit({name!r}, bosun.RateLimit(...))"
@@ -214,7 +214,7 @@ async def reserve(execution: Execution, name: str, tokens: int, requests: int = 
         finished_at=now,
     )
     try:
-        wait = await execution.store.reserve_rate(
+        wait = await execution.env.store.reserve_rate(
             name, limit, requests, tokens, lease=execution.lease, entry=granted
         )
     except StoreError as exc:  # lease lost or database away: resume from the journal later
@@ -256,7 +256,7 @@ async def settle(execution: Execution, reservation: Reservation, tokens: int) ->
         finished_at=now,
     )
     try:
-        await execution.store.settle_rate(
+        await execution.env.store.settle_rate(
             reservation.name, limit, reservation.tokens - tokens, lease=execution.lease, entry=done
         )
     except StoreError as exc:

@@ -113,8 +113,6 @@ class Execution:
         self.signals = list(claimed.signals)
         self.workflow = workflow
         self.env = env
-        self.store = env.store
-        self.rate_limits = env.rate_limits
         self.pending = Progress()
         self.visited: set[str] = set()
 
@@ -155,7 +153,7 @@ class Execution:
         delay, waited = 0.05, 0.0
         while True:
             try:
-                await self.store.save_progress(self.lease, progress, self.env.lease_ttl)
+                await self.env.store.save_progress(self.lease, progress, self.env.lease_ttl)
                 return
             except StoreUnavailable as exc:
                 if waited >= FLUSH_PATIENCE:

@@ -66,7 +66,6 @@ class Worker:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._active: dict[str, tuple[asyncio.Task[None], Lease]] = {}
         self._draining = False
-        self._stopped = asyncio.Event()
         self._pool = ThreadPoolExecutor(
             max_workers=max(4, options.concurrency), thread_name_prefix="bosun-step"
         )
@@ -132,7 +131,6 @@ class Worker:
             for handle in self._timers.values():
                 handle.cancel()
             self._pool.shutdown(wait=False, cancel_futures=True)
-            self._stopped.set()
 
     async def _claim_loop(self) -> None:
         opts = self.options
