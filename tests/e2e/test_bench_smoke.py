@@ -54,3 +54,14 @@ def test_postgres_benchmark_prints_its_table(pg_template: str) -> None:
     assert "INSERT+COMMIT tx/s, 1 client" in out
     assert "3-step runs/s, 64 in flight" in out and "SIGKILL -> resumed" in out
     assert "FAILED" not in out
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_timer_benchmark_prints_its_table(pg_template: str) -> None:
+    import os
+
+    from tests.conftest import PG_URL
+
+    out = bench("timers.py", env={**os.environ, "BENCH_PG_URL": PG_URL})
+    assert "| sqlite |" in out and "| postgresql |" in out

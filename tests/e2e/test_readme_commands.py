@@ -184,3 +184,36 @@ def test_scaling_out_on_postgresql(tmp_path: Path, pg_url: str) -> None:
             worker.send_signal(signal.SIGTERM)
         for worker in workers:
             assert worker.wait(timeout=30) == 0
+
+
+APP_WITH_A_GPU_QUEUE = """
+import bosun
+
+app = bosun.App("pools")
+
+
+@app.workflow(queue="gpu")
+async def embed(ctx: bosun.Context) -> str:
+    return "gpu"
+
+
+@app.workflow()
+async def chat(ctx: bosun.Context) -> str:
+    return "cpu"
+"""
+
+
+@pytest.mark.timeout(60)
+def test_a_worker_serves_only_its_queues(tmp_path: Path) -> None:
+    """`bosun worker app.py --queue gpu` (README: a GPU pool) leaves other queues alone."""
+    app = tmp_path / "pools.py"
+    app.write_text(APP_WITH_A_GPU_QUEUE)
+    gpu = json.loads(bosun("run", str(app), "embed", "--json", cwd=tmp_path).stdout)["run_id"]
+    cpu = json.loads(bosun("run", str(app), "chat", "--json", cwd=tmp_path).stdout)["run_id"]
+    served = bosun("worker", str(app), "--queue", "gpu", "--until-idle", cwd=tmp_path)
+    assert served.returncode == 0, served.stderr
+    status = {
+        run_id: json.loads(bosun("runs", "show", run_id, "--json", cwd=tmp_path).stdout)["status"]
+        for run_id in (gpu, cpu)
+    }
+    assert status == {gpu: "completed", cpu: "queued"}
