@@ -55,6 +55,15 @@ class WorkerOptions:
     schedules: bool = True
 
 
+@dataclass
+class _Held:
+    """A run this worker executes: its task, its lease, and until when the lease surely holds."""
+
+    task: asyncio.Task[None]
+    lease: Lease
+    lease_deadline: float
+
+
 class Worker:
     """Executes runs of one App from one store. Start with `run()`, stop with `stop()`."""
 
@@ -64,7 +73,7 @@ class Worker:
         self.app = app
         self.options = options
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self._active: dict[str, tuple[asyncio.Task[None], Lease]] = {}
+        self._active: dict[str, _Held] = {}
         self._draining = False
         self._pool = ThreadPoolExecutor(
             max_workers=max(4, options.concurrency), thread_name_prefix="bosun-step"
@@ -73,7 +82,6 @@ class Worker:
         self._wake = Wakeup()
         self._reserved = 0
         self._threads_busy = 0
-        self._lease_deadlines: dict[str, float] = {}
         self._threads_lock = threading.Lock()
         self._backlog = True  # the last claim filled every free slot: more may be ready
 
@@ -104,7 +112,7 @@ class Worker:
             executor=self._run_in_thread,
             rate_limits=self.app.registry.rate_limits,
             max_payload_bytes=self.app.max_payload_bytes,
-            lease_deadline=self._lease_deadlines.get,
+            lease_deadline=self._lease_deadline,
         )
         for queue, max_running in self.app.queue_limits.items():
             if queue in self.options.queues:
@@ -176,21 +184,24 @@ class Worker:
         else:
             self._wake.set()
 
+    def _lease_deadline(self, run_id: str) -> float | None:
+        held = self._active.get(run_id)
+        return None if held is None else held.lease_deadline
+
     def _start(self, claimed: ClaimedRun) -> None:
         run_id = claimed.run.id
         timer = self._timers.pop(run_id, None)
         if timer:
             timer.cancel()
         task = asyncio.create_task(self._execute(claimed), name=f"bosun-run-{run_id}")
-        self._active[run_id] = (task, claimed.lease)
-        self._lease_deadlines[run_id] = claimed.run.lease_expires_at or time.time()
+        deadline = claimed.run.lease_expires_at or time.time()
+        self._active[run_id] = _Held(task, claimed.lease, deadline)
         task.add_done_callback(lambda _t: self._finished(run_id, task))
 
     def _finished(self, run_id: str, task: asyncio.Task[None]) -> None:
         current = self._active.get(run_id)
-        if current is not None and current[0] is task:
+        if current is not None and current.task is task:
             del self._active[run_id]
-            self._lease_deadlines.pop(run_id, None)
         # A freed slot is worth a claim only if work is waiting (or to notice idleness).
         if self._backlog or self._draining or (self.options.until_idle and not self._active):
             self._wake.set()
@@ -250,23 +261,23 @@ class Worker:
         interval = self.options.lease_ttl / 3
         while True:
             await asyncio.sleep(interval)
-            leases = [lease for _, lease in self._active.values()]
-            if not leases:
+            held = list(self._active.values())
+            if not held:
                 continue
             asked_at = time.time()
             try:
-                lost = await self.app.store.renew_leases(self.owner, leases, self.options.lease_ttl)
+                lost = await self.app.store.renew_leases(
+                    self.owner, [h.lease for h in held], self.options.lease_ttl
+                )
             except StoreError as exc:
                 log.warning("lease renewal failed: %s", exc)
                 continue
-            for lease in leases:
-                if lease not in lost and lease.run_id in self._lease_deadlines:
-                    self._lease_deadlines[lease.run_id] = asked_at + self.options.lease_ttl
-            for lease in lost:
-                entry = self._active.get(lease.run_id)
-                if entry is not None and entry[1] == lease:
-                    log.warning("run %s: lease lost (cancelled or taken over)", lease.run_id)
-                    entry[0].cancel()
+            for entry in held:
+                if entry.lease in lost:
+                    log.warning("run %s: lease lost (cancelled or taken over)", entry.lease.run_id)
+                    entry.task.cancel()
+                else:
+                    entry.lease_deadline = asked_at + self.options.lease_ttl
 
     async def _prune_periodically(self) -> None:
         """Delete runs finished longer ago than the app's retention, a batch at a time.
@@ -288,7 +299,7 @@ class Worker:
 
     async def _drain(self) -> None:
         """Let runs reach their next step boundary within the grace period, then hand back."""
-        tasks = [task for task, _ in self._active.values()]
+        tasks = [held.task for held in self._active.values()]
         held = list(self._active)
         if tasks:
             _, pending = await asyncio.wait(tasks, timeout=self.options.grace)
