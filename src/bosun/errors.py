@@ -7,7 +7,8 @@ BosunError
 │   ├── InvalidArguments      inputs do not match the workflow's signature or types
 │   ├── SerializationError    a value cannot be stored as JSON (names the step and type)
 │   ├── InvalidSchedule       a bad cron expression, time zone or schedule option
-│   └── ScheduleNotFound      no schedule with that name
+│   ├── ScheduleNotFound      no schedule with that name
+│   └── InvalidRequest        an HTTP request the API cannot accept (body, fields, types)
 ├── StoreError                the database could not do what was asked
 │   ├── StoreUnavailable      cannot open, read or lock the database file/server
 │   ├── SchemaTooNew          the database was migrated by a newer bosun
@@ -15,6 +16,10 @@ BosunError
 ├── RunNotFound               no run with that id
 ├── InvalidRunState           the operation does not apply to the run's status
 ├── ResultTimeout             `RunHandle.result(timeout=…)` gave up waiting (also TimeoutError)
+├── AuthenticationFailed      no API key, or one that is unknown or revoked (HTTP 401)
+├── PermissionDenied          the API key lacks the scope the operation needs (HTTP 403)
+├── RateLimited               too many requests or streams for one API key (HTTP 429)
+├── ServiceError              the server failed or answered something unexpected (HTTP 5xx)
 └── RunError                  something went wrong inside a run
     ├── StepFailed            a step exhausted its retries (or raised a non-retryable error)
     ├── SignalTimeout         `wait_for_signal` timed out (also TimeoutError)
@@ -63,6 +68,10 @@ class ScheduleNotFound(ConfigurationError):
     """No schedule exists with the given name."""
 
 
+class InvalidRequest(ConfigurationError):
+    """An HTTP request the API cannot accept: malformed JSON, wrong types, unknown fields."""
+
+
 class PayloadTooLarge(SerializationError):
     """A serialised value exceeds the size allowed for one payload."""
 
@@ -93,6 +102,26 @@ class InvalidRunState(BosunError):
 
 class ResultTimeout(BosunError, TimeoutError):
     """Waiting for a run's result took longer than the caller allowed."""
+
+
+class AuthenticationFailed(BosunError):
+    """The request carried no API key, or one that is unknown or revoked."""
+
+
+class PermissionDenied(BosunError):
+    """The API key is valid but lacks the scope the operation needs."""
+
+
+class RateLimited(BosunError):
+    """Too many requests or open streams for one API key; retry after `retry_after` seconds."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ServiceError(BosunError):
+    """The server failed or answered something a client did not expect."""
 
 
 class RunError(BosunError):

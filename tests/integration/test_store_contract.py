@@ -222,7 +222,84 @@ async def test_events_are_ordered_and_paged(store: Store) -> None:
     await store.save_progress(claimed.lease, Progress(events=events), TTL)
     got = await store.list_events(run_id)
     assert [json.loads(e.data) for e in got] == [0, 1, 2]
-    assert [json.loads(e.data) for e in await store.list_events(run_id, after=got[0].id)] == [1, 2]
+    assert [e.seq for e in got] == [1, 2, 3]
+    assert [json.loads(e.data) for e in await store.list_events(run_id, after=got[0].seq)] == [1, 2]
+    assert [e.seq for e in await store.list_events(run_id, after=1, limit=1)] == [2]
+
+
+async def test_event_positions_are_per_run_and_gap_free_across_writers(store: Store) -> None:
+    """Worker writes, signals, cancellation: every writer takes the run's next position."""
+    run_id, _ = await store.create_run(new_run())
+    other, _ = await store.create_run(new_run())
+    claimed = await claim_one(store)
+    assert claimed.run.id == run_id
+    writes = [
+        store.save_progress(claimed.lease, Progress(events=[("tick", json.dumps(i))]), TTL)
+        for i in range(10)
+    ] + [store.send_signal(run_id, f"s{i}", "null") for i in range(10)]
+    await asyncio.gather(*writes)
+    await store.send_signal(other, "x", "null")
+    await store.cancel_run(run_id)
+    got = await store.list_events(run_id)
+    assert [e.seq for e in got] == list(range(1, 22))
+    assert sorted(json.loads(e.data) for e in got if e.type == "tick") == list(range(10))
+    assert sum(e.type == "signal.received" for e in got) == 10
+    assert got[-1].type == "run.cancelled"
+    assert [(e.seq, e.type) for e in await store.list_events(other)] == [(1, "signal.received")]
+
+
+async def test_resume_is_an_event(store: Store) -> None:
+    run_id, _ = await store.create_run(new_run())
+    claimed = await claim_one(store)
+    await store.save_progress(claimed.lease, Progress(outcome=Outcome("block", error={})), TTL)
+    await store.resume_run(run_id)
+    assert [e.type for e in await store.list_events(run_id)] == ["run.resumed"]
+
+
+async def test_event_notifications_reach_local_waiters(store: Store) -> None:
+    run_id, _ = await store.create_run(new_run())
+    waiter = store.notifier.events_future(run_id)
+    await store.send_signal(run_id, "go", "null")
+    await asyncio.wait_for(waiter, 5)
+
+
+async def test_tenant_session_and_time_filters(store: Store) -> None:
+    a1, _ = await store.create_run(new_run(tenant="a", session="chat-1"))
+    a2, _ = await store.create_run(new_run(tenant="a"))
+    b1, _ = await store.create_run(new_run(tenant="b", session="chat-1"))
+    record = await store.get_run(a1)
+    assert record is not None and (record.tenant, record.session) == ("a", "chat-1")
+    assert {r.id for r in await store.list_runs(RunFilter(tenant="a"))} == {a1, a2}
+    assert [r.id for r in await store.list_runs(RunFilter(tenant="b", session="chat-1"))] == [b1]
+    assert [r.id for r in await store.list_runs(RunFilter(tenant="a", session="chat-1"))] == [a1]
+    later = time.time() + 60
+    assert await store.list_runs(RunFilter(created_after=later)) == []
+    assert len(await store.list_runs(RunFilter(created_before=later))) == 3
+
+
+async def test_children_inherit_the_tenant(store: Store) -> None:
+    parent, _ = await store.create_run(new_run(tenant="acme"))
+    claimed = await claim_one(store)
+    child = new_run(parent_id=parent, parent_seq="1", tenant="acme")
+    await store.save_progress(claimed.lease, Progress(children=[child]), TTL)
+    record = await store.get_run(child.id)
+    assert record is not None and record.tenant == "acme"
+
+
+async def test_api_keys_are_stored_listed_and_revoked(store: Store) -> None:
+    from bosun.store.records import ApiKeyRecord
+
+    key = ApiKeyRecord("k1", "acme", "ci", "ab" * 32, ("read", "submit"), time.time())
+    await store.create_api_key(key)
+    await store.create_api_key(ApiKeyRecord("k2", "other", "", "cd" * 32, ("admin",), time.time()))
+    assert await store.get_api_key("k1") == key
+    assert await store.get_api_key("nope") is None
+    assert [k.id for k in await store.list_api_keys("acme")] == ["k1"]
+    assert [k.id for k in await store.list_api_keys()] == ["k1", "k2"]
+    assert await store.revoke_api_key("k1")
+    assert not await store.revoke_api_key("k1")
+    revoked = await store.get_api_key("k1")
+    assert revoked is not None and revoked.revoked_at is not None
 
 
 async def test_list_filters_and_cursor(store: Store) -> None:
@@ -264,7 +341,11 @@ async def test_sql_looking_strings_are_stored_verbatim(store: Store) -> None:
     )
     journal = await store.get_journal(run_id)
     assert (journal[0].seq, journal[0].name, journal[0].error) == (nasty, nasty, {"message": nasty})
-    assert [(e.type, e.data) for e in await store.list_events(run_id)] == [(nasty, text)]
+    stored = [(e.type, e.data) for e in await store.list_events(run_id)]
+    assert stored == [
+        ("signal.received", json.dumps({"name": nasty}, separators=(",", ":"))),
+        (nasty, text),
+    ]
     assert [r.id for r in await store.list_runs(RunFilter(workflow=nasty))] == [run_id]
     await store.set_queue_limit(nasty, 3)
     assert {q.queue for q in await store.queue_stats()} <= {nasty}

@@ -27,6 +27,7 @@ from bosun.engine.control import Abandon, Release, Suspend
 from bosun.engine.definitions import StepDef, WorkflowDef
 from bosun.errors import (
     ChildFailed,
+    ConfigurationError,
     DeterminismError,
     LeaseLost,
     SignalTimeout,
@@ -34,6 +35,7 @@ from bosun.errors import (
     StoreError,
     StoreUnavailable,
 )
+from bosun.store import events
 from bosun.store.records import ClaimedRun, EntryKind, JournalEntry, NewRun, Progress
 
 if TYPE_CHECKING:
@@ -188,7 +190,12 @@ class Execution:
             # Heartbeats could not renew the lease (the database was away): another worker
             # may own the run by now, so start no new side effect here.
             raise Abandon(LeaseLost(f"run {self.run.id}: lease lapsed before step {seq}"))
-        await self.flush()
+        # Announce the step with the commit that precedes it; with nothing to commit (the
+        # first step after a claim), the announcement waits for the step's completion.
+        announce = bool(self.pending)
+        self.pending.events.append(events.step_started(seq, step.name, attempt))
+        if announce:
+            await self.flush()
         started = time.time()
         token = current_step.set(StepScope(self.run.id, seq, attempt))
         try:
@@ -198,6 +205,7 @@ class Execution:
         finally:
             current_step.reset(token)
         output = self.dump(result, step.return_hint, f"step {step.name!r}")
+        finished = time.time()
         self.record(
             JournalEntry(
                 seq,
@@ -207,9 +215,11 @@ class Execution:
                 output=output,
                 attempt=attempt,
                 started_at=started,
-                finished_at=time.time(),
+                finished_at=finished,
             )
         )
+        duration = round(finished - started, 6)
+        self.pending.events.append(events.step_completed(seq, step.name, attempt, duration))
         return result
 
     async def _invoke(self, step: StepDef, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -245,6 +255,9 @@ class Execution:
                     wake_at=wake_at,
                 )
             )
+            self.pending.events.append(
+                events.step_retrying(seq, step.name, attempt, error, wake_at)
+            )
             raise Suspend(wake_at)
         entry = JournalEntry(
             seq,
@@ -257,6 +270,7 @@ class Execution:
             finished_at=now,
         )
         self.record(entry)
+        self.pending.events.append(events.step_failed(seq, step.name, attempt, error))
         raise _step_failed(step.name, entry) from exc
 
     # -- timers and signals ---------------------------------------------------------------
@@ -364,6 +378,7 @@ class Execution:
                 concurrency_limit=concurrency_limit,
                 fairness_key=fairness_key,
                 priority=self.run.priority,
+                tenant=self.run.tenant,
                 parent_id=self.run.id,
                 parent_seq=seq,
                 deadline=self.run.deadline,
@@ -412,6 +427,11 @@ class Execution:
         return value
 
     def emit(self, event_type: str, data: Any) -> None:
+        if not event_type or event_type.startswith(events.RESERVED_PREFIXES):
+            raise ConfigurationError(
+                f"event type {event_type!r} is empty or reserved: names starting with "
+                f"{', '.join(events.RESERVED_PREFIXES)} belong to bosun's own events"
+            )
         seq, entry = self._position("event", event_type)
         if entry is not None:
             return

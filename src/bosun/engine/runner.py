@@ -10,6 +10,7 @@ from bosun.context import Context
 from bosun.engine.control import Abandon, Release, Suspend
 from bosun.engine.execution import Cursor, Execution, current_cursor, current_execution, error_dict
 from bosun.errors import DeadlineExceeded, DeterminismError, LeaseLost
+from bosun.store import events
 from bosun.store.records import Outcome
 
 log = logging.getLogger("bosun.engine")
@@ -29,6 +30,10 @@ async def execute(execution: Execution) -> Outcome | None:
                 "suspend", wake_at=run.deadline if wake is None else min(wake, run.deadline)
             )
         execution.pending.outcome = outcome
+        if outcome.kind != "release":
+            execution.pending.events.append(
+                events.run_outcome(outcome.kind, outcome.wake_at, outcome.error)
+            )
         await execution.flush()
         return outcome
     except Abandon as abandon:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from bosun.store.notify import LocalNotifier
 from bosun.store.records import (
+    ApiKeyRecord,
     ClaimedRun,
     EventRecord,
     Firing,
@@ -33,6 +34,9 @@ class Store(Protocol):
 
     url: str
     notifier: LocalNotifier
+    # How often an event stream re-reads the database when no notification arrives: other
+    # processes' writes reach this one by NOTIFY on PostgreSQL, only by reading on SQLite.
+    events_poll_interval: float
 
     async def open(self) -> None:
         """Connect and apply pending migrations; refuse a schema newer than the code."""
@@ -66,8 +70,13 @@ class Store(Protocol):
     async def get_journal(self, run_id: str) -> list[JournalEntry]:
         """The run's journal in the order entries were first written."""
 
-    async def list_events(self, run_id: str, after: int = 0) -> list[EventRecord]:
-        """Durable events of the run with id greater than `after`."""
+    async def list_events(
+        self, run_id: str, after: int = 0, limit: int = 1000
+    ) -> list[EventRecord]:
+        """Up to `limit` durable events of the run at positions after `after`, in order."""
+
+    async def follow_events(self) -> None:
+        """Have the notifier hear of other processes' new events (for event streams)."""
 
     async def set_queue_limit(self, queue: str, max_running: int | None) -> None:
         """Cap how many runs of `queue` may be running at once across all workers (None
@@ -106,6 +115,20 @@ class Store(Protocol):
     async def prune_runs(self, finished_before: float, batch: int = 1000) -> int:
         """Delete up to `batch` runs that finished before `finished_before` (UNIX seconds),
         with their journals, signals and events; return how many went."""
+
+    # -- API keys ---
+
+    async def create_api_key(self, key: ApiKeyRecord) -> None:
+        """Store a new API key (its hash)."""
+
+    async def get_api_key(self, key_id: str) -> ApiKeyRecord | None:
+        """The key with this id, revoked or not."""
+
+    async def list_api_keys(self, tenant: str | None = None) -> list[ApiKeyRecord]:
+        """Every key, or a tenant's keys, oldest first."""
+
+    async def revoke_api_key(self, key_id: str) -> bool:
+        """Revoke a key; False when there is no such live key."""
 
     # -- schedules ---
 

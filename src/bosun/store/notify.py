@@ -1,6 +1,8 @@
 """In-process wake-ups: a write made in this process wakes this process's waiters at once.
 
-Other processes learn of changes by polling (SQLite) or LISTEN/NOTIFY (PostgreSQL).
+Other processes learn of changes by polling (SQLite) or LISTEN/NOTIFY (PostgreSQL). Three
+kinds of waiters: workers (work may be ready), result waiters (a run finished) and event
+streams (a run has new events).
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ class LocalNotifier:
         self._work: set[Wakeup] = set()
         self._finished: dict[str, list[asyncio.Future[Finished | None]]] = {}
         self._recent: OrderedDict[str, Finished] = OrderedDict()
+        self._events: dict[str, list[asyncio.Future[None]]] = {}
 
     def add_work_event(self, event: Wakeup) -> None:
         """Set `event` whenever work may have become ready (each worker owns one)."""
@@ -99,3 +102,22 @@ class LocalNotifier:
         for future in self._finished.pop(run_id, []):
             if not future.done():
                 future.set_result(finished)
+
+    def events_future(self, run_id: str) -> asyncio.Future[None]:
+        """A future resolved when this process learns that `run_id` has new events."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._events.setdefault(run_id, []).append(future)
+        return future
+
+    def drop_events_future(self, run_id: str, future: asyncio.Future[None]) -> None:
+        waiters = self._events.get(run_id)
+        if waiters and future in waiters:
+            waiters.remove(future)
+            if not waiters:
+                del self._events[run_id]
+
+    def events_added(self, run_id: str) -> None:
+        """Wake the event streams of `run_id`."""
+        for future in self._events.pop(run_id, []):
+            if not future.done():
+                future.set_result(None)

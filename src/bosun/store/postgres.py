@@ -29,7 +29,9 @@ from bosun.errors import (
     StoreError,
 )
 from bosun.store.admission import candidate_window
+from bosun.store.events import CANCELLED_EVENT, RESUMED_EVENT, signal_event
 from bosun.store.notify import Finished, LocalNotifier
+from bosun.store.postgres_api_keys import PostgresApiKeys
 from bosun.store.postgres_io import (
     _MIGRATION_LOCK,
     MIGRATIONS,
@@ -64,6 +66,8 @@ from bosun.store.rows import (
     dump_json,
     entry_from_row,
     entry_params,
+    event_from_row,
+    list_runs_sql,
     run_from_row,
     run_params,
     stats_from_row,
@@ -73,8 +77,10 @@ from bosun.store.rows import (
 log = logging.getLogger("bosun.store.postgres")
 
 
-class PostgresStore(PostgresSchedules, PostgresRateLimits):
+class PostgresStore(PostgresSchedules, PostgresRateLimits, PostgresApiKeys):
     """Store on a PostgreSQL server; any number of processes and machines may share it."""
+
+    events_poll_interval = 5.0  # NOTIFY wakes streams; this only covers a lost listener
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -82,6 +88,7 @@ class PostgresStore(PostgresSchedules, PostgresRateLimits):
         self.notifier = LocalNotifier()
         self._pool: AsyncConnectionPool[Conn] | None = None
         self._listener: asyncio.Task[None] | None = None
+        self._follow_events = False
         self._where = redact(self._conninfo)
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -196,11 +203,15 @@ class PostgresStore(PostgresSchedules, PostgresRateLimits):
                 try:
                     await conn.execute("LISTEN bosun_work")
                     await conn.execute("LISTEN bosun_finished")
+                    if self._follow_events:
+                        await conn.execute("LISTEN bosun_events")
                     delay = 0.1
                     self.notifier.work_ready()  # anything missed while disconnected
                     async for note in conn.notifies():
                         if note.channel == "bosun_work":
                             self.notifier.work_ready()
+                        elif note.channel == "bosun_events":
+                            self.notifier.events_added(note.payload)
                         else:
                             self.notifier.run_finished(note.payload, None)
                 finally:
@@ -251,20 +262,7 @@ class PostgresStore(PostgresSchedules, PostgresRateLimits):
         return await self._run(op, idempotent=True)
 
     async def list_runs(self, where: RunFilter) -> list[RunRecord]:
-        clauses, params = [], []
-        for column in ("status", "workflow", "parent_id"):
-            value = getattr(where, column)
-            if value is not None:
-                clauses.append(f"{column} = %s")
-                params.append(value)
-        if where.before is not None:
-            clauses.append("(created_at, id) < (%s, %s)")
-            params.extend(where.before)
-        sql = "SELECT * FROM runs"
-        if clauses:
-            sql += " WHERE " + " AND ".join(clauses)
-        sql += " ORDER BY created_at DESC, id DESC LIMIT %s"
-        params.append(where.limit)
+        sql, params = list_runs_sql(where, "%s")
 
         async def op(conn: Conn) -> list[RunRecord]:
             rows = await (await conn.execute(sql.encode(), params)).fetchall()
@@ -279,15 +277,26 @@ class PostgresStore(PostgresSchedules, PostgresRateLimits):
 
         return await self._run(op, idempotent=True)
 
-    async def list_events(self, run_id: str, after: int = 0) -> list[EventRecord]:
+    async def list_events(
+        self, run_id: str, after: int = 0, limit: int = 1000
+    ) -> list[EventRecord]:
         async def op(conn: Conn) -> list[EventRecord]:
-            cur = await conn.execute(Q["events_of"], {"run_id": run_id, "after": after})
-            return [
-                EventRecord(r["id"], r["run_id"], r["type"], r["data"], r["created_at"])
-                for r in await cur.fetchall()
-            ]
+            params = {"run_id": run_id, "after": after, "limit": limit}
+            cur = await conn.execute(Q["events_of"], params)
+            return [event_from_row(r) for r in await cur.fetchall()]
 
         return await self._run(op, idempotent=True)
+
+    async def follow_events(self) -> None:
+        """LISTEN for new events too (only processes that serve streams pay for it)."""
+        if self._follow_events:
+            return
+        self._follow_events = True
+        if self._listener is not None:  # reconnect so the listener subscribes
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+            self._listener = asyncio.create_task(self._listen(), name="bosun-pg-listen")
 
     async def set_queue_limit(self, queue: str, max_running: int | None) -> None:
         async def op(conn: Conn) -> None:
@@ -364,6 +373,8 @@ class PostgresStore(PostgresSchedules, PostgresRateLimits):
         finished = await self._progress.submit(params)
         if finished == "lease_lost":
             raise LeaseLost(f"run {lease.run_id}: lease {lease.token} is no longer held")
+        if progress.events:
+            self.notifier.events_added(lease.run_id)
         if finished in TERMINAL_STATUSES and outcome is not None:
             self.notifier.run_finished(
                 lease.run_id, Finished(str(finished), outcome.result, outcome.error)
@@ -413,9 +424,11 @@ class PostgresStore(PostgresSchedules, PostgresRateLimits):
                     {"run_id": run_id, "name": name, "payload": payload, "now": now},
                 )
                 await conn.execute(Q["wake_run"], {"run_id": run_id, "now": now})
+                await self._append_events(conn, run_id, [signal_event(name)], now)
 
         await self._run(op)
         self.notifier.work_ready()
+        self.notifier.events_added(run_id)
 
     async def cancel_run(self, run_id: str) -> list[str]:
         async def op(conn: Conn) -> list[str]:
@@ -426,6 +439,8 @@ class PostgresStore(PostgresSchedules, PostgresRateLimits):
                 cur = await conn.execute(Q["unfinished_tree"], {"run_id": run_id})
                 ids = [r["id"] for r in await cur.fetchall()]
                 await conn.execute(Q["cancel_many"], {"ids": ids, "now": now})
+                for rid in ids:
+                    await self._append_events(conn, rid, [CANCELLED_EVENT], now)
                 if row["parent_id"]:
                     error = {
                         "type": "ChildFailed",
@@ -449,6 +464,7 @@ class PostgresStore(PostgresSchedules, PostgresRateLimits):
         ids = await self._run(op)
         for rid in ids:
             self.notifier.run_finished(rid, Finished("cancelled", None, None))
+            self.notifier.events_added(rid)
         self.notifier.work_ready()
         return ids
 
@@ -459,10 +475,19 @@ class PostgresStore(PostgresSchedules, PostgresRateLimits):
                     raise InvalidRunState(
                         f"run {run_id} is {row['status']}; only blocked runs can be resumed"
                     )
-                await conn.execute(Q["resume_run"], {"run_id": run_id, "now": time.time()})
+                now = time.time()
+                await conn.execute(Q["resume_run"], {"run_id": run_id, "now": now})
+                await self._append_events(conn, run_id, [RESUMED_EVENT], now)
 
         await self._run(op)
         self.notifier.work_ready()
+        self.notifier.events_added(run_id)
+
+    async def _append_events(
+        self, conn: Conn, run_id: str, events: list[tuple[str, str]], now: float
+    ) -> None:
+        params = {"run_id": run_id, "events": Jsonb([list(e) for e in events]), "now": now}
+        await conn.execute(Q["append_events"], params)
 
     # -- retention ------------------------------------------------------------------------
 

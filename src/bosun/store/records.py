@@ -49,6 +49,9 @@ class NewRun:
     concurrency_key: str | None = None
     concurrency_limit: int | None = None
     fairness_key: str | None = None
+    tenant: str = "default"
+    session: str | None = None
+    webhook_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,9 @@ class RunRecord:
     created_at: float
     updated_at: float
     finished_at: float | None
+    tenant: str = "default"
+    session: str | None = None
+    webhook_url: str | None = None
 
 
 @dataclass
@@ -109,9 +115,10 @@ class SignalRecord:
 
 @dataclass(frozen=True)
 class EventRecord:
-    """A durable event of a run."""
+    """A durable event of a run; `seq` is its position in the run (1, 2, 3, … without gaps,
+    in commit order)."""
 
-    id: int
+    seq: int
     run_id: str
     type: str
     data: str
@@ -174,6 +181,10 @@ class RunFilter:
     status: RunStatus | None = None
     workflow: str | None = None
     parent_id: str | None = None
+    tenant: str | None = None
+    session: str | None = None
+    created_after: float | None = None
+    created_before: float | None = None
     limit: int = 50
     before: tuple[float, str] | None = None
 
@@ -187,6 +198,19 @@ class QueueStats:
     in_flight: int
     waiting: int
     oldest_ready_age: float
+
+
+@dataclass(frozen=True)
+class ApiKeyRecord:
+    """An API key as stored: the SHA-256 `hash` of its secret, never the secret itself."""
+
+    id: str
+    tenant: str
+    name: str
+    hash: str
+    scopes: tuple[str, ...]
+    created_at: float
+    revoked_at: float | None = None
 
 
 # -- schedules ---

@@ -10,11 +10,14 @@ import json
 from typing import Any
 
 from bosun.store.records import (
+    ApiKeyRecord,
     ClaimedRun,
+    EventRecord,
     JournalEntry,
     Lease,
     NewRun,
     QueueStats,
+    RunFilter,
     RunRecord,
     SignalRecord,
 )
@@ -49,7 +52,62 @@ def run_from_row(row: Any) -> RunRecord:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         finished_at=row["finished_at"],
+        tenant=row["tenant"],
+        session=row["session"],
+        webhook_url=row["webhook_url"],
     )
+
+
+def list_runs_sql(where: RunFilter, placeholder: str) -> tuple[str, list[Any]]:
+    """The query listing runs that match `where`, newest first, with its parameters."""
+    clauses, params = [], []
+    for column in ("status", "workflow", "parent_id", "tenant", "session"):
+        value = getattr(where, column)
+        if value is not None:
+            clauses.append(f"{column} = {placeholder}")
+            params.append(value)
+    if where.created_after is not None:
+        clauses.append(f"created_at >= {placeholder}")
+        params.append(where.created_after)
+    if where.created_before is not None:
+        clauses.append(f"created_at < {placeholder}")
+        params.append(where.created_before)
+    if where.before is not None:
+        clauses.append(f"(created_at, id) < ({placeholder}, {placeholder})")
+        params.extend(where.before)
+    sql = "SELECT * FROM runs"
+    if clauses:
+        sql += " WHERE " + " AND ".join(clauses)
+    sql += f" ORDER BY created_at DESC, id DESC LIMIT {placeholder}"
+    params.append(where.limit)
+    return sql, params
+
+
+def event_from_row(row: Any) -> EventRecord:
+    return EventRecord(row["seq"], row["run_id"], row["type"], row["data"], row["created_at"])
+
+
+def api_key_from_row(row: Any) -> ApiKeyRecord:
+    return ApiKeyRecord(
+        id=row["id"],
+        tenant=row["tenant"],
+        name=row["name"],
+        hash=row["hash"],
+        scopes=tuple(json.loads(row["scopes"])),
+        created_at=row["created_at"],
+        revoked_at=row["revoked_at"],
+    )
+
+
+def api_key_params(key: ApiKeyRecord) -> dict[str, Any]:
+    return {
+        "id": key.id,
+        "tenant": key.tenant,
+        "name": key.name,
+        "hash": key.hash,
+        "scopes": json.dumps(list(key.scopes)),
+        "created_at": key.created_at,
+    }
 
 
 def entry_from_row(row: Any) -> JournalEntry:
@@ -92,6 +150,9 @@ def run_params(run: NewRun, now: float) -> dict[str, Any]:
         "concurrency_key": run.concurrency_key,
         "concurrency_limit": run.concurrency_limit,
         "fairness_key": run.fairness_key,
+        "tenant": run.tenant,
+        "session": run.session,
+        "webhook_url": run.webhook_url,
         "now": now,
     }
 

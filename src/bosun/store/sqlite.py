@@ -16,6 +16,7 @@ from bosun.errors import (
     RunNotFound,
 )
 from bosun.store.admission import admit, candidate_window
+from bosun.store.events import CANCELLED_EVENT, RESUMED_EVENT, signal_event
 from bosun.store.notify import Finished, LocalNotifier
 from bosun.store.records import (
     TERMINAL_STATUSES,
@@ -33,11 +34,14 @@ from bosun.store.rows import (
     claimed_runs,
     dump_json,
     entry_from_row,
+    event_from_row,
+    list_runs_sql,
     run_from_row,
     run_params,
     stats_from_row,
     with_history,
 )
+from bosun.store.sqlite_api_keys import SqliteApiKeys
 from bosun.store.sqlite_io import (
     MIGRATIONS,
     GroupCommitWriter,
@@ -53,6 +57,20 @@ from bosun.store.sqlite_io import (
 )
 from bosun.store.sqlite_rate_limits import SqliteRateLimits
 from bosun.store.sqlite_schedules import SqliteSchedules
+
+
+def append_events(
+    conn: sqlite3.Connection, run_id: str, events: list[tuple[str, str]], now: float
+) -> None:
+    """Give events the run's next positions and insert them (inside the writer's
+    transaction, which holds the database's write lock)."""
+    row = conn.execute(Q["take_event_seqs"], {"run_id": run_id, "n": len(events)}).fetchone()
+    if row is None:
+        return
+    first = row["event_seq"] - len(events) + 1
+    for offset, (event_type, data) in enumerate(events):
+        params = {"run_id": run_id, "seq": first + offset, "type": event_type, "data": data}
+        conn.execute(Q["insert_event"], {**params, "now": now})
 
 
 def _settle_parent(
@@ -79,8 +97,10 @@ def _settle_parent(
     conn.execute(Q["wake_run"], {"run_id": parent_id, "now": now})
 
 
-class SqliteStore(SqliteSchedules, SqliteRateLimits):
+class SqliteStore(SqliteSchedules, SqliteRateLimits, SqliteApiKeys):
     """Store on a local SQLite file. Several processes may share the file."""
+
+    events_poll_interval = 0.25
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -156,20 +176,7 @@ class SqliteStore(SqliteSchedules, SqliteRateLimits):
         return self._reader.call(op)
 
     async def list_runs(self, where: RunFilter) -> list[RunRecord]:
-        clauses, params = [], []
-        for column in ("status", "workflow", "parent_id"):
-            value = getattr(where, column)
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                params.append(value)
-        if where.before is not None:
-            clauses.append("(created_at, id) < (?, ?)")
-            params.extend(where.before)
-        sql = "SELECT * FROM runs"
-        if clauses:
-            sql += " WHERE " + " AND ".join(clauses)
-        sql += " ORDER BY created_at DESC, id DESC LIMIT ?"
-        params.append(where.limit)
+        sql, params = list_runs_sql(where, "?")
 
         def op(conn: sqlite3.Connection) -> list[RunRecord]:
             return [run_from_row(r) for r in conn.execute(sql, params)]
@@ -182,15 +189,17 @@ class SqliteStore(SqliteSchedules, SqliteRateLimits):
 
         return await self._reader.submit(op)
 
-    async def list_events(self, run_id: str, after: int = 0) -> list[EventRecord]:
+    async def list_events(
+        self, run_id: str, after: int = 0, limit: int = 1000
+    ) -> list[EventRecord]:
         def op(conn: sqlite3.Connection) -> list[EventRecord]:
-            rows = conn.execute(Q["events_of"], {"run_id": run_id, "after": after})
-            return [
-                EventRecord(r["id"], r["run_id"], r["type"], r["data"], r["created_at"])
-                for r in rows
-            ]
+            params = {"run_id": run_id, "after": after, "limit": limit}
+            return [event_from_row(r) for r in conn.execute(Q["events_of"], params)]
 
         return await self._reader.submit(op)
+
+    async def follow_events(self) -> None:
+        """Nothing to set up: other processes' events are found by polling."""
 
     async def set_queue_limit(self, queue: str, max_running: int | None) -> None:
         def op(conn: sqlite3.Connection) -> None:
@@ -270,14 +279,13 @@ class SqliteStore(SqliteSchedules, SqliteRateLimits):
                 conn.execute(Q["upsert_journal"], journal_params(lease.run_id, entry))
             for signal_id, seq in progress.consumed_signals:
                 conn.execute(Q["consume_signal"], {"id": signal_id, "seq": seq})
-            for event_type, data in progress.events:
-                conn.execute(
-                    Q["insert_event"],
-                    {"run_id": lease.run_id, "type": event_type, "data": data, "now": now},
-                )
+            if progress.events:
+                append_events(conn, lease.run_id, progress.events, now)
             return self._apply_outcome(conn, lease, progress, fence)
 
         finished, woke_parent = await self._writer.submit(op)
+        if progress.events:
+            self.notifier.events_added(lease.run_id)
         if progress.children or woke_parent:
             self.notifier.work_ready()
         if finished in TERMINAL_STATUSES and progress.outcome is not None:
@@ -365,9 +373,11 @@ class SqliteStore(SqliteSchedules, SqliteRateLimits):
                 Q["insert_signal"], {"run_id": run_id, "name": name, "payload": payload, "now": now}
             )
             conn.execute(Q["wake_run"], {"run_id": run_id, "now": now})
+            append_events(conn, run_id, [signal_event(name)], now)
 
         await self._writer.submit(op)
         self.notifier.work_ready()
+        self.notifier.events_added(run_id)
 
     async def cancel_run(self, run_id: str) -> list[str]:
         def op(conn: sqlite3.Connection) -> list[str]:
@@ -380,6 +390,7 @@ class SqliteStore(SqliteSchedules, SqliteRateLimits):
             ids = [r["id"] for r in conn.execute(Q["unfinished_tree"], {"run_id": run_id})]
             for rid in ids:
                 conn.execute(Q["cancel_one"], {"id": rid, "now": now})
+                append_events(conn, rid, [CANCELLED_EVENT], now)
             if row["parent_id"]:
                 error = {
                     "type": "ChildFailed",
@@ -395,6 +406,7 @@ class SqliteStore(SqliteSchedules, SqliteRateLimits):
         ids = await self._writer.submit(op)
         for rid in ids:
             self.notifier.run_finished(rid, Finished("cancelled", None, None))
+            self.notifier.events_added(rid)
         self.notifier.work_ready()  # a parent waiting on the cancelled run may be due
         return ids
 
@@ -407,10 +419,13 @@ class SqliteStore(SqliteSchedules, SqliteRateLimits):
                 raise InvalidRunState(
                     f"run {run_id} is {row['status']}; only blocked runs can be resumed"
                 )
-            conn.execute(Q["resume_run"], {"run_id": run_id, "now": time.time()})
+            now = time.time()
+            conn.execute(Q["resume_run"], {"run_id": run_id, "now": now})
+            append_events(conn, run_id, [RESUMED_EVENT], now)
 
         await self._writer.submit(op)
         self.notifier.work_ready()
+        self.notifier.events_added(run_id)
 
     # -- retention ------------------------------------------------------------------------
 

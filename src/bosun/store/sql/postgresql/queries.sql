@@ -2,11 +2,12 @@
 WITH inserted AS (
     INSERT INTO runs (id, workflow, queue, status, priority, input, idempotency_key,
                       parent_id, parent_seq, deadline, concurrency_key, concurrency_limit,
-                      fairness_key, ready_at, created_at, updated_at)
+                      fairness_key, tenant, session, webhook_url, ready_at, created_at,
+                      updated_at)
     VALUES (%(id)s, %(workflow)s, %(queue)s, 'queued', %(priority)s, %(input)s,
             %(idempotency_key)s, %(parent_id)s, %(parent_seq)s, %(deadline)s,
-            %(concurrency_key)s, %(concurrency_limit)s, %(fairness_key)s, %(now)s, %(now)s,
-            %(now)s)
+            %(concurrency_key)s, %(concurrency_limit)s, %(fairness_key)s, %(tenant)s,
+            %(session)s, %(webhook_url)s, %(now)s, %(now)s, %(now)s)
     ON CONFLICT DO NOTHING
     RETURNING id, queue
 )
@@ -15,12 +16,13 @@ SELECT id, pg_notify('bosun_work', queue) AS notified FROM inserted;
 -- name: insert_claimed_run
 INSERT INTO runs (id, workflow, queue, status, priority, input, idempotency_key, parent_id,
                   parent_seq, deadline, concurrency_key, concurrency_limit, fairness_key,
-                  ready_at, lease_owner, lease_token, lease_expires_at, attempts, started_at,
-                  created_at, updated_at)
+                  tenant, session, webhook_url, ready_at, lease_owner, lease_token,
+                  lease_expires_at, attempts, started_at, created_at, updated_at)
 VALUES (%(id)s, %(workflow)s, %(queue)s, 'running', %(priority)s, %(input)s,
         %(idempotency_key)s, %(parent_id)s, %(parent_seq)s, %(deadline)s,
-        %(concurrency_key)s, %(concurrency_limit)s, %(fairness_key)s, %(expires)s,
-        %(owner)s, %(owner)s || ':1', %(expires)s, 1, %(now)s, %(now)s, %(now)s)
+        %(concurrency_key)s, %(concurrency_limit)s, %(fairness_key)s, %(tenant)s,
+        %(session)s, %(webhook_url)s, %(expires)s, %(owner)s, %(owner)s || ':1',
+        %(expires)s, 1, %(now)s, %(now)s, %(now)s)
 ON CONFLICT DO NOTHING
 RETURNING *;
 
@@ -116,7 +118,25 @@ WHERE id = %(run_id)s AND status = 'blocked'
 RETURNING pg_notify('bosun_work', queue);
 
 -- name: events_of
-SELECT * FROM events WHERE run_id = %(run_id)s AND id > %(after)s ORDER BY id;
+SELECT * FROM events WHERE run_id = %(run_id)s AND seq > %(after)s ORDER BY seq
+LIMIT %(limit)s;
+
+-- name: append_events
+SELECT append_events(%(run_id)s, %(events)s, %(now)s);
+
+-- name: insert_api_key
+INSERT INTO api_keys (id, tenant, name, hash, scopes, created_at)
+VALUES (%(id)s, %(tenant)s, %(name)s, %(hash)s, %(scopes)s, %(created_at)s);
+
+-- name: get_api_key
+SELECT * FROM api_keys WHERE id = %(id)s;
+
+-- name: list_api_keys
+SELECT * FROM api_keys WHERE %(tenant)s::text IS NULL OR tenant = %(tenant)s
+ORDER BY created_at, id;
+
+-- name: revoke_api_key
+UPDATE api_keys SET revoked_at = %(now)s WHERE id = %(id)s AND revoked_at IS NULL;
 
 -- name: queue_stats
 SELECT * FROM queue_depth ORDER BY queue;

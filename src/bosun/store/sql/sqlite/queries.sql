@@ -1,20 +1,21 @@
 -- name: insert_run
 INSERT INTO runs (id, workflow, queue, status, priority, input, idempotency_key, parent_id,
                   parent_seq, deadline, concurrency_key, concurrency_limit, fairness_key,
-                  ready_at, created_at, updated_at)
+                  tenant, session, webhook_url, ready_at, created_at, updated_at)
 VALUES (:id, :workflow, :queue, 'queued', :priority, :input, :idempotency_key, :parent_id,
         :parent_seq, :deadline, :concurrency_key, :concurrency_limit, :fairness_key,
-        :now, :now, :now)
+        :tenant, :session, :webhook_url, :now, :now, :now)
 ON CONFLICT DO NOTHING;
 
 -- name: insert_claimed_run
 INSERT INTO runs (id, workflow, queue, status, priority, input, idempotency_key, parent_id,
                   parent_seq, deadline, concurrency_key, concurrency_limit, fairness_key,
-                  ready_at, lease_owner, lease_token, lease_expires_at, attempts, started_at,
-                  created_at, updated_at)
+                  tenant, session, webhook_url, ready_at, lease_owner, lease_token,
+                  lease_expires_at, attempts, started_at, created_at, updated_at)
 VALUES (:id, :workflow, :queue, 'running', :priority, :input, :idempotency_key, :parent_id,
         :parent_seq, :deadline, :concurrency_key, :concurrency_limit, :fairness_key,
-        :expires, :owner, :owner || ':1', :expires, 1, :now, :now, :now)
+        :tenant, :session, :webhook_url, :expires, :owner, :owner || ':1', :expires, 1, :now,
+        :now, :now)
 ON CONFLICT DO NOTHING
 RETURNING *;
 
@@ -136,8 +137,13 @@ ON CONFLICT (run_id, seq) DO UPDATE SET
 -- name: consume_signal
 UPDATE signals SET consumed_seq = :seq WHERE id = :id AND consumed_seq IS NULL;
 
+-- name: take_event_seqs
+-- Reserve `n` event positions of a run (inside the writer's transaction); returns the last.
+UPDATE runs SET event_seq = event_seq + :n WHERE id = :run_id RETURNING event_seq;
+
 -- name: insert_event
-INSERT INTO events (run_id, type, data, created_at) VALUES (:run_id, :type, :data, :now);
+INSERT INTO events (run_id, seq, type, data, created_at)
+VALUES (:run_id, :seq, :type, :data, :now);
 
 -- name: suspend_run
 -- A wake-up that arrived while the run was running (wake_seq moved) makes it ready at once.
@@ -208,7 +214,20 @@ UPDATE runs SET status = 'queued', ready_at = :now, error = NULL, updated_at = :
 WHERE id = :run_id AND status = 'blocked';
 
 -- name: events_of
-SELECT * FROM events WHERE run_id = :run_id AND id > :after ORDER BY id;
+SELECT * FROM events WHERE run_id = :run_id AND seq > :after ORDER BY seq LIMIT :limit;
+
+-- name: insert_api_key
+INSERT INTO api_keys (id, tenant, name, hash, scopes, created_at)
+VALUES (:id, :tenant, :name, :hash, :scopes, :created_at);
+
+-- name: get_api_key
+SELECT * FROM api_keys WHERE id = :id;
+
+-- name: list_api_keys
+SELECT * FROM api_keys WHERE :tenant IS NULL OR tenant = :tenant ORDER BY created_at, id;
+
+-- name: revoke_api_key
+UPDATE api_keys SET revoked_at = :now WHERE id = :id AND revoked_at IS NULL;
 
 -- name: queue_stats
 SELECT * FROM queue_depth ORDER BY queue;
