@@ -6,13 +6,15 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
-from bosun import serde
+from bosun import serde, settings
 from bosun.context import Context
 from bosun.engine.definitions import FlowControl, KeyFrom, StepDef, WorkflowDef
 from bosun.engine.execution import current_execution, current_step
+from bosun.engine.runner import webhook_run
 from bosun.errors import (
     ConfigurationError,
     ResultTimeout,
@@ -26,9 +28,10 @@ from bosun.ids import new_id
 from bosun.ratelimit import RateLimit
 from bosun.retry import Retry
 from bosun.schedules import DEFAULT_MAX_CATCH_UP, Declared, declare
-from bosun.settings import database_url
 from bosun.store import Store, store_for_url
 from bosun.store.records import TERMINAL_STATUSES, MissedPolicy, NewRun, RunRecord
+from bosun.webhook_delivery import register_delivery
+from bosun.wire import DEFAULT_TENANT, KEY_SEPARATOR, store_key
 from bosun.worker.worker import Worker, WorkerOptions
 
 P = ParamSpec("P")
@@ -121,6 +124,19 @@ class Registry:
         )
 
 
+@dataclass(frozen=True)
+class _Options:
+    """How a run is submitted, besides its workflow and inputs."""
+
+    idempotency_key: str | None
+    queue: str | None
+    priority: int
+    deadline: float | timedelta | datetime | None
+    tenant: str
+    session: str | None
+    webhook: str | None
+
+
 def _deadline(value: float | timedelta | datetime | None) -> float | None:
     """A deadline as UNIX seconds from seconds-from-now, a timedelta or a datetime."""
     if value is None:
@@ -158,6 +174,8 @@ class App:
             (default 4 MiB); larger ones fail with `PayloadTooLarge`. None: no limit.
         retention: how long finished runs are kept before workers prune them, with their
             journals and events (default 30 days). None: keep forever.
+        webhook_secret: key that signs outbound webhooks; defaults to
+            `BOSUN_WEBHOOK_SECRET`. None: webhooks are sent unsigned.
     """
 
     def __init__(
@@ -168,9 +186,11 @@ class App:
         lease_ttl: float = 30.0,
         max_payload_bytes: int | None = DEFAULT_MAX_PAYLOAD_BYTES,
         retention: timedelta | None = DEFAULT_RETENTION,
+        webhook_secret: str | None = None,
     ):
         self.name = name
-        self.database = database or database_url()
+        self.webhook_secret = webhook_secret or settings.webhook_secret()
+        self.database = database or settings.database_url()
         self.lease_ttl = lease_ttl
         self.max_payload_bytes = max_payload_bytes
         self.retention = retention
@@ -179,6 +199,7 @@ class App:
         self._open_lock = asyncio.Lock()
         self._local_workers: list[Worker] = []
         self.queue_limits: dict[str, int] = {}
+        register_delivery(self)
 
     # -- registration ---------------------------------------------------------------------
 
@@ -194,6 +215,7 @@ class App:
         timezone: str = "UTC",
         schedule_missed: MissedPolicy = "skip",
         schedule_max_catch_up: int = DEFAULT_MAX_CATCH_UP,
+        on_event: str | list[str] | None = None,
     ) -> Callable[[Callable[Concatenate[Context, P], Awaitable[R]]], Workflow[P, R]]:
         """Register an async function `(ctx, …) -> result` as a workflow.
 
@@ -213,11 +235,14 @@ class App:
             schedule_missed: ticks missed while no worker ran: `"skip"` them, or `"catch_up"`
                 by starting the latest `schedule_max_catch_up` of them.
             schedule_max_catch_up: missed ticks started at most with `"catch_up"`.
+            on_event: event name(s) that start this workflow (`POST /v1/events/{name}` or
+                `App.trigger`); the workflow takes one input, the event's body.
         """
         flow = FlowControl(concurrency_key, concurrency_limit, fairness_key)
+        events = (on_event,) if isinstance(on_event, str) else tuple(on_event or ())
 
         def decorate(fn: Callable[Concatenate[Context, P], Awaitable[R]]) -> Workflow[P, R]:
-            definition = WorkflowDef.build(fn, name, queue, flow)
+            definition = WorkflowDef.build(fn, name, queue, flow, events)
             declared = None
             if schedule is not None:
                 declared = declare(
@@ -308,15 +333,21 @@ class App:
         queue: str | None = None,
         priority: int = 0,
         deadline: float | timedelta | datetime | None = None,
+        tenant: str = DEFAULT_TENANT,
+        session: str | None = None,
+        webhook: str | None = None,
         **kwargs: Any,
     ) -> RunHandle[R]:
-        """Start a run; with an `idempotency_key` used before, return that run instead.
+        """Start a run; with an `idempotency_key` the tenant used before, return that run.
 
-        `deadline` is seconds from now, a timedelta, or an absolute datetime.
+        `deadline` is seconds from now, a timedelta, or an absolute datetime. `session`
+        groups a conversation's runs: unless the workflow has its own `concurrency_key`, one
+        of them runs at a time, in order. `webhook` is a URL told when the run finishes.
         """
         definition = self.registry.resolve(workflow)
         payload = self._checked(definition.encode_input(args, kwargs), definition)
-        return await self._submit(definition, payload, idempotency_key, queue, priority, deadline)
+        options = _Options(idempotency_key, queue, priority, deadline, tenant, session, webhook)
+        return await self._submit(definition, payload, options)
 
     async def start_json(
         self,
@@ -327,38 +358,68 @@ class App:
         queue: str | None = None,
         priority: int = 0,
         deadline: float | timedelta | datetime | None = None,
+        tenant: str = DEFAULT_TENANT,
+        session: str | None = None,
+        webhook: str | None = None,
     ) -> RunHandle[Any]:
         """Start a run from JSON input (an object of named inputs or an array)."""
         definition = self.registry.workflow(workflow)
         payload = self._checked(definition.encode_json_input(data), definition)
-        return await self._submit(definition, payload, idempotency_key, queue, priority, deadline)
+        options = _Options(idempotency_key, queue, priority, deadline, tenant, session, webhook)
+        return await self._submit(definition, payload, options)
+
+    async def trigger(
+        self,
+        event: str,
+        data: Any,
+        *,
+        event_id: str | None = None,
+        tenant: str = DEFAULT_TENANT,
+    ) -> list[tuple[str, RunHandle[Any], bool]]:
+        """Start every workflow declared with `on_event=event`, passing `data` as its input.
+
+        The same `event_id` starts nothing new: each (workflow, event id) pair is one run.
+        Returns (workflow name, handle, whether it was created now) per subscribed workflow.
+        """
+        event_id = event_id or new_id()
+        started = []
+        for definition in self.registry.workflows.values():
+            if event not in definition.on_event:
+                continue
+            payload = self._checked(definition.encode_input((data,), {}), definition)
+            key = f"event:{event}:{event_id}:{definition.name}"
+            options = _Options(key, None, 0, None, tenant, None, None)
+            handle = await self._submit(definition, payload, options)
+            started.append((definition.name, handle, handle.created))
+        return started
 
     def _checked(self, payload: str, definition: WorkflowDef) -> str:
         where = f"input of workflow {definition.name!r}"
         return serde.check_size(payload, self.max_payload_bytes, where)
 
     async def _submit(
-        self,
-        definition: WorkflowDef,
-        payload: str,
-        idempotency_key: str | None,
-        queue: str | None,
-        priority: int,
-        deadline: float | timedelta | datetime | None,
+        self, definition: WorkflowDef, payload: str, options: _Options
     ) -> RunHandle[Any]:
         await self.open()
         concurrency_key, concurrency_limit, fairness_key = definition.keys_for(payload)
+        if options.session is not None and concurrency_key is None:
+            # One active run per session unless the workflow says otherwise.
+            concurrency_key = f"session:{options.tenant}{KEY_SEPARATOR}{options.session}"
+            concurrency_limit = 1
         new = NewRun(
             id=new_id(),
             workflow=definition.name,
-            queue=queue or definition.queue,
+            queue=options.queue or definition.queue,
             input=payload,
-            priority=priority,
-            idempotency_key=idempotency_key,
-            deadline=_deadline(deadline),
+            priority=options.priority,
+            idempotency_key=store_key(options.tenant, options.idempotency_key),
+            deadline=_deadline(options.deadline),
             concurrency_key=concurrency_key,
             concurrency_limit=concurrency_limit,
             fairness_key=fairness_key,
+            tenant=options.tenant,
+            session=options.session,
+            webhook_url=options.webhook,
         )
         # Runs under flow control must go through the claim query, which enforces it.
         direct = concurrency_key is None and new.queue not in self.queue_limits
@@ -374,9 +435,20 @@ class App:
             finally:
                 worker.adopt(claimed)
             if claimed is not None:
-                return RunHandle(self, new.id, workflow=new.workflow, fresh=True)
+                return RunHandle(self, new.id, workflow=new.workflow, fresh=True, created=True)
         run_id, created = await self.store.create_run(new)
-        return RunHandle(self, run_id, workflow=new.workflow, fresh=created)
+        return RunHandle(self, run_id, workflow=new.workflow, fresh=created, created=created)
+
+    async def cancel(self, run_id: str) -> list[str]:
+        """Cancel a run and its unfinished children; return the ids cancelled. Runs
+        submitted with a webhook get their `run.cancelled` call."""
+        await self.open()
+        ids = await self.store.cancel_run(run_id)
+        for rid in ids:
+            record = await self.store.get_run(rid)
+            if record is not None and record.webhook_url:
+                await self.store.create_run(webhook_run(record))
+        return ids
 
     def get_handle(self, run_id: str) -> RunHandle[Any]:
         """A handle to an existing run."""
@@ -418,10 +490,19 @@ class RunHandle(Generic[R_co]):
     """A reference to a run: wait for its result, inspect, signal or cancel it."""
 
     def __init__(
-        self, app: App, run_id: str, *, workflow: str | None = None, fresh: bool = False
+        self,
+        app: App,
+        run_id: str,
+        *,
+        workflow: str | None = None,
+        fresh: bool = False,
+        created: bool = False,
     ) -> None:
         self.app = app
         self.run_id = run_id
+        #: True when the call that returned this handle created the run (False when an
+        #: idempotency key found an existing one).
+        self.created = created
         self._workflow = workflow
         self._fresh = fresh
 
@@ -498,8 +579,7 @@ class RunHandle(Generic[R_co]):
 
     async def cancel(self) -> list[str]:
         """Cancel the run and its unfinished children; return the ids cancelled."""
-        await self.app.open()
-        return await self.app.store.cancel_run(self.run_id)
+        return await self.app.cancel(self.run_id)
 
     async def resume(self) -> None:
         """Resume a `blocked` run after deploying fixed code."""

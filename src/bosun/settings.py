@@ -10,6 +10,9 @@ ENVIRONMENT = {
     "BOSUN_DATABASE_URL": f"database URL (default {DEFAULT_DATABASE_URL}); "
     "sqlite:///path.db or postgresql://…",
     "BOSUN_LOG_LEVEL": "log level of the CLI and worker (default INFO)",
+    "BOSUN_WEBHOOK_SECRET": "key that signs outbound webhooks (HMAC-SHA256); unset: unsigned",
+    "BOSUN_URL": "URL of a bosun server, for `bosun run` and `bosun runs` over HTTP",
+    "BOSUN_API_KEY": "API key for BOSUN_URL",
 }
 
 
@@ -20,3 +23,7 @@ def database_url() -> str:
 
 def log_level() -> str:
     return os.environ.get("BOSUN_LOG_LEVEL", "INFO").upper()
+
+
+def webhook_secret() -> str | None:
+    return os.environ.get("BOSUN_WEBHOOK_SECRET") or None

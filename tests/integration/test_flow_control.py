@@ -83,14 +83,14 @@ def build_app(url: str, seen: Observed) -> tuple[bosun.App, dict[str, bosun.Work
     app.queue_limit("limited", 2)
 
     @app.step(name="work")
-    async def work(session: str) -> None:
+    async def work(chat_id: str) -> None:
         start = time.monotonic()
         await asyncio.sleep(0.03)
-        seen.spans.setdefault(session, []).append((start, time.monotonic()))
+        seen.spans.setdefault(chat_id, []).append((start, time.monotonic()))
 
-    @app.workflow(name="chat", concurrency_key="session")
-    async def chat(ctx: bosun.Context, session: str) -> None:
-        await work(session)
+    @app.workflow(name="chat", concurrency_key="chat_id")
+    async def chat(ctx: bosun.Context, chat_id: str) -> None:
+        await work(chat_id)
 
     @app.step(name="heavy")
     async def heavy() -> None:

@@ -13,7 +13,15 @@ from bosun import serde
 from bosun.errors import ConfigurationError, InvalidArguments
 from bosun.retry import NO_RETRY, Retry
 
-_RESERVED = {"idempotency_key", "queue", "priority", "deadline"}
+_RESERVED = {
+    "idempotency_key",
+    "queue",
+    "priority",
+    "deadline",
+    "tenant",
+    "session",
+    "webhook",
+}
 
 
 def _hints(fn: Callable[..., Any]) -> dict[str, Any]:
@@ -82,6 +90,7 @@ class WorkflowDef:
     param_hints: dict[str, Any] = field(repr=False)
     return_hint: Any = Any
     flow: FlowControl = field(default_factory=FlowControl)
+    on_event: tuple[str, ...] = ()
 
     def keys_for(self, input_json: str) -> tuple[str | None, int | None, str | None]:
         """The (concurrency key, its limit, fairness key) of a run with these inputs."""
@@ -108,7 +117,12 @@ class WorkflowDef:
 
     @classmethod
     def build(
-        cls, fn: Callable[..., Any], name: str | None, queue: str, flow: FlowControl | None = None
+        cls,
+        fn: Callable[..., Any],
+        name: str | None,
+        queue: str,
+        flow: FlowControl | None = None,
+        on_event: tuple[str, ...] = (),
     ) -> WorkflowDef:
         if not inspect.iscoroutinefunction(fn):
             raise ConfigurationError(
@@ -145,6 +159,11 @@ class WorkflowDef:
                 )
         if flow.concurrency_limit < 1:
             raise ConfigurationError(f"workflow {fn.__qualname__}: concurrency_limit must be >= 1")
+        if on_event and len(rest) != 1:
+            raise ConfigurationError(
+                f"workflow {fn.__qualname__}: a workflow started by events (on_event=) takes "
+                f"exactly one input after the Context, which receives the event's body"
+            )
         return cls(
             fn=fn,
             name=name or fn.__qualname__,
@@ -153,6 +172,7 @@ class WorkflowDef:
             param_hints={p.name: hints.get(p.name, Any) for p in rest},
             return_hint=hints.get("return", Any),
             flow=flow,
+            on_event=on_event,
         )
 
     def encode_input(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:

@@ -3,17 +3,33 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
+import uuid
 
 from bosun.context import Context
 from bosun.engine.control import Abandon, Release, Suspend
 from bosun.engine.execution import Cursor, Execution, current_cursor, current_execution, error_dict
 from bosun.errors import DeadlineExceeded, DeterminismError, LeaseLost
 from bosun.store import events
-from bosun.store.records import Outcome
+from bosun.store.records import NewRun, Outcome, RunRecord
 
 log = logging.getLogger("bosun.engine")
+WEBHOOK_WORKFLOW = "bosun.webhook"
+_WEBHOOK_NAMESPACE = uuid.UUID("0b6c3d52-7a51-4f0e-8f43-5f0f6c1f2b7e")
+
+
+def webhook_run(run: RunRecord) -> NewRun:
+    """The run that delivers `run`'s webhook; its id is fixed, so a retried write or a
+    repeated cancel creates it once."""
+    return NewRun(
+        id=uuid.uuid5(_WEBHOOK_NAMESPACE, run.id).hex,
+        workflow=WEBHOOK_WORKFLOW,
+        queue=run.queue,
+        input=json.dumps({"run_id": run.id, "url": run.webhook_url}),
+        tenant=run.tenant,
+    )
 
 
 async def execute(execution: Execution) -> Outcome | None:
@@ -34,6 +50,8 @@ async def execute(execution: Execution) -> Outcome | None:
             execution.pending.events.append(
                 events.run_outcome(outcome.kind, outcome.wake_at, outcome.error)
             )
+        if outcome.kind in ("complete", "fail") and run.webhook_url:
+            execution.pending.children.append(webhook_run(run))
         await execution.flush()
         return outcome
     except Abandon as abandon:
