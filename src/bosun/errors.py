@@ -20,6 +20,7 @@ BosunError
 ├── PermissionDenied          the API key lacks the scope the operation needs (HTTP 403)
 ├── RateLimited               too many requests or streams for one API key (HTTP 429)
 ├── ServiceError              the server failed or answered something unexpected (HTTP 5xx)
+├── WebhookFailed             one webhook delivery attempt failed (in `bosun.webhooks`)
 └── RunError                  something went wrong inside a run
     ├── StepFailed            a step exhausted its retries (or raised a non-retryable error)
     ├── SignalTimeout         `wait_for_signal` timed out (also TimeoutError)

@@ -1,0 +1,214 @@
+"""Outbound webhooks: sign a body, verify a signature, deliver one signed `POST`.
+
+Each request carries `Bosun-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256>`, the HMAC keyed
+with the shared secret over `"<t>." + body`. A receiver checks it with `verify`, which also
+refuses a timestamp too far from its own clock, so a captured request cannot be replayed
+later. While a secret is being rotated the header may carry several `v1=` entries; one match
+is enough.
+
+`deliver` makes one attempt and raises `WebhookFailed` when it does not succeed; retrying with
+back-off is the caller's business (bosun runs each delivery as a durable run).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import time
+
+import httpx
+
+from bosun.errors import BosunError, ConfigurationError, InvalidRequest
+
+__all__ = ["SIGNATURE_HEADER", "WebhookFailed", "deliver", "sign", "verify"]
+
+SIGNATURE_HEADER = "Bosun-Signature"
+_SCHEME = "v1"
+_EXCERPT_BYTES = 200  # of a failed answer's body, enough to say why without reading it all
+
+
+class WebhookFailed(BosunError):
+    """One delivery attempt did not get a 2xx answer.
+
+    Attributes:
+        status: the HTTP status the receiver answered, or `None` when no answer came
+            (connection refused, timeout, TLS or protocol error).
+    """
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _digest(secret: str, body: bytes, timestamp: int) -> str:
+    if not secret:
+        raise ConfigurationError(
+            "the webhook secret is empty; set BOSUN_WEBHOOK_SECRET to a long random string"
+        )
+    message = f"{timestamp}.".encode() + body
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def sign(secret: str, body: bytes, timestamp: int) -> str:
+    """The `Bosun-Signature` header value for `body` sent at `timestamp` (unix seconds)."""
+    return f"t={timestamp},{_SCHEME}={_digest(secret, body, timestamp)}"
+
+
+def _parse(header: str) -> tuple[int, list[str]]:
+    """The timestamp and the `v1` signatures of a header; entries of other schemes are
+    ignored, so a newer sender stays readable."""
+    timestamps: list[str] = []
+    signatures: list[str] = []
+    for item in header.split(","):
+        name, sep, value = item.strip().partition("=")
+        if not sep:
+            continue
+        if name == "t":
+            timestamps.append(value)
+        elif name == _SCHEME:
+            signatures.append(value)
+    if len(timestamps) != 1 or not (timestamps[0].isascii() and timestamps[0].isdigit()):
+        raise InvalidRequest(
+            f"malformed {SIGNATURE_HEADER} header {header[:200]!r}: expected one "
+            f"'t=<unix seconds>' entry, as in 't=1700000000,v1=<hex>'"
+        )
+    if not signatures:
+        raise InvalidRequest(
+            f"malformed {SIGNATURE_HEADER} header {header[:200]!r}: no '{_SCHEME}=<hex>' "
+            f"signature, as in 't=1700000000,v1=<hex>'"
+        )
+    return int(timestamps[0]), signatures
+
+
+def verify(
+    secret: str,
+    header: str,
+    body: bytes,
+    *,
+    tolerance: float = 300,
+    now: float | None = None,
+) -> None:
+    """Check a `Bosun-Signature` header against the exact bytes received.
+
+    Args:
+        secret: the shared secret (`BOSUN_WEBHOOK_SECRET` on the sending side).
+        header: the header's value.
+        body: the raw request body, before any JSON parsing.
+        tolerance: how many seconds the signed timestamp may be from `now`, either way.
+        now: the current unix time; `time.time()` when omitted.
+
+    Raises:
+        InvalidRequest: the header is malformed, its timestamp is outside the tolerance, or
+            no `v1` signature matches.
+    """
+    timestamp, signatures = _parse(header)
+    current = time.time() if now is None else now
+    if abs(current - timestamp) > tolerance:
+        raise InvalidRequest(
+            f"{SIGNATURE_HEADER} timestamp {timestamp} is {current - timestamp:+.0f} s from now, "
+            f"outside the {tolerance:g} s tolerance: the request may be a replay; if it is not, "
+            f"check that the sender's and receiver's clocks are synchronised"
+        )
+    expected = _digest(secret, body, timestamp).encode()
+    # Compare with every entry (no early exit) so timing tells nothing about which matched.
+    matches = [
+        hmac.compare_digest(expected, candidate.encode("utf-8", "replace"))
+        for candidate in signatures
+    ]
+    if not any(matches):
+        raise InvalidRequest(
+            f"no {_SCHEME} signature in the {SIGNATURE_HEADER} header matches the body: the "
+            f"secret differs from the sender's, or the body was changed (verify the raw bytes, "
+            f"not re-serialised JSON)"
+        )
+
+
+def _check_url(url: str) -> httpx.URL:
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise InvalidRequest(f"webhook URL {url!r} is not a valid URL: {exc}") from exc
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise InvalidRequest(
+            f"webhook URL {url!r} is not allowed: use an http:// or https:// URL with a host"
+        )
+    return parsed
+
+
+def _origin(url: httpx.URL) -> str:
+    """Scheme, host and port only: webhook URLs often carry a token in the path or query."""
+    return f"{url.scheme}://{url.netloc.decode('ascii')}"
+
+
+async def _excerpt(response: httpx.Response) -> str:
+    """The start of a streamed answer's body, without reading the rest."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_raw():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= _EXCERPT_BYTES:
+            break
+    text = b"".join(chunks)[:_EXCERPT_BYTES].decode("utf-8", "replace").strip()
+    return f": {text}" if text else ""
+
+
+async def _post(
+    client: httpx.AsyncClient, url: httpx.URL, body: bytes, headers: dict[str, str], timeout: float
+) -> int:
+    async with client.stream("POST", url, content=body, headers=headers, timeout=timeout) as rsp:
+        if rsp.is_success:
+            return rsp.status_code
+        raise WebhookFailed(
+            f"webhook at {_origin(url)} answered {rsp.status_code} {rsp.reason_phrase}"
+            f"{await _excerpt(rsp)}",
+            status=rsp.status_code,
+        )
+
+
+async def deliver(
+    url: str,
+    body: bytes,
+    *,
+    secret: str | None,
+    timeout: float = 10.0,
+    client: httpx.AsyncClient | None = None,
+) -> int:
+    """POST `body` (JSON) to `url` once, signed when `secret` is given.
+
+    Args:
+        url: the receiver; only `http` and `https` URLs are accepted. Redirects are not
+            followed: the receiver must answer at the URL it registered.
+        body: the JSON document, exactly as it will be signed and sent.
+        secret: the signing secret, or `None` to send no `Bosun-Signature` header.
+        timeout: seconds the whole attempt may take, connecting and answering included.
+        client: an `httpx.AsyncClient` to reuse; a short-lived one is made when omitted.
+
+    Returns:
+        The receiver's 2xx status code.
+
+    Raises:
+        InvalidRequest: `url` is not an http(s) URL.
+        ConfigurationError: `secret` is the empty string.
+        WebhookFailed: the receiver answered something other than 2xx, or did not answer.
+    """
+    target = _check_url(url)
+    headers = {"Content-Type": "application/json", "User-Agent": "bosun-webhooks"}
+    if secret is not None:
+        headers[SIGNATURE_HEADER] = sign(secret, body, int(time.time()))
+    try:
+        # httpx's timeout bounds each read; this bounds the attempt against a slow drip.
+        async with asyncio.timeout(timeout):
+            if client is not None:
+                return await _post(client, target, body, headers, timeout)
+            async with httpx.AsyncClient() as own:
+                return await _post(own, target, body, headers, timeout)
+    except (TimeoutError, httpx.TimeoutException) as exc:
+        raise WebhookFailed(
+            f"webhook at {_origin(target)} did not answer within {timeout:g} s"
+        ) from exc
+    except httpx.HTTPError as exc:
+        raise WebhookFailed(
+            f"webhook at {_origin(target)} could not be reached: {type(exc).__name__}: {exc}"
+        ) from exc

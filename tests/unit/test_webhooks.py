@@ -1,0 +1,259 @@
+"""Webhook signatures (known answers, replay and rotation) and delivery to a real local server."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import pytest
+
+from bosun.errors import ConfigurationError, InvalidRequest
+from bosun.webhooks import SIGNATURE_HEADER, WebhookFailed, deliver, sign, verify
+
+pytestmark = pytest.mark.timeout(30)
+
+SECRET = "whsec_test"
+BODY = b'{"type": "run.completed"}'
+T = 1700000000
+# Computed once, outside bosun, with both
+#   hmac.new(b"whsec_test", b'1700000000.{"type": "run.completed"}', hashlib.sha256)
+#   printf '1700000000.{"type": "run.completed"}' | openssl dgst -sha256 -hmac whsec_test
+EXPECTED_HEX = "f163b68d872a675abc7381d124f3ee35b1e9534b42e41e94d5bd2066badf6550"
+
+
+def test_known_answer_signature() -> None:
+    assert SIGNATURE_HEADER == "Bosun-Signature"
+    assert sign(SECRET, BODY, T) == f"t={T},v1={EXPECTED_HEX}"
+
+
+def test_verify_accepts_a_good_signature() -> None:
+    verify(SECRET, f"t={T},v1={EXPECTED_HEX}", BODY, now=T)
+    verify(SECRET, f" t={T} , v1={EXPECTED_HEX} ", BODY, now=T + 299)  # spaces are tolerated
+    verify(SECRET, f"t={T},v0=ignored,v1={EXPECTED_HEX},v2=future", BODY, now=T - 299)
+
+
+def test_verify_uses_the_current_time_by_default() -> None:
+    now = int(time.time())
+    verify(SECRET, sign(SECRET, BODY, now), BODY)
+    with pytest.raises(InvalidRequest, match="replay"):
+        verify(SECRET, sign(SECRET, BODY, now - 3600), BODY)
+
+
+@pytest.mark.parametrize(
+    "body", [BODY + b" ", b'{"type": "run.failed"}', b'{"type":"run.completed"}', b""]
+)
+def test_verify_rejects_a_tampered_body(body: bytes) -> None:
+    with pytest.raises(InvalidRequest, match=r"no v1 signature .* matches"):
+        verify(SECRET, f"t={T},v1={EXPECTED_HEX}", body, now=T)
+
+
+def test_verify_rejects_the_wrong_secret() -> None:
+    with pytest.raises(InvalidRequest, match="secret differs"):
+        verify("whsec_other", f"t={T},v1={EXPECTED_HEX}", BODY, now=T)
+
+
+def test_verify_rejects_a_changed_timestamp() -> None:
+    with pytest.raises(InvalidRequest, match="matches"):
+        verify(SECRET, f"t={T + 1},v1={EXPECTED_HEX}", BODY, now=T)
+
+
+@pytest.mark.parametrize("now", [T + 301, T - 301, T + 86_400])
+def test_verify_rejects_a_stale_or_future_timestamp(now: float) -> None:
+    with pytest.raises(InvalidRequest, match="outside the 300 s tolerance"):
+        verify(SECRET, f"t={T},v1={EXPECTED_HEX}", BODY, now=now)
+
+
+def test_the_tolerance_is_configurable() -> None:
+    verify(SECRET, f"t={T},v1={EXPECTED_HEX}", BODY, now=T + 3000, tolerance=3600)
+    with pytest.raises(InvalidRequest, match="outside the 5 s tolerance"):
+        verify(SECRET, f"t={T},v1={EXPECTED_HEX}", BODY, now=T + 6, tolerance=5)
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "",
+        "garbage",
+        EXPECTED_HEX,
+        f"v1={EXPECTED_HEX}",  # no timestamp
+        f"t={T}",  # no signature
+        f"t={T},v0={EXPECTED_HEX}",  # no signature of a scheme we know
+        f"t=,v1={EXPECTED_HEX}",
+        f"t=-{T},v1={EXPECTED_HEX}",
+        f"t={T}.5,v1={EXPECTED_HEX}",
+        f"t=soon,v1={EXPECTED_HEX}",
+        f"t={T},t={T},v1={EXPECTED_HEX}",  # two timestamps
+    ],
+)
+def test_verify_rejects_a_malformed_header(header: str) -> None:
+    with pytest.raises(InvalidRequest, match="malformed Bosun-Signature header"):
+        verify(SECRET, header, BODY, now=T)
+
+
+def test_verify_survives_odd_signature_values() -> None:
+    for value in ("", "é" * 64, "\udcff", EXPECTED_HEX.upper(), EXPECTED_HEX[:-1]):
+        with pytest.raises(InvalidRequest, match="matches"):
+            verify(SECRET, f"t={T},v1={value}", BODY, now=T)
+
+
+def test_rotation_accepts_either_of_two_signatures() -> None:
+    old = sign("whsec_old", BODY, T).split(",v1=")[1]
+    new = sign("whsec_new", BODY, T).split(",v1=")[1]
+    header = f"t={T},v1={old},v1={new}"
+    verify("whsec_old", header, BODY, now=T)
+    verify("whsec_new", header, BODY, now=T)
+    with pytest.raises(InvalidRequest, match="matches"):
+        verify("whsec_third", header, BODY, now=T)
+
+
+def test_an_empty_secret_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="BOSUN_WEBHOOK_SECRET"):
+        sign("", BODY, T)
+    with pytest.raises(ConfigurationError, match="BOSUN_WEBHOOK_SECRET"):
+        verify("", f"t={T},v1={EXPECTED_HEX}", BODY, now=T)
+
+
+# -- delivery to a real HTTP server on the loopback interface ---------------------------------
+
+
+@dataclass
+class Received:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Receiver:
+    url: str
+    status: int = 200
+    answer: bytes = b"ok"
+    stall: bool = False  # answer only when the test ends
+    requests: list[Received] = field(default_factory=list)
+    released: threading.Event = field(default_factory=threading.Event)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    state = Receiver(url="")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", "0"))
+            body = self.rfile.read(length)
+            state.requests.append(Received("POST", self.path, dict(self.headers.items()), body))
+            if state.stall:
+                state.released.wait(10)
+            try:
+                self.send_response(state.status)
+                self.send_header("Content-Length", str(len(state.answer)))
+                self.end_headers()
+                self.wfile.write(state.answer)
+            except OSError:  # the client gave up waiting
+                pass
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/bosun?token=t0ps3cret"
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield state
+    finally:
+        state.released.set()
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+async def test_deliver_posts_a_signed_body_that_verify_accepts(receiver: Receiver) -> None:
+    before = int(time.time())
+    assert await deliver(receiver.url, BODY, secret=SECRET) == 200
+    [request] = receiver.requests
+    assert request.path == "/hooks/bosun?token=t0ps3cret"
+    assert request.body == BODY
+    headers = {name.lower(): value for name, value in request.headers.items()}
+    assert headers["content-type"] == "application/json"
+    assert headers["user-agent"] == "bosun-webhooks"
+    verify(SECRET, headers["bosun-signature"], request.body)
+    timestamp = int(headers["bosun-signature"].split(",")[0].removeprefix("t="))
+    assert before <= timestamp <= time.time()
+    with pytest.raises(InvalidRequest):
+        verify("whsec_other", headers["bosun-signature"], request.body)
+
+
+async def test_deliver_without_a_secret_sends_no_signature(receiver: Receiver) -> None:
+    receiver.status = 204
+    receiver.answer = b""
+    async with httpx.AsyncClient() as client:
+        assert await deliver(receiver.url, BODY, secret=None, client=client) == 204
+        assert await deliver(receiver.url, BODY, secret=None, client=client) == 204
+        assert not client.is_closed  # a caller's client is left open for reuse
+    assert len(receiver.requests) == 2
+    assert all(SIGNATURE_HEADER.lower() not in map(str.lower, r.headers) for r in receiver.requests)
+
+
+async def test_an_error_answer_fails_with_its_status(receiver: Receiver) -> None:
+    receiver.status = 500
+    receiver.answer = b"database on fire " * 1000
+    with pytest.raises(WebhookFailed, match="answered 500 Internal Server Error: database") as info:
+        await deliver(receiver.url, BODY, secret=SECRET)
+    assert info.value.status == 500
+    assert len(str(info.value)) < 400  # only an excerpt of the answer
+    assert "t0ps3cret" not in str(info.value)  # nor the URL's path and query
+
+
+@pytest.mark.parametrize("status", [301, 404])
+async def test_redirects_and_client_errors_fail(receiver: Receiver, status: int) -> None:
+    receiver.status = status
+    with pytest.raises(WebhookFailed) as info:
+        await deliver(receiver.url, BODY, secret=SECRET)
+    assert info.value.status == status
+
+
+async def test_a_closed_port_fails_without_a_status() -> None:
+    url = f"http://127.0.0.1:{closed_port()}/hook"
+    with pytest.raises(WebhookFailed, match="could not be reached") as info:
+        await deliver(url, BODY, secret=SECRET)
+    assert info.value.status is None
+    assert isinstance(info.value.__cause__, httpx.ConnectError)
+
+
+async def test_a_receiver_that_does_not_answer_in_time_fails(receiver: Receiver) -> None:
+    receiver.stall = True
+    started = time.monotonic()
+    with pytest.raises(WebhookFailed, match=r"did not answer within 0\.2 s") as info:
+        await deliver(receiver.url, BODY, secret=SECRET, timeout=0.2)
+    assert time.monotonic() - started < 5
+    assert info.value.status is None
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://example.com/hook",
+        "file:///etc/passwd",
+        "example.com/hook",
+        "http:///no-host",
+        "javascript:alert(1)",
+        "http://[::1",
+    ],
+)
+async def test_only_http_urls_are_accepted(url: str) -> None:
+    with pytest.raises(InvalidRequest, match="webhook URL"):
+        await deliver(url, BODY, secret=SECRET)
