@@ -1,0 +1,253 @@
+"""`bosun server`, `bosun dev` and `bosun keys`: serving the HTTP API and its credentials."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from bosun import settings
+from bosun.cli import (
+    AppRef,
+    DatabaseOpt,
+    JsonOpt,
+    _fail,
+    _print_json,
+    _run,
+    _setup_logging,
+    _when,
+    _with_store,
+    cli,
+    err,
+    out,
+)
+from bosun.errors import BosunError
+from bosun.store import Store
+from bosun.store.records import ApiKeyRecord
+
+keys_cli = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+cli.add_typer(keys_cli, name="keys")
+
+HostOpt = Annotated[str, typer.Option("--host", help="Address to listen on.")]
+PortOpt = Annotated[int, typer.Option("--port", help="Port to listen on.")]
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _serve(app_ref: str, database: str | None, host: str, port: int, config: Any) -> None:
+    import uvicorn
+
+    from bosun.cli import _load
+    from bosun.server import create_server
+
+    app = _load(app_ref)
+    if database:
+        app.use_database(database)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_server(app, config),
+            host=host,
+            port=port,
+            log_level=settings.log_level().lower(),
+            lifespan="on",
+            timeout_graceful_shutdown=35,
+        )
+    )
+    server.run()
+    if not server.started:
+        raise SystemExit(1)
+
+
+@cli.command()
+def server(
+    app_ref: AppRef,
+    database: DatabaseOpt = None,
+    host: HostOpt = "127.0.0.1",
+    port: PortOpt = 8000,
+    no_auth: Annotated[
+        bool,
+        typer.Option("--no-auth", help="Serve without API keys (loopback addresses only)."),
+    ] = False,
+    worker_slots: Annotated[
+        int, typer.Option("--worker-slots", help="Also run a worker with this many slots.")
+    ] = 0,
+    max_body_bytes: Annotated[
+        int, typer.Option("--max-body-bytes", help="Largest request body accepted.")
+    ] = 8 * 1024 * 1024,
+    rate_limit: Annotated[
+        float, typer.Option("--rate-limit", help="Requests per second per API key (0: off).")
+    ] = 50.0,
+    max_streams: Annotated[
+        int, typer.Option("--max-streams", help="Open event streams per API key (0: off).")
+    ] = 100,
+) -> None:
+    """Serve the HTTP API (/v1, SSE, /healthz, /readyz, /openapi.json) for the App."""
+    from bosun.server import ServerConfig
+
+    _setup_logging()
+    if no_auth and not _is_loopback(host):
+        _fail(
+            f"--no-auth serves everyone as the default tenant; it is only allowed on a loopback "
+            f"address, not {host}. Create a key with `bosun keys create --tenant NAME` instead.",
+            2,
+        )
+    config = ServerConfig(
+        auth=not no_auth,
+        worker_concurrency=worker_slots,
+        max_body_bytes=max_body_bytes,
+        rate_limit=rate_limit,
+        max_streams=max_streams,
+    )
+    _serve(app_ref, database, host, port, config)
+
+
+@cli.command()
+def dev(
+    app_ref: AppRef,
+    database: DatabaseOpt = None,
+    host: HostOpt = "127.0.0.1",
+    port: PortOpt = 8000,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", help="Worker slots in this process.")
+    ] = 16,
+) -> None:
+    """Run everything in one process: API, UI and a worker, on the embedded SQLite store.
+
+    Prints the URL and an API key (kept in .bosun/dev-key and reused while it is valid).
+    """
+    from bosun.server import ServerConfig
+
+    _setup_logging()
+    url = database or settings.database_url()
+    key = _run(lambda: _with_store(url, _dev_key, create=True))
+    base = f"http://{host}:{port}"
+    out.print(f"bosun dev: serving {app_ref} at [bold]{base}[/bold] (database {url})")
+    out.print(f"API key:   [bold]{key}[/bold]")
+    out.print(
+        f"Try:       curl -H 'Authorization: Bearer {key}' {base}/v1/workflows", soft_wrap=True
+    )
+    config = ServerConfig(worker_concurrency=concurrency, rate_limit=0)
+    _serve(app_ref, url, host, port, config)
+
+
+async def _dev_key(store: Store) -> str:
+    """The development key: the one saved in .bosun/dev-key if it still works, else a new
+    admin key for the default tenant, saved there (readable by this user only)."""
+    from bosun.server.auth import new_key
+
+    path = Path(".bosun") / "dev-key"
+    if path.exists():
+        saved = path.read_text().strip()
+        parts = saved.split("_")
+        if len(parts) >= 3:
+            record = await store.get_api_key(parts[1])
+            if record is not None and record.revoked_at is None:
+                return saved
+    key, record = new_key("default", ["admin"], name="bosun dev")
+    await store.create_api_key(record)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    return key
+
+
+def _key_json(record: ApiKeyRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "tenant": record.tenant,
+        "name": record.name,
+        "scopes": list(record.scopes),
+        "created_at": _when(record.created_at),
+        "revoked_at": _when(record.revoked_at) if record.revoked_at else None,
+    }
+
+
+@keys_cli.command("create")
+def keys_create(
+    tenant: Annotated[str, typer.Option("--tenant", help="Tenant the key belongs to.")],
+    scope: Annotated[
+        list[str] | None,
+        typer.Option("--scope", help="read, submit or admin (repeatable; default: submit)."),
+    ] = None,
+    name: Annotated[str, typer.Option("--name", help="A note on what the key is for.")] = "",
+    database: DatabaseOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create an API key; the key is printed once and stored only as a hash."""
+    from bosun.server.auth import new_key
+
+    try:
+        key, record = new_key(tenant, scope or ["submit"], name)
+    except BosunError as exc:
+        _fail(str(exc), 2)
+
+    async def create(store: Store) -> None:
+        await store.create_api_key(record)
+
+    _run(lambda: _with_store(database, create, create=True))
+    if as_json:
+        _print_json({**_key_json(record), "key": key})
+        return
+    out.print(f"created key {record.id} for tenant {tenant} ({', '.join(record.scopes)})")
+    out.print(key)
+    err.print("store it now: bosun keeps only its hash and cannot show it again")
+
+
+@keys_cli.command("list")
+def keys_list(
+    tenant: Annotated[str | None, typer.Option("--tenant", help="Only this tenant's keys.")] = None,
+    database: DatabaseOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List API keys (never their secrets)."""
+
+    async def fetch(store: Store) -> list[ApiKeyRecord]:
+        return await store.list_api_keys(tenant)
+
+    records = _run(lambda: _with_store(database, fetch))
+    if as_json:
+        _print_json([_key_json(r) for r in records])
+        return
+    from rich.table import Table
+
+    table = Table("id", "tenant", "name", "scopes", "created", "revoked")
+    for r in records:
+        table.add_row(
+            r.id,
+            r.tenant,
+            r.name,
+            ",".join(r.scopes),
+            _when(r.created_at),
+            _when(r.revoked_at) if r.revoked_at else "",
+        )
+    out.print(table)
+
+
+@keys_cli.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key's id (from `bosun keys list`).")],
+    database: DatabaseOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Revoke an API key; servers stop accepting it within 10 seconds."""
+
+    async def revoke(store: Store) -> bool:
+        return await store.revoke_api_key(key_id)
+
+    if not _run(lambda: _with_store(database, revoke)):
+        _fail(f"no live API key with id {key_id!r}", 1)
+    if as_json:
+        _print_json({"revoked": key_id})
+    else:
+        out.print(f"revoked key {key_id}")

@@ -1,0 +1,368 @@
+"""The `/v1` routes. Every query is scoped to the caller's tenant: another tenant's run is
+a 404, the same answer as a run that does not exist."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import TypeAdapter
+
+from bosun.app import App
+from bosun.errors import InvalidRequest, RateLimited, RunNotFound, WorkflowNotFound
+from bosun.ids import new_id
+from bosun.server.auth import Principal
+from bosun.server.models import SendSignal, SubmitRun
+from bosun.server.sse import comment, format_event, parse_last_event_id
+from bosun.server.state import ServerState
+from bosun.store import Store
+from bosun.store.events import FINAL_TYPES
+from bosun.store.records import RUN_STATUSES, TERMINAL_STATUSES, RunFilter, RunRecord, RunStatus
+from bosun.wire import (
+    decode_cursor,
+    encode_cursor,
+    event_view,
+    parse_time,
+    run_view,
+)
+
+router = APIRouter(prefix="/v1")
+MAX_RESULT_WAIT = 60.0
+KEEPALIVE_SECONDS = 15.0
+EVENT_BATCH = 500
+INTERNAL_PREFIX = "bosun."  # bosun's own workflows (webhook delivery) are not for clients
+
+
+def _state(request: Request) -> ServerState:
+    state: ServerState = request.app.state.bosun
+    return state
+
+
+async def _caller(request: Request, scope: str) -> tuple[ServerState, Principal]:
+    state = _state(request)
+    principal = await state.authorize(request, scope)
+    return state, principal
+
+
+async def _owned_run(app: App, principal: Principal, run_id: str) -> RunRecord:
+    record = await app.store.get_run(run_id)
+    if record is None or record.tenant != principal.tenant:
+        raise RunNotFound(f"no run with id {run_id!r}")
+    return record
+
+
+def _public_workflow(app: App, name: str) -> str:
+    if name.startswith(INTERNAL_PREFIX):
+        raise WorkflowNotFound(f"no workflow named {name!r} is registered")
+    app.registry.workflow(name)  # raises WorkflowNotFound with the known names
+    return name
+
+
+def _deadline(value: float | str | None) -> float | None:
+    if value is None or isinstance(value, float | int):
+        return None if value is None else float(value)
+    return parse_time(value, "deadline") - time.time()
+
+
+# -- runs ---------------------------------------------------------------------------------
+
+
+@router.post("/runs", status_code=201, summary="Submit a run")
+async def submit_run(
+    request: Request,
+    body: SubmitRun,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> JSONResponse:
+    state, principal = await _caller(request, "submit")
+    app = state.app
+    workflow = _public_workflow(app, body.workflow)
+    deadline = _deadline(body.deadline)
+    if deadline is not None and deadline <= 0:
+        raise InvalidRequest("deadline is already past")
+    handle = await app.start_json(
+        workflow,
+        body.input,
+        idempotency_key=body.idempotency_key or idempotency_key,
+        queue=body.queue,
+        priority=body.priority,
+        deadline=deadline,
+        tenant=principal.tenant,
+        session=body.session,
+        webhook=state.checked_webhook(body.webhook),
+    )
+    record = await _owned_run(app, principal, handle.run_id)
+    return JSONResponse(
+        run_view(record),
+        status_code=201 if handle.created else 200,
+        headers={"Location": f"/v1/runs/{record.id}"},
+    )
+
+
+@router.get("/runs/{run_id}", summary="Get a run")
+async def get_run(request: Request, run_id: str) -> dict[str, Any]:
+    state, principal = await _caller(request, "read")
+    return run_view(await _owned_run(state.app, principal, run_id))
+
+
+@router.get("/runs", summary="List runs, newest first")
+async def list_runs(
+    request: Request,
+    status: str | None = None,
+    workflow: str | None = None,
+    session: str | None = None,
+    created_after: str | None = None,
+    created_before: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    state, principal = await _caller(request, "read")
+    if status is not None and status not in RUN_STATUSES:
+        raise InvalidRequest(f"status must be one of {', '.join(RUN_STATUSES)}; got {status!r}")
+    run_status: RunStatus | None = status
+    records = await state.app.store.list_runs(
+        RunFilter(
+            status=run_status,
+            workflow=workflow,
+            tenant=principal.tenant,
+            session=session,
+            created_after=None if created_after is None else parse_time(created_after, "after"),
+            created_before=None
+            if created_before is None
+            else parse_time(created_before, "created_before"),
+            limit=limit + 1,
+            before=None if cursor is None else decode_cursor(cursor),
+        )
+    )
+    page = records[:limit]
+    more = len(records) > limit
+    return {
+        "runs": [run_view(r) for r in page],
+        "next_cursor": encode_cursor(page[-1].created_at, page[-1].id) if more else None,
+    }
+
+
+@router.post("/runs/{run_id}/cancel", summary="Cancel a run and its unfinished children")
+async def cancel_run(request: Request, run_id: str) -> dict[str, Any]:
+    state, principal = await _caller(request, "submit")
+    await _owned_run(state.app, principal, run_id)
+    return {"cancelled": await state.app.cancel(run_id)}
+
+
+@router.post("/runs/{run_id}/resume", summary="Resume a blocked run")
+async def resume_run(request: Request, run_id: str) -> dict[str, Any]:
+    state, principal = await _caller(request, "admin")
+    await _owned_run(state.app, principal, run_id)
+    await state.app.store.resume_run(run_id)
+    return run_view(await _owned_run(state.app, principal, run_id))
+
+
+@router.post("/runs/{run_id}/signals", status_code=202, summary="Send a signal to a run")
+async def send_signal(request: Request, run_id: str, body: SendSignal) -> dict[str, Any]:
+    state, principal = await _caller(request, "submit")
+    await _owned_run(state.app, principal, run_id)
+    await state.app.get_handle(run_id).signal(body.name, body.payload)
+    return {"run_id": run_id, "signal": body.name}
+
+
+@router.get(
+    "/runs/{run_id}/result",
+    summary="Wait for a run to finish (200 finished, 202 still going)",
+    responses={202: {"description": "the run has not finished within `wait` seconds"}},
+)
+async def wait_result(
+    request: Request,
+    run_id: str,
+    wait: Annotated[float, Query(ge=0, le=MAX_RESULT_WAIT)] = 30.0,
+) -> JSONResponse:
+    state, principal = await _caller(request, "read")
+    app = state.app
+    record = await _owned_run(app, principal, run_id)
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + wait
+    poll = 0.02
+    while record.status not in TERMINAL_STATUSES:
+        left = give_up - loop.time()
+        if left <= 0:
+            return JSONResponse(run_view(record), status_code=202)
+        waiter = app.store.notifier.finished_future(run_id)
+        try:
+            await asyncio.wait((waiter,), timeout=min(poll, left))
+        finally:
+            app.store.notifier.drop_finished_future(run_id, waiter)
+        poll = min(poll * 2, 1.0)
+        record = await _owned_run(app, principal, run_id)
+    return JSONResponse(run_view(record))
+
+
+@router.get(
+    "/runs/{run_id}/events",
+    summary="Stream a run's events (Server-Sent Events, resumable with Last-Event-ID)",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def stream_events(
+    request: Request,
+    run_id: str,
+    after: Annotated[int | None, Query(ge=0)] = None,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> StreamingResponse:
+    state, principal = await _caller(request, "read")
+    await _owned_run(state.app, principal, run_id)
+    position = parse_last_event_id(last_event_id, after)
+    if not state.streams.acquire(principal.key_id):  # a 429 before the stream starts
+        raise RateLimited(
+            f"this API key already has {state.streams.limit} event streams open on this "
+            f"server; close one first",
+            retry_after=state.streams.retry_after,
+        )
+    return StreamingResponse(
+        _events(request, state, run_id, position, principal.key_id),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _events(
+    request: Request, state: ServerState, run_id: str, position: int, key_id: str
+) -> AsyncIterator[bytes]:
+    """The run's events after `position`, then new ones as they are written, until the run's
+    final event (or, for a run that finished before events were recorded, its end)."""
+    store = state.app.store
+    notifier = store.notifier
+    loop = asyncio.get_running_loop()
+    try:
+        idle_since = loop.time()
+        while True:
+            # Register before reading, so an event written in between still wakes us.
+            waiter = notifier.events_future(run_id)
+            try:
+                batch = await store.list_events(run_id, after=position, limit=EVENT_BATCH)
+                for event in batch:
+                    run = await store.get_run(run_id) if event.type in FINAL_TYPES else None
+                    yield format_event(event.seq, json.dumps(event_view(event, run)))
+                    position = event.seq
+                    if run is not None:
+                        return
+                if batch:
+                    idle_since = loop.time()
+                    if len(batch) == EVENT_BATCH:
+                        continue
+                elif await _finished_and_sent(store, run_id, position):
+                    return
+                if await request.is_disconnected():
+                    return
+                keepalive = idle_since + KEEPALIVE_SECONDS - loop.time()
+                if keepalive <= 0:
+                    yield comment()
+                    idle_since = loop.time()
+                    continue
+                await asyncio.wait((waiter,), timeout=min(store.events_poll_interval, keepalive))
+            finally:
+                notifier.drop_events_future(run_id, waiter)
+    finally:
+        state.streams.release(key_id)
+
+
+async def _finished_and_sent(store: Store, run_id: str, position: int) -> bool:
+    """Whether the run is gone or finished with every event sent: the stream of a run that
+    finished without a final event (recorded by an older bosun) ends this way. The status
+    is read before the events, so a final event committed in between is not missed."""
+    record = await store.get_run(run_id)
+    if record is None:
+        return True
+    if record.status not in TERMINAL_STATUSES:
+        return False
+    return not await store.list_events(run_id, after=position, limit=1)
+
+
+# -- workflows, queues, events ------------------------------------------------------------
+
+
+def _input_schema(hint: Any) -> dict[str, Any]:
+    try:
+        schema: dict[str, Any] = TypeAdapter(hint).json_schema()
+        return schema
+    except Exception:  # a type pydantic cannot describe: say nothing rather than fail
+        return {}
+
+
+@router.get("/workflows", summary="List registered workflows")
+async def list_workflows(request: Request) -> dict[str, Any]:
+    state, _ = await _caller(request, "read")
+    workflows = []
+    for name, definition in sorted(state.app.registry.workflows.items()):
+        if name.startswith(INTERNAL_PREFIX):
+            continue
+        inputs = {}
+        for pname, param in definition.signature.parameters.items():
+            inputs[pname] = {
+                "schema": _input_schema(definition.param_hints[pname]),
+                "required": param.default is inspect.Parameter.empty,
+            }
+        declared = state.app.registry.schedules.get(name)
+        workflows.append(
+            {
+                "name": name,
+                "queue": definition.queue,
+                "inputs": inputs,
+                "on_event": list(definition.on_event),
+                "schedule": None if declared is None else declared.cron,
+                "description": inspect.getdoc(definition.fn),
+            }
+        )
+    return {"workflows": workflows}
+
+
+@router.get("/queues", summary="Queue depths (ready, in flight, waiting, oldest ready age)")
+async def list_queues(request: Request) -> dict[str, Any]:
+    state, _ = await _caller(request, "read")
+    stats = await state.app.store.queue_stats()
+    return {
+        "queues": [
+            {
+                "queue": s.queue,
+                "ready": s.ready,
+                "in_flight": s.in_flight,
+                "waiting": s.waiting,
+                "oldest_ready_age": s.oldest_ready_age,
+            }
+            for s in stats
+        ]
+    }
+
+
+@router.post(
+    "/events/{name}",
+    status_code=202,
+    summary="Post an event: starts every workflow subscribed with on_event",
+)
+async def post_event(
+    request: Request,
+    name: str,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> dict[str, Any]:
+    state, principal = await _caller(request, "submit")
+    raw = await request.body()
+    try:
+        data = json.loads(raw) if raw else None
+    except ValueError as exc:
+        raise InvalidRequest(f"the event body is not valid JSON: {exc}") from None
+    app = state.app
+    if not any(name in d.on_event for d in app.registry.workflows.values()):
+        raise WorkflowNotFound(f"no workflow subscribes to event {name!r} (on_event=)")
+    event_id = idempotency_key or new_id()
+    started = await app.trigger(name, data, event_id=event_id, tenant=principal.tenant)
+    return {
+        "event": name,
+        "event_id": event_id,
+        "runs": [
+            {"workflow": wf, "run_id": handle.run_id, "created": created}
+            for wf, handle, created in started
+        ],
+    }

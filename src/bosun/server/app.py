@@ -1,0 +1,189 @@
+"""The ASGI application: `/v1` API, health probes, a UI placeholder, RFC 9457 errors."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+import bosun
+from bosun.app import App
+from bosun.errors import BosunError, RateLimited
+from bosun.problems import PROBLEM_CONTENT_TYPE, problem, problem_for
+from bosun.server.api import router
+from bosun.server.state import ServerConfig, ServerState
+
+log = logging.getLogger("bosun.server")
+
+
+def problem_response(
+    status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_CONTENT_TYPE, headers=headers)
+
+
+class BodyLimit:
+    """Refuse request bodies over `limit` bytes with 413, before anything reads them whole:
+    a declared Content-Length is checked up front, a chunked body as it arrives."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._refuse(scope, receive, send)
+            return
+        seen = 0
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge()
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except _TooLarge:
+            if not started:
+                await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = problem(
+            413,
+            "body-too-large",
+            "Request body too large",
+            f"request bodies are limited to {self.limit} bytes",
+        )
+        await problem_response(413, body)(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def create_server(app: App, config: ServerConfig | None = None) -> FastAPI:
+    """The ASGI application serving `app`; its lifespan opens the App (and runs an
+    in-process worker when `config.worker_concurrency` > 0)."""
+    config = config or ServerConfig()
+    state = ServerState(app, config)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            await app.open()
+            stack.push_async_callback(app.close)
+            await app.store.follow_events()
+            if config.worker_concurrency > 0:
+                await stack.enter_async_context(
+                    app.worker(
+                        concurrency=config.worker_concurrency, queues=list(config.worker_queues)
+                    )
+                )
+            yield
+
+    api = FastAPI(
+        title=f"bosun: {app.name}",
+        version=bosun.__version__,
+        description="Durable runs of AI agents: submit, inspect, signal and stream them.",
+        lifespan=lifespan,
+    )
+    api.state.bosun = state
+    api.include_router(router)
+    _add_probes(api, state)
+    _add_error_handlers(api)
+    api.add_middleware(BodyLimit, limit=config.max_body_bytes)
+    return api
+
+
+def _add_probes(api: FastAPI, state: ServerState) -> None:
+    @api.get("/healthz", summary="The process is up", tags=["probes"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @api.get("/readyz", summary="The database answers and its schema is current", tags=["probes"])
+    async def readyz() -> JSONResponse:
+        store = state.app.store
+        try:
+            version = await store.schema_version()
+        except BosunError as exc:
+            body = problem(503, "not-ready", "Not ready", f"the database does not answer: {exc}")
+            return problem_response(503, body)
+        if version != store.schema_latest:
+            detail = f"schema version {version}, this server needs {store.schema_latest}"
+            return problem_response(503, problem(503, "not-ready", "Not ready", detail))
+        return JSONResponse({"status": "ready", "schema_version": version})
+
+    @api.get("/", include_in_schema=False)
+    async def home() -> HTMLResponse:
+        return HTMLResponse(_HOME.replace("{name}", state.app.name))
+
+
+def _add_error_handlers(api: FastAPI) -> None:
+    @api.exception_handler(BosunError)
+    async def bosun_error(request: Request, exc: BosunError) -> JSONResponse:
+        status, body = problem_for(exc)
+        headers = None
+        if isinstance(exc, RateLimited) and exc.retry_after is not None:
+            headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after)))}
+        if status >= 500:
+            log.error("%s %s failed: %s", request.method, request.url.path, exc)
+        return problem_response(status, body, headers)
+
+    @api.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = jsonable_encoder(exc.errors(), exclude={"input", "ctx", "url"})
+        first = errors[0] if errors else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        detail = f"{where}: {first.get('msg', 'invalid')}" if where else "invalid request"
+        # A body that is not JSON at all is a bad request; JSON of the wrong shape is 422.
+        status = 400 if any(e.get("type") == "json_invalid" for e in errors) else 422
+        body = problem(status, "invalid-request", "Invalid request", detail, errors=errors)
+        return problem_response(status, body)
+
+    @api.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+        body = problem(exc.status_code, slug, str(exc.detail), str(exc.detail))
+        return problem_response(exc.status_code, body, dict(exc.headers or {}))
+
+    @api.exception_handler(Exception)
+    async def crashed(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("%s %s crashed", request.method, request.url.path)
+        status, body = problem_for(exc)
+        return problem_response(status, body)
+
+
+_HOME = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>bosun: {name}</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem}
+code{background:#f3f3f3;padding:0 .2rem}</style></head>
+<body><h1>bosun: {name}</h1>
+<p>The API is up. The web UI for runs, sessions and queues comes here; until then:</p>
+<ul><li><a href="/docs">API reference</a> (<a href="/openapi.json">OpenAPI</a>)</li>
+<li><code>GET /v1/runs</code>, <code>GET /v1/runs/{id}/events</code> (SSE)</li>
+<li><a href="/healthz">/healthz</a>, <a href="/readyz">/readyz</a></li></ul>
+</body></html>
+"""

@@ -1,0 +1,47 @@
+"""Request bodies of the HTTP API. Unknown fields are refused, never silently dropped."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class SubmitRun(BaseModel):
+    """Start a run of a registered workflow."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    workflow: str = Field(min_length=1, max_length=200, description="registered workflow name")
+    input: dict[str, Any] | list[Any] | None = Field(
+        default=None, description="named inputs (object) or positional inputs (array)"
+    )
+    idempotency_key: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="a second submit with this key returns the first run",
+    )
+    priority: int = Field(default=0, ge=-1000, le=1000, description="higher is claimed first")
+    session: str | None = Field(
+        default=None, min_length=1, max_length=200, description="conversation this run is in"
+    )
+    deadline: float | str | None = Field(
+        default=None, description="seconds from now, or an RFC 3339 timestamp"
+    )
+    queue: str | None = Field(default=None, min_length=1, max_length=200)
+    webhook: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=2000,
+        description="http(s) URL that receives a signed POST when the run finishes",
+    )
+
+
+class SendSignal(BaseModel):
+    """A named payload for a run; buffered until the run waits for it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    payload: Any = None

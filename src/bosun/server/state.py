@@ -1,0 +1,78 @@
+"""What every request of one server shares: the App, the settings, auth and limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+from fastapi import Request
+
+from bosun.app import App
+from bosun.errors import InvalidRequest, RateLimited
+from bosun.server.auth import ANONYMOUS, Authenticator, Principal
+from bosun.server.limits import RequestRateLimiter, StreamSlots
+
+DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """How `bosun server` (and `bosun dev`) serve an App.
+
+    Args:
+        auth: require API keys; without them every caller is the `default` tenant with every
+            scope, which `bosun server` allows on a loopback address only.
+        worker_concurrency: run a worker with this many slots in the server process (what
+            `bosun dev` does); 0 for an API-only process.
+        worker_queues: the queues that in-process worker serves.
+        max_body_bytes: largest request body; larger ones get 413.
+        rate_limit: requests per second per API key (bursts of twice that); 0: unlimited.
+        max_streams: event streams one API key may hold open at once; 0: unlimited.
+    """
+
+    auth: bool = True
+    worker_concurrency: int = 0
+    worker_queues: tuple[str, ...] = ("default",)
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    rate_limit: float = 50.0
+    max_streams: int = 100
+
+
+class ServerState:
+    def __init__(self, app: App, config: ServerConfig) -> None:
+        self.app = app
+        self.config = config
+        self.authenticator: Authenticator | None = None
+        self.limiter = RequestRateLimiter(config.rate_limit, max(2 * config.rate_limit, 1.0))
+        self.streams = StreamSlots(config.max_streams)
+
+    async def authorize(self, request: Request, scope: str) -> Principal:
+        """The caller, checked for `scope` and the per-key rate limit."""
+        if not self.config.auth:
+            principal = ANONYMOUS
+        else:
+            if self.authenticator is None:
+                self.authenticator = Authenticator(self.app.store)
+            header = request.headers.get("authorization")
+            principal = await self.authenticator.authenticate(header)
+        wait = self.limiter.check(principal.key_id)
+        if wait is not None:
+            raise RateLimited(
+                f"API key {principal.key_id} sent more than {self.config.rate_limit:g} "
+                f"requests per second; retry in {wait:.2f} s",
+                retry_after=wait,
+            )
+        principal.require(scope)
+        return principal
+
+    @staticmethod
+    def checked_webhook(url: str | None) -> str | None:
+        if url is None:
+            return None
+        try:
+            parsed = httpx.URL(url)
+        except httpx.InvalidURL as exc:
+            raise InvalidRequest(f"webhook {url!r} is not a valid URL: {exc}") from None
+        if parsed.scheme not in ("http", "https") or not parsed.host:
+            raise InvalidRequest(f"webhook {url!r} must be an http:// or https:// URL")
+        return url
