@@ -3,6 +3,7 @@ step whose completion was journaled ran exactly once."""
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 from collections import Counter
@@ -78,6 +79,14 @@ def test_sigkill_mid_run_recovers_after_lease_and_runs_journaled_steps_once(env:
             else:
                 assert times == 1, f"run {i} step {n} ran {times}x (journaled: exactly once)"
         recovered_at.append(min(e["started_at"] for e in steps if e["started_at"] > killed_at))
+        # The event stream tells the same story: positions without gaps, every step
+        # completed exactly once (replayed steps emit nothing), one final event.
+        events = env.query("SELECT seq, type, data FROM events WHERE run_id = ? ORDER BY seq", i)
+        assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+        completed = [json.loads(e["data"])["seq"] for e in events if e["type"] == "step.completed"]
+        assert sorted(completed, key=int) == [str(n) for n in range(1, STEPS + 1)], completed
+        assert [e["type"] for e in events].count("run.completed") == 1
+        assert events[-1]["type"] == "run.completed"
 
     recovery = min(recovered_at) - killed_at
     print(

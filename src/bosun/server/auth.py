@@ -84,8 +84,9 @@ def new_key(tenant: str, scopes: list[str], name: str = "") -> tuple[str, ApiKey
 class Authenticator:
     """Turns an `Authorization` header into a Principal, with a short cache."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, cache_seconds: float = CACHE_SECONDS) -> None:
         self._store = store
+        self._cache_seconds = cache_seconds
         self._cache: OrderedDict[str, tuple[float, Principal]] = OrderedDict()
 
     async def authenticate(self, authorization: str | None) -> Principal:
@@ -104,7 +105,7 @@ class Authenticator:
         if cached is not None and cached[0] > now:
             return cached[1]
         principal = await self._verify(token)
-        self._cache[fingerprint] = (now + CACHE_SECONDS, principal)
+        self._cache[fingerprint] = (now + self._cache_seconds, principal)
         self._cache.move_to_end(fingerprint)
         while len(self._cache) > _CACHE_SIZE:
             self._cache.popitem(last=False)

@@ -9,7 +9,7 @@ from fastapi import Request
 
 from bosun.app import App
 from bosun.errors import InvalidRequest, RateLimited
-from bosun.server.auth import ANONYMOUS, Authenticator, Principal
+from bosun.server.auth import ANONYMOUS, CACHE_SECONDS, Authenticator, Principal
 from bosun.server.limits import RequestRateLimiter, StreamSlots
 
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
@@ -28,6 +28,8 @@ class ServerConfig:
         max_body_bytes: largest request body; larger ones get 413.
         rate_limit: requests per second per API key (bursts of twice that); 0: unlimited.
         max_streams: event streams one API key may hold open at once; 0: unlimited.
+        key_cache_seconds: how long a verified key is trusted before it is looked up again
+            (so how long a revoked key keeps working).
     """
 
     auth: bool = True
@@ -36,6 +38,7 @@ class ServerConfig:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     rate_limit: float = 50.0
     max_streams: int = 100
+    key_cache_seconds: float = CACHE_SECONDS
 
 
 class ServerState:
@@ -52,7 +55,7 @@ class ServerState:
             principal = ANONYMOUS
         else:
             if self.authenticator is None:
-                self.authenticator = Authenticator(self.app.store)
+                self.authenticator = Authenticator(self.app.store, self.config.key_cache_seconds)
             header = request.headers.get("authorization")
             principal = await self.authenticator.authenticate(header)
         wait = self.limiter.check(principal.key_id)
