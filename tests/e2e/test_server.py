@@ -435,3 +435,57 @@ def test_keys_cli_creates_lists_and_revokes(tmp_path: Path) -> None:
         timeout=60,
     )
     assert bad.returncode == 2 and "scopes must be" in bad.stderr
+
+
+# -- PostgreSQL: streams across API replicas -------------------------------------------------
+
+
+@pytest.mark.postgres
+def test_streams_follow_runs_across_api_replicas_on_postgresql(pg_url: str) -> None:
+    """Submit through one API process, stream through another, run on a third (a worker):
+    NOTIFY carries every event to the streaming replica as it happens."""
+    apps = [load_app(str(APPS / "server_app.py")) for _ in range(3)]
+    for app in apps:
+        app.use_database(pg_url)
+    api_only = ServerConfig(worker_concurrency=0, key_cache_seconds=0.0)
+    with (
+        serve(apps[0], api_only) as front,
+        serve(apps[1], api_only) as back,
+        serve(apps[2], ServerConfig(worker_concurrency=4)),
+    ):
+        key = front.key("acme", "submit")
+        with front.client(key) as submitter, back.client(key) as streamer:
+            run = _submit(submitter, "waits")
+            got: list[tuple[float, dict[str, Any]]] = []
+
+            def listen() -> None:
+                with streamer.stream("GET", f"/v1/runs/{run['id']}/events") as response:
+                    for event in _sse_iter(response):
+                        got.append((time.monotonic(), event))
+
+            listener = threading.Thread(target=listen)
+            listener.start()
+            deadline = time.monotonic() + 15
+            while not any(e["type"] == "run.suspended" for _, e in got):
+                assert time.monotonic() < deadline, got
+                time.sleep(0.02)
+            sent = time.monotonic()
+            signal = submitter.post(f"/v1/runs/{run['id']}/signals", json={"name": "go"})
+            assert signal.status_code == 202
+            listener.join(15)
+            assert not listener.is_alive()
+    types = [e["type"] for _, e in got]
+    assert types[-1] == "run.completed"
+    assert [e["id"] for _, e in got] == list(range(1, len(got) + 1))
+    # Well under the 5 s fallback poll: the replica heard NOTIFY.
+    assert got[-1][0] - sent < 3.0, f"final event took {got[-1][0] - sent:.2f} s"
+
+
+def _sse_iter(response: httpx.Response) -> Iterator[dict[str, Any]]:
+    data: list[str] = []
+    for line in response.iter_lines():
+        if line.startswith("data:"):
+            data.append(line[5:].removeprefix(" "))
+        elif line == "" and data:
+            yield json.loads("\n".join(data))
+            data = []
