@@ -37,6 +37,7 @@ class Store(Protocol):
     # How often an event stream re-reads the database when no notification arrives: other
     # processes' writes reach this one by NOTIFY on PostgreSQL, only by reading on SQLite.
     events_poll_interval: float
+    schema_latest: int  # the schema version this code migrates to
 
     async def open(self) -> None:
         """Connect and apply pending migrations; refuse a schema newer than the code."""

@@ -81,6 +81,7 @@ class PostgresStore(PostgresSchedules, PostgresRateLimits, PostgresApiKeys):
     """Store on a PostgreSQL server; any number of processes and machines may share it."""
 
     events_poll_interval = 5.0  # NOTIFY wakes streams; this only covers a lost listener
+    schema_latest = MIGRATIONS[-1].version
 
     def __init__(self, url: str) -> None:
         self.url = url

@@ -101,6 +101,7 @@ class SqliteStore(SqliteSchedules, SqliteRateLimits, SqliteApiKeys):
     """Store on a local SQLite file. Several processes may share the file."""
 
     events_poll_interval = 0.25
+    schema_latest = MIGRATIONS[-1].version
 
     def __init__(self, url: str) -> None:
         self.url = url
