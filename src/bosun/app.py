@@ -106,7 +106,8 @@ class Registry:
         try:
             return self.workflows[name]
         except KeyError:
-            known = ", ".join(sorted(self.workflows)) or "none"
+            public = (n for n in self.workflows if not n.startswith("bosun."))
+            known = ", ".join(sorted(public)) or "none"
             raise WorkflowNotFound(
                 f"no workflow named {name!r} is registered (known: {known})"
             ) from None

@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -22,6 +22,9 @@ from bosun import serde, settings
 from bosun.errors import BosunError, ConfigurationError
 from bosun.store import Store, store_for_url
 from bosun.store.records import RUN_STATUSES, RunFilter, RunRecord, ScheduleRecord
+
+if TYPE_CHECKING:
+    from bosun.client import Client
 
 T = TypeVar("T")
 
@@ -51,6 +54,19 @@ DatabaseOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+UrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--url",
+        envvar="BOSUN_URL",
+        show_envvar=True,
+        help="Use the bosun server at this URL (its HTTP API) instead of the database.",
+    ),
+]
+ApiKeyOpt = Annotated[
+    str | None,
+    typer.Option("--api-key", envvar="BOSUN_API_KEY", show_envvar=True, help="API key for --url."),
+]
 AppRef = Annotated[
     str, typer.Argument(help="path/to/file.py or package.module:app", show_default=False)
 ]
@@ -65,6 +81,19 @@ def _run(main: Callable[[], Awaitable[T]]) -> T:
     """Run a coroutine, turning bosun errors into a clear message and exit code 1."""
     try:
         return asyncio.run(main())  # type: ignore[arg-type]
+    except ConfigurationError as exc:
+        _fail(str(exc), 2)
+    except BosunError as exc:
+        _fail(str(exc))
+
+
+def _remote(url: str, api_key: str | None, action: Callable[[Client], T]) -> T:
+    """Call `action` with a client of the server at `url`; errors exit as in `_run`."""
+    from bosun.client import Client
+
+    try:
+        with Client(url, api_key) as client:
+            return action(client)
     except ConfigurationError as exc:
         _fail(str(exc), 2)
     except BosunError as exc:
@@ -210,7 +239,13 @@ def worker(
 @cli.command()
 def run(
     app_ref: AppRef,
-    workflow: Annotated[str, typer.Argument(help="Name of the workflow to start.")],
+    workflow: Annotated[
+        str | None,
+        typer.Argument(
+            help="Name of the workflow to start. With --url, APP_REF may be left out.",
+            show_default=False,
+        ),
+    ] = None,
     input: Annotated[
         str | None, typer.Option("--input", "-i", help="JSON object (named) or array of inputs.")
     ] = None,
@@ -223,10 +258,44 @@ def run(
     idempotency_key: Annotated[
         str | None, typer.Option(help="Start at most one run per key.")
     ] = None,
+    follow: Annotated[
+        bool, typer.Option("--follow", help="Print the run's events as they happen, then wait.")
+    ] = False,
     database: DatabaseOpt = None,
+    url: UrlOpt = None,
+    api_key: ApiKeyOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Start a run of WORKFLOW with --input, optionally waiting for its result."""
+    """Start a run of WORKFLOW with --input, optionally waiting for its result.
+
+    With --url the run is submitted to that server: `bosun run --url URL WORKFLOW`. With
+    --follow --json every line printed is one JSON object: the events, then the report."""
+    if url:
+        from bosun import cli_remote
+
+        if with_worker:
+            _fail("--worker runs a worker in this process: it cannot be used with --url", 2)
+        data = _parse_json(input, "--input")
+        show = cli_remote.event_printer(as_json) if follow else None
+        report = _remote(
+            url,
+            api_key,
+            lambda c: cli_remote.run_workflow(
+                c,
+                workflow or app_ref,
+                data,
+                idempotency_key=idempotency_key,
+                wait=wait,
+                timeout=timeout,
+                on_event=show,
+            ),
+        )
+        _print_report(report, as_json, lines=follow)
+        return
+    if workflow is None:
+        _fail("Missing argument 'WORKFLOW'.", 2)
+    if follow:
+        _fail("--follow streams events from a server: give --url (or BOSUN_URL)", 2)
     app = _load(app_ref)
     if database:
         app.use_database(database)
@@ -252,13 +321,18 @@ def run(
             report["result"] = json.loads(serde.dump(value, definition.return_hint, "result"))
             return report
 
-    report = _run(main)
-    if as_json:
+    _print_report(_run(main), as_json)
+
+
+def _print_report(report: dict[str, Any], as_json: bool, lines: bool = False) -> None:
+    if as_json and lines:  # --follow --json: one JSON object per line
+        print(json.dumps(report, default=str))
+    elif as_json:
         _print_json(report)
-        return
-    out.print(f"run [bold]{report['run_id']}[/] started", highlight=False)
-    if "result" in report:
-        out.print("result:", json.dumps(report["result"], indent=2), highlight=False)
+    else:
+        out.print(f"run [bold]{report['run_id']}[/] started", highlight=False)
+        if "result" in report:
+            out.print("result:", json.dumps(report["result"], indent=2), highlight=False)
 
 
 # -- runs -----------------------------------------------------------------------------------
@@ -272,13 +346,22 @@ def runs_list(
     workflow: Annotated[str | None, typer.Option(help="Only runs of this workflow.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
     database: DatabaseOpt = None,
+    url: UrlOpt = None,
+    api_key: ApiKeyOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List runs, newest first."""
     if status is not None and status not in RUN_STATUSES:
         _fail(f"--status must be one of {', '.join(RUN_STATUSES)}", 2)
-    where = RunFilter(status=status, workflow=workflow, limit=limit)
-    records = _run(lambda: _with_store(database, lambda s: s.list_runs(where)))
+    if url:
+        from bosun.cli_remote import list_runs
+
+        records = _remote(
+            url, api_key, lambda c: list_runs(c, status=status, workflow=workflow, limit=limit)
+        )
+    else:
+        where = RunFilter(status=status, workflow=workflow, limit=limit)
+        records = _run(lambda: _with_store(database, lambda s: s.list_runs(where)))
     if as_json:
         _print_json([_record_json(r) for r in records])
         return
@@ -293,9 +376,11 @@ def runs_list(
 def runs_show(
     run_id: Annotated[str, typer.Argument(help="The run's id.")],
     database: DatabaseOpt = None,
+    url: UrlOpt = None,
+    api_key: ApiKeyOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Show a run and its journal."""
+    """Show a run and its journal (with --url, the run only: the API has no journal)."""
 
     async def fetch(store: Store) -> tuple[RunRecord, list[Any]]:
         record = await store.get_run(run_id)
@@ -305,15 +390,26 @@ def runs_show(
             raise RunNotFound(f"no run with id {run_id!r}")
         return record, await store.get_journal(run_id)
 
-    record, journal = _run(lambda: _with_store(database, fetch))
+    journal: list[Any] | None = None
+    if url:
+        from bosun.cli_remote import show_run
+
+        record = _remote(url, api_key, lambda c: show_run(c, run_id))
+    else:
+        record, journal = _run(lambda: _with_store(database, fetch))
     if as_json:
-        _print_json({**_record_json(record), "journal": [dataclasses.asdict(e) for e in journal]})
+        data = _record_json(record)
+        if journal is not None:
+            data["journal"] = [dataclasses.asdict(e) for e in journal]
+        _print_json(data)
         return
     out.print(f"[bold]{record.id}[/] {record.workflow} — {record.status}", highlight=False)
     if record.error:
         out.print(f"error: {record.error.get('message')}", highlight=False)
     if record.result is not None:
         out.print(f"result: {record.result}", highlight=False)
+    if journal is None:
+        return
     table = Table("seq", "kind", "name", "status", "attempt", "output")
     table.columns[0].no_wrap = True
     for e in journal:
@@ -328,8 +424,13 @@ def _operate(
     verb: str,
     run_id: str,
     action: Callable[[Store], Awaitable[Any]],
+    remote: tuple[str | None, str | None, Callable[[Client], Any]],
 ) -> None:
-    result = _run(lambda: _with_store(database, action))
+    url, api_key, over_http = remote
+    if url:
+        result = _remote(url, api_key, over_http)
+    else:
+        result = _run(lambda: _with_store(database, action))
     if as_json:
         _print_json({"run_id": run_id, "action": verb, "result": result})
     else:
@@ -338,18 +439,32 @@ def _operate(
 
 @runs_cli.command("cancel")
 def runs_cancel(
-    run_id: Annotated[str, typer.Argument()], database: DatabaseOpt = None, as_json: JsonOpt = False
+    run_id: Annotated[str, typer.Argument()],
+    database: DatabaseOpt = None,
+    url: UrlOpt = None,
+    api_key: ApiKeyOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Cancel a run and its unfinished children."""
-    _operate(database, as_json, "cancelled", run_id, lambda s: s.cancel_run(run_id))
+    from bosun.cli_remote import cancel_run
+
+    remote = (url, api_key, lambda c: cancel_run(c, run_id))
+    _operate(database, as_json, "cancelled", run_id, lambda s: s.cancel_run(run_id), remote)
 
 
 @runs_cli.command("resume")
 def runs_resume(
-    run_id: Annotated[str, typer.Argument()], database: DatabaseOpt = None, as_json: JsonOpt = False
+    run_id: Annotated[str, typer.Argument()],
+    database: DatabaseOpt = None,
+    url: UrlOpt = None,
+    api_key: ApiKeyOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Resume a blocked run (after deploying code that matches its journal)."""
-    _operate(database, as_json, "resumed", run_id, lambda s: s.resume_run(run_id))
+    from bosun.cli_remote import resume_run
+
+    remote = (url, api_key, lambda c: resume_run(c, run_id))
+    _operate(database, as_json, "resumed", run_id, lambda s: s.resume_run(run_id), remote)
 
 
 @runs_cli.command("signal")
@@ -358,11 +473,19 @@ def runs_signal(
     name: Annotated[str, typer.Argument(help="Signal name.")],
     payload: Annotated[str | None, typer.Option(help="JSON payload.")] = None,
     database: DatabaseOpt = None,
+    url: UrlOpt = None,
+    api_key: ApiKeyOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Send a signal to a run."""
-    data = json.dumps(_parse_json(payload, "--payload"))
-    _operate(database, as_json, "signalled", run_id, lambda s: s.send_signal(run_id, name, data))
+    from bosun.cli_remote import signal_run
+
+    value = _parse_json(payload, "--payload")
+    data = json.dumps(value)
+    remote = (url, api_key, lambda c: signal_run(c, run_id, name, value))
+    _operate(
+        database, as_json, "signalled", run_id, lambda s: s.send_signal(run_id, name, data), remote
+    )
 
 
 @cli.command()
@@ -582,3 +705,8 @@ def db_prune(
 def main() -> None:
     """Console-script entry point."""
     cli()
+
+
+# `bosun server`, `bosun dev` and `bosun keys` live in their own module; importing it
+# registers them on `cli`.
+from bosun import cli_server  # noqa: E402, F401

@@ -21,6 +21,8 @@ _TABLE: tuple[tuple[type[errors.BosunError], int, str, str], ...] = (
     (errors.InvalidArguments, 422, "invalid-arguments", "Invalid workflow inputs"),
     (errors.InvalidSchedule, 422, "invalid-schedule", "Invalid schedule"),
     (errors.InvalidRequest, 400, "invalid-request", "Invalid request"),
+    # A body of the wrong shape (the server's validation answer; never chosen by problem_for).
+    (errors.InvalidRequest, 422, "validation-error", "Invalid request"),
     (errors.SerializationError, 422, "serialization-error", "Value cannot be serialised"),
     (errors.ConfigurationError, 400, "configuration-error", "Invalid request"),
     (errors.RunNotFound, 404, "run-not-found", "Run not found"),
@@ -93,8 +95,8 @@ def error_for(status: int, body: Any) -> errors.BosunError:
         return errors.AuthenticationFailed(detail)
     if status == 403:
         return errors.PermissionDenied(detail)
-    if status == 404:
-        return errors.RunNotFound(detail)
+    if status == 404:  # not a bosun answer about a run: most likely a wrong URL
+        return errors.ServiceError(f"{detail} (HTTP 404: is the server URL right?)")
     if status == 429:
         return errors.RateLimited(detail)
     if status in (400, 413, 415, 422):

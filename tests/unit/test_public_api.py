@@ -5,6 +5,13 @@ def test_exported_names_are_pinned() -> None:
     assert sorted(bosun.__all__) == sorted(
         [
             "App",
+            "AsyncClient",
+            "AuthenticationFailed",
+            "Client",
+            "InvalidRequest",
+            "PermissionDenied",
+            "RateLimited",
+            "ServiceError",
             "BosunError",
             "ChildFailed",
             "ConfigurationError",

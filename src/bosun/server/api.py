@@ -70,6 +70,10 @@ def _deadline(value: float | str | None) -> float | None:
     return parse_time(value, "deadline") - time.time()
 
 
+def _time_or_none(value: str | None, field: str) -> float | None:
+    return None if value is None else parse_time(value, field)
+
+
 # -- runs ---------------------------------------------------------------------------------
 
 
@@ -131,10 +135,8 @@ async def list_runs(
             workflow=workflow,
             tenant=principal.tenant,
             session=session,
-            created_after=None if created_after is None else parse_time(created_after, "after"),
-            created_before=None
-            if created_before is None
-            else parse_time(created_before, "created_before"),
+            created_after=_time_or_none(created_after, "created_after"),
+            created_before=_time_or_none(created_before, "created_before"),
             limit=limit + 1,
             before=None if cursor is None else decode_cursor(cursor),
         )

@@ -160,7 +160,8 @@ def _add_error_handlers(api: FastAPI) -> None:
         detail = f"{where}: {first.get('msg', 'invalid')}" if where else "invalid request"
         # A body that is not JSON at all is a bad request; JSON of the wrong shape is 422.
         status = 400 if any(e.get("type") == "json_invalid" for e in errors) else 422
-        body = problem(status, "invalid-request", "Invalid request", detail, errors=errors)
+        slug = "invalid-request" if status == 400 else "validation-error"
+        body = problem(status, slug, "Invalid request", detail, errors=errors)
         return problem_response(status, body)
 
     @api.exception_handler(HTTPException)

@@ -1,0 +1,123 @@
+"""What the HTTP API returns, parsed: runs, pages of runs, and run events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from bosun.errors import RunCancelled, RunFailed, ServiceError
+from bosun.store.records import RUN_STATUSES, TERMINAL_STATUSES, RunStatus
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """A run as the server reports it (see docs/api.md)."""
+
+    id: str
+    workflow: str
+    queue: str
+    status: RunStatus
+    session: str | None
+    priority: int
+    input: Any
+    result: Any
+    error: dict[str, Any] | None
+    idempotency_key: str | None
+    parent_id: str | None
+    deadline: datetime | None
+    attempts: int
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+
+    @property
+    def finished(self) -> bool:
+        """Whether the run is completed, failed or cancelled."""
+        return self.status in TERMINAL_STATUSES
+
+    @classmethod
+    def from_json(cls, data: Any) -> RunInfo:
+        """Parse the server's JSON for one run; `ServiceError` if it is not one."""
+        try:
+            status = data["status"]
+            if status not in RUN_STATUSES:
+                raise ValueError(f"unknown status {status!r}")
+            return cls(
+                id=str(data["id"]),
+                workflow=str(data["workflow"]),
+                queue=str(data["queue"]),
+                status=status,
+                session=data.get("session"),
+                priority=int(data.get("priority") or 0),
+                input=data.get("input"),
+                result=data.get("result"),
+                error=data.get("error"),
+                idempotency_key=data.get("idempotency_key"),
+                parent_id=data.get("parent_id"),
+                deadline=_optional_time(data.get("deadline")),
+                attempts=int(data.get("attempts") or 0),
+                created_at=_time(data["created_at"]),
+                updated_at=_time(data["updated_at"]),
+                finished_at=_optional_time(data.get("finished_at")),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ServiceError(f"the server sent a run the client cannot read: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class RunPage:
+    """One page of `Client.list`: the runs, newest first, and the cursor of the next page."""
+
+    runs: tuple[RunInfo, ...]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class RunEvent:
+    """One durable event of a run; `id` is its position in the run (1, 2, 3, …)."""
+
+    id: int
+    run_id: str
+    type: str
+    time: datetime
+    data: Any
+
+    @classmethod
+    def from_json(cls, data: Any) -> RunEvent:
+        """Parse one event of the SSE stream; `ServiceError` if it is not one."""
+        try:
+            return cls(
+                id=int(data["id"]),
+                run_id=str(data["run_id"]),
+                type=str(data["type"]),
+                time=_time(data["time"]),
+                data=data.get("data"),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ServiceError(f"the server sent an event the client cannot read: {exc}") from exc
+
+
+def _time(value: Any) -> datetime:
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC)
+    stamp = datetime.fromisoformat(value)
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+
+
+def _optional_time(value: Any) -> datetime | None:
+    return None if value is None else _time(value)
+
+
+def rfc3339(stamp: datetime) -> str:
+    """A datetime in UTC as RFC 3339; a naive one is taken to be local time."""
+    return stamp.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def outcome(run: RunInfo) -> Any:
+    """A finished run's result, or the exception `RunHandle.result` raises for it."""
+    if run.status == "cancelled":
+        raise RunCancelled(f"run {run.id} was cancelled")
+    if run.status == "failed":
+        raise RunFailed(run.id, run.error)
+    return run.result
