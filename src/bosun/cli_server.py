@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import signal
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -63,9 +64,17 @@ def _serve(app_ref: str, database: str | None, host: str, port: int, config: Any
             timeout_graceful_shutdown=35,
         )
     )
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT, then raises the signal again under the
+    # handlers it found; with these, that ends the process with 0 like `bosun worker` does.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _exit_after_drain)
     server.run()
     if not server.started:
         raise SystemExit(1)
+
+
+def _exit_after_drain(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 @cli.command()

@@ -66,6 +66,88 @@ def test_quickstart_demo_runs_on_the_embedded_default(tmp_path: Path) -> None:
     assert json.loads(bosun("runs", "list", "--json", cwd=tmp_path).stdout) == []
 
 
+@pytest.mark.timeout(120)
+def test_quickstart_bosun_dev_then_run_and_curl_over_http(tmp_path: Path) -> None:
+    """The Quickstart: `bosun dev examples/report.py`, then `bosun run --url … --follow` and
+    the two `curl` commands, exactly as written there (on a free port)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    base = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BOSUN_")}
+    dev = subprocess.Popen(
+        [BOSUN, "dev", EXAMPLE, "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while subprocess.run(["curl", "-sf", f"{base}/healthz"], capture_output=True).returncode:
+            assert dev.poll() is None and time.monotonic() < deadline, "bosun dev did not start"
+            time.sleep(0.2)
+        key = (tmp_path / ".bosun" / "dev-key").read_text().strip()
+        follow = bosun(
+            "run",
+            "--url",
+            base,
+            "--api-key",
+            key,
+            "publish_report",
+            "--input",
+            '{"topic": "durable agents"}',
+            "--follow",
+            "--json",
+            cwd=tmp_path,
+        )
+        assert follow.returncode == 0, follow.stderr
+        lines = [json.loads(line) for line in follow.stdout.splitlines() if line.strip()]
+        types = [line.get("type") for line in lines]
+        assert "step.completed" in types and "run.completed" in types
+        assert lines[-1]["status"] == "completed"
+        assert lines[-1]["result"]["approved_by"] == "auto-approval after timeout"
+
+        auth = ["-H", f"Authorization: Bearer {key}"]
+        submitted = subprocess.run(
+            [
+                "curl",
+                "-s",
+                *auth,
+                "-H",
+                "Content-Type: application/json",
+                "-d",
+                '{"workflow": "publish_report", "input": {"topic": "agents"}}',
+                f"{base}/v1/runs",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        run_id = json.loads(submitted.stdout)["id"]
+        streamed = subprocess.run(
+            ["curl", "-N", "-s", *auth, f"{base}/v1/runs/{run_id}/events"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        data = [
+            json.loads(line[5:])
+            for line in streamed.stdout.splitlines()
+            if line.startswith("data:")
+        ]
+        assert data[-1]["type"] == "run.completed", streamed.stdout[-500:]
+        assert [d["id"] for d in data] == list(range(1, len(data) + 1))
+    finally:
+        dev.send_signal(signal.SIGTERM)
+        output = dev.communicate(timeout=60)[0]
+    assert dev.returncode == 0, output
+    assert f"{base}" in output and "API key" in output
+
+
 @pytest.mark.timeout(90)
 def test_approve_by_hand_with_a_separate_worker(tmp_path: Path) -> None:
     started = bosun(
