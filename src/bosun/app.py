@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
@@ -40,6 +41,7 @@ R_co = TypeVar("R_co", covariant=True)
 
 DEFAULT_MAX_PAYLOAD_BYTES = 4 * 1024 * 1024
 DEFAULT_RETENTION = timedelta(days=30)
+MAX_DEADLINE = timedelta(days=3660)  # ten years: later than that is a mistake
 
 
 class Step(Generic[P, R]):
@@ -139,14 +141,22 @@ class _Options:
 
 
 def _deadline(value: float | timedelta | datetime | None) -> float | None:
-    """A deadline as UNIX seconds from seconds-from-now, a timedelta or a datetime."""
+    """A deadline as UNIX seconds from seconds-from-now, a timedelta or a datetime; at most
+    `MAX_DEADLINE` ahead."""
     if value is None:
         return None
+    now = time.time()
     if isinstance(value, datetime):
-        return value.timestamp()
-    if isinstance(value, timedelta):
-        return time.time() + value.total_seconds()
-    return time.time() + float(value)
+        when = value.timestamp()
+    elif isinstance(value, timedelta):
+        when = now + value.total_seconds()
+    else:
+        when = now + float(value)
+    if not math.isfinite(when) or when - now > MAX_DEADLINE.total_seconds():
+        raise ConfigurationError(
+            f"deadline {value!r} is not a time within {MAX_DEADLINE.days} days from now"
+        )
+    return when
 
 
 class _StepDecorator:

@@ -68,7 +68,16 @@ def validate(value: Any, hint: Any, where: str) -> Any:
 
 
 def check_size(text: str, limit: int | None, where: str) -> str:
-    """Refuse a serialised payload over `limit` bytes, naming where it came from."""
+    """Refuse a serialised payload over `limit` bytes, or one that is not valid Unicode (a
+    lone surrogate cannot be stored or sent), naming where it came from."""
+    if not text.isascii():
+        try:
+            text.encode()
+        except UnicodeEncodeError as exc:
+            raise SerializationError(
+                f"{where}: the value holds text that is not valid Unicode ({exc.reason} at "
+                f"position {exc.start})"
+            ) from None
     if limit is not None and len(text) > limit:
         size = len(text.encode())
         if size > limit:

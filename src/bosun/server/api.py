@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import math
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -15,7 +16,13 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import TypeAdapter
 
 from bosun.app import App
-from bosun.errors import InvalidRequest, RateLimited, RunNotFound, WorkflowNotFound
+from bosun.errors import (
+    InvalidRequest,
+    RateLimited,
+    RunNotFound,
+    SerializationError,
+    WorkflowNotFound,
+)
 from bosun.ids import new_id
 from bosun.server.auth import Principal
 from bosun.server.models import SendSignal, SubmitRun
@@ -70,6 +77,39 @@ def _deadline(value: float | str | None) -> float | None:
     return parse_time(value, "deadline") - time.time()
 
 
+def _unicode(value: Any, where: str) -> Any:
+    """Refuse text that is not valid Unicode (a lone surrogate, which JSON's `\\ud800`
+    escapes can carry): it could be stored but never sent back."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if not item.isascii():
+                try:
+                    item.encode()
+                except UnicodeEncodeError:
+                    raise SerializationError(
+                        f"{where} holds text that is not valid Unicode"
+                    ) from None
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range")
+    return value
+
+
 def _time_or_none(value: str | None, field: str) -> float | None:
     return None if value is None else parse_time(value, field)
 
@@ -91,7 +131,7 @@ async def submit_run(
         raise InvalidRequest("deadline is already past")
     handle = await app.start_json(
         workflow,
-        body.input,
+        _unicode(body.input, "input"),
         idempotency_key=body.idempotency_key or idempotency_key,
         queue=body.queue,
         priority=body.priority,
@@ -168,7 +208,7 @@ async def resume_run(request: Request, run_id: str) -> dict[str, Any]:
 async def send_signal(request: Request, run_id: str, body: SendSignal) -> dict[str, Any]:
     state, principal = await _caller(request, "submit")
     await _owned_run(state.app, principal, run_id)
-    await state.app.get_handle(run_id).signal(body.name, body.payload)
+    await state.app.get_handle(run_id).signal(body.name, _unicode(body.payload, "payload"))
     return {"run_id": run_id, "signal": body.name}
 
 
@@ -352,9 +392,10 @@ async def post_event(
     state, principal = await _caller(request, "submit")
     raw = await request.body()
     try:
-        data = json.loads(raw) if raw else None
-    except ValueError as exc:
+        data = json.loads(raw, parse_constant=_no_constant, parse_float=_finite) if raw else None
+    except (ValueError, RecursionError) as exc:
         raise InvalidRequest(f"the event body is not valid JSON: {exc}") from None
+    _unicode(data, "the event body")
     app = state.app
     if not any(name in d.on_event for d in app.registry.workflows.values()):
         raise WorkflowNotFound(f"no workflow subscribes to event {name!r} (on_event=)")

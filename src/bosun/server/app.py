@@ -32,8 +32,9 @@ def problem_response(
 
 
 class BodyLimit:
-    """Refuse request bodies over `limit` bytes with 413, before anything reads them whole:
-    a declared Content-Length is checked up front, a chunked body as it arrives."""
+    """Refuse request bodies over `limit` bytes with 413 before the app sees them: a declared
+    Content-Length is checked up front; a body without one (chunked) is read here, up to the
+    limit, and handed on whole."""
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app
@@ -44,31 +45,37 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await self._refuse(scope, receive, send)
-            return
-        seen = 0
-        started = False
-
-        async def counting_receive() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise _TooLarge()
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, counting_receive, tracking_send)
-        except _TooLarge:
-            if not started:
+        if declared is not None:
+            if declared.isdigit() and int(declared) > self.limit:
                 await self._refuse(scope, receive, send)
+                return
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                await self._refuse(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if delivered:
+                return await receive()  # after the body: wait for a disconnect
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         body = problem(
@@ -78,10 +85,6 @@ class BodyLimit:
             f"request bodies are limited to {self.limit} bytes",
         )
         await problem_response(413, body)(scope, receive, send)
-
-
-class _TooLarge(Exception):
-    pass
 
 
 def create_server(app: App, config: ServerConfig | None = None) -> FastAPI:
