@@ -28,7 +28,6 @@ from bosun.server.auth import Principal
 from bosun.server.models import SendSignal, SubmitRun
 from bosun.server.sse import comment, format_event, parse_last_event_id
 from bosun.server.state import ServerState
-from bosun.store import Store
 from bosun.store.events import FINAL_TYPES
 from bosun.store.records import RUN_STATUSES, TERMINAL_STATUSES, RunFilter, RunRecord, RunStatus
 from bosun.wire import (
@@ -276,51 +275,15 @@ async def _events(
     """The run's events after `position`, then new ones as they are written, until the run's
     final event (or, for a run that finished before events were recorded, its end)."""
     store = state.app.store
-    notifier = store.notifier
-    loop = asyncio.get_running_loop()
     try:
-        idle_since = loop.time()
-        while True:
-            # Register before reading, so an event written in between still wakes us.
-            waiter = notifier.events_future(run_id)
-            try:
-                batch = await store.list_events(run_id, after=position, limit=EVENT_BATCH)
-                for event in batch:
-                    run = await store.get_run(run_id) if event.type in FINAL_TYPES else None
-                    yield format_event(event.seq, json.dumps(event_view(event, run)))
-                    position = event.seq
-                    if run is not None:
-                        return
-                if batch:
-                    idle_since = loop.time()
-                    if len(batch) == EVENT_BATCH:
-                        continue
-                elif await _finished_and_sent(store, run_id, position):
-                    return
-                if await request.is_disconnected():
-                    return
-                keepalive = idle_since + KEEPALIVE_SECONDS - loop.time()
-                if keepalive <= 0:
-                    yield comment()
-                    idle_since = loop.time()
-                    continue
-                await asyncio.wait((waiter,), timeout=min(store.events_poll_interval, keepalive))
-            finally:
-                notifier.drop_events_future(run_id, waiter)
+        async for event in state.feeds.follow(run_id, position, KEEPALIVE_SECONDS):
+            if event is None:
+                yield comment()
+                continue
+            run = await store.get_run(run_id) if event.type in FINAL_TYPES else None
+            yield format_event(event.seq, json.dumps(event_view(event, run)))
     finally:
         state.streams.release(key_id)
-
-
-async def _finished_and_sent(store: Store, run_id: str, position: int) -> bool:
-    """Whether the run is gone or finished with every event sent: the stream of a run that
-    finished without a final event (recorded by an older bosun) ends this way. The status
-    is read before the events, so a final event committed in between is not missed."""
-    record = await store.get_run(run_id)
-    if record is None:
-        return True
-    if record.status not in TERMINAL_STATUSES:
-        return False
-    return not await store.list_events(run_id, after=position, limit=1)
 
 
 # -- workflows, queues, events ------------------------------------------------------------

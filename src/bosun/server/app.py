@@ -99,6 +99,7 @@ def create_server(app: App, config: ServerConfig | None = None) -> FastAPI:
             await app.open()
             stack.push_async_callback(app.close)
             await app.store.follow_events()
+            stack.push_async_callback(state.feeds.close)
             if config.worker_concurrency > 0:
                 await stack.enter_async_context(
                     app.worker(

@@ -10,6 +10,7 @@ from fastapi import Request
 from bosun.app import App
 from bosun.errors import InvalidRequest, RateLimited
 from bosun.server.auth import ANONYMOUS, CACHE_SECONDS, Authenticator, Principal
+from bosun.server.feeds import Feeds
 from bosun.server.limits import RequestRateLimiter, StreamSlots
 
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
@@ -48,6 +49,14 @@ class ServerState:
         self.authenticator: Authenticator | None = None
         self.limiter = RequestRateLimiter(config.rate_limit, max(2 * config.rate_limit, 1.0))
         self.streams = StreamSlots(config.max_streams)
+        self._feeds: Feeds | None = None
+
+    @property
+    def feeds(self) -> Feeds:
+        """The run feeds of this server (made once the App is open)."""
+        if self._feeds is None:
+            self._feeds = Feeds(self.app.store)
+        return self._feeds
 
     async def authorize(self, request: Request, scope: str) -> Principal:
         """The caller, checked for `scope` and the per-key rate limit."""

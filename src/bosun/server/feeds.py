@@ -1,0 +1,148 @@
+"""One reader per run for all of a server's streams of that run.
+
+A stream that is behind reads the run's history itself; once it has caught up it waits on
+the run's `Feed`, whose single reader fetches each batch of new events once, however many
+streams follow the run (500 subscribers cost one query per batch, not 500).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from bosun.store import Store
+from bosun.store.events import FINAL_TYPES
+from bosun.store.records import TERMINAL_STATUSES, EventRecord
+
+BATCH = 500
+KEEP = 2000  # recent events a feed keeps for streams that fall a little behind
+
+
+class Feed:
+    """The recent events of one run, read by one task while any stream follows the run."""
+
+    def __init__(self, store: Store, run_id: str, tail: int) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.events: list[EventRecord] = []  # contiguous positions, oldest first
+        self.tail = tail  # the last position read
+        self.ended = False  # the run finished and everything it recorded was read
+        self.followers = 0
+        self._changed = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._read(), name=f"bosun-feed-{self.run_id}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def after(self, position: int) -> list[EventRecord] | None:
+        """The buffered events after `position`, or None if the buffer starts later."""
+        if position >= self.tail:
+            return []
+        if not self.events or self.events[0].seq > position + 1:
+            return None
+        return self.events[position + 1 - self.events[0].seq :]
+
+    def signal(self) -> asyncio.Event:
+        """Set when the feed next reads something new; take it before looking at the
+        buffer, so nothing read in between is missed."""
+        return self._changed
+
+    def _publish(self) -> None:
+        event, self._changed = self._changed, asyncio.Event()
+        event.set()
+
+    async def _read(self) -> None:
+        notifier = self.store.notifier
+        while not self.ended:
+            waiter = notifier.events_future(self.run_id)
+            try:
+                batch = await self.store.list_events(self.run_id, after=self.tail, limit=BATCH)
+                if batch:
+                    self.events.extend(batch)
+                    del self.events[:-KEEP]
+                    self.tail = batch[-1].seq
+                    self.ended = batch[-1].type in FINAL_TYPES
+                    self._publish()
+                    if len(batch) == BATCH:
+                        continue
+                elif await self._finished_unannounced():
+                    self.ended = True
+                    self._publish()
+                    return
+                await asyncio.wait((waiter,), timeout=self.store.events_poll_interval)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the database is away: streams keep waiting, retry shortly
+                await asyncio.sleep(min(self.store.events_poll_interval, 1.0))
+            finally:
+                notifier.drop_events_future(self.run_id, waiter)
+
+    async def _finished_unannounced(self) -> bool:
+        """Whether the run is gone, or finished with nothing left to read (a run recorded by
+        an older bosun has no final event). Status first, so a final event committed in
+        between is still read."""
+        record = await self.store.get_run(self.run_id)
+        if record is None:
+            return True
+        if record.status not in TERMINAL_STATUSES:
+            return False
+        return not await self.store.list_events(self.run_id, after=self.tail, limit=1)
+
+
+class Feeds:
+    """The feeds of the runs this server streams."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._feeds: dict[str, Feed] = {}
+
+    async def follow(
+        self, run_id: str, position: int, keepalive: float
+    ) -> AsyncIterator[EventRecord | None]:
+        """The run's events after `position`, in order, then new ones until the run's final
+        event. Yields None whenever `keepalive` seconds pass with nothing new."""
+        feed = self._feeds.get(run_id)
+        if feed is None:
+            feed = self._feeds[run_id] = Feed(self.store, run_id, position)
+            feed.start()
+        feed.followers += 1
+        try:
+            while True:
+                changed = feed.signal()
+                buffered = feed.after(position)
+                if buffered is None:  # behind the feed: read the history directly
+                    batch = await self.store.list_events(run_id, after=position, limit=BATCH)
+                    buffered = [e for e in batch if e.seq <= feed.tail]
+                for event in buffered:
+                    yield event
+                    position = event.seq
+                    if event.type in FINAL_TYPES:
+                        return
+                if buffered:
+                    continue
+                if feed.ended and position >= feed.tail:
+                    return
+                try:
+                    await asyncio.wait_for(changed.wait(), keepalive)
+                except TimeoutError:
+                    yield None
+        finally:
+            feed.followers -= 1
+            if feed.followers == 0 and self._feeds.get(run_id) is feed:
+                del self._feeds[run_id]
+                await feed.stop()
+
+    def feed(self, run_id: str) -> Feed | None:
+        return self._feeds.get(run_id)
+
+    async def close(self) -> None:
+        for feed in list(self._feeds.values()):
+            await feed.stop()
+        self._feeds.clear()
