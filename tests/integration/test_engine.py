@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections import Counter
 from datetime import timedelta
@@ -428,3 +429,19 @@ async def test_a_timer_wakes_its_worker_without_polling(any_db_url: str) -> None
         await wait_for_status(handle, "suspended")
         assert handle.run_id in worker._timers
         assert await handle.result(TIMEOUT) == "rested"
+
+
+async def test_large_inputs_and_results_through_direct_dispatch_and_events(app: bosun.App) -> None:
+    @app.workflow(name="echo")
+    async def echo(ctx: bosun.Context, text: str) -> str:
+        ctx.emit("seen", {"size": len(text)})
+        return text + "!"
+
+    text = "w" * 100_000
+    async with app, app.worker(concurrency=2):
+        handle = await app.start(echo, text)  # a local worker with a free slot: direct dispatch
+        assert await handle.result(timeout=30) == text + "!"
+        record = await handle.status()
+        assert json.loads(record.input) == {"text": text}
+        types = [e.type for e in await app.store.list_events(handle.run_id)]
+        assert types == ["seen", "run.completed"]

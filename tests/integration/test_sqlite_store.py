@@ -95,3 +95,48 @@ async def test_locked_database_gives_a_clear_error(tmp_path: Path) -> None:
         holder.close()
     await store.create_run(new_run())  # recovers once the lock is gone
     await store.close()
+
+
+async def test_large_inputs_and_results_leave_the_hot_row(tmp_path: Path) -> None:
+    import json
+    import time
+
+    from bosun.store.records import NewRun, Outcome, Progress, RunFilter
+
+    path = tmp_path / "big.db"
+    store = SqliteStore(f"sqlite:///{path}?offload_bytes=1000")
+    await store.open()
+    try:
+        big = json.dumps({"text": "x" * 50_000})
+        small = json.dumps({"text": "y"})
+        big_id, _ = await store.create_run(NewRun("big", "wf", "default", big))
+        await store.create_run(NewRun("small", "wf", "default", small))
+        claimed = await store.claim_runs("w", ["default"], 10, 30, time.time())
+        assert {c.run.id: c.run.input for c in claimed} == {"big": big, "small": small}
+        lease = next(c.lease for c in claimed if c.run.id == "big")
+        await store.save_progress(lease, Progress(outcome=Outcome("complete", result=big)), 30)
+        record = await store.get_run(big_id)
+        assert record is not None and (record.input, record.result) == (big, big)
+        assert {r.id: r.input for r in await store.list_runs(RunFilter())}["big"] == big
+        conn = sqlite3.connect(path)
+        row = conn.execute("SELECT input, result FROM runs WHERE id = 'big'").fetchone()
+        sizes = conn.execute("SELECT field, size, length(data) FROM run_payloads").fetchall()
+        conn.close()
+        assert row == ("@offloaded", "@offloaded")
+        assert {field: size for field, size, _ in sizes} == {"input": len(big), "result": len(big)}
+        assert all(stored < size / 10 for _, size, stored in sizes)  # compressed
+        assert await store.prune_runs(time.time() + 1) == 1
+        conn = sqlite3.connect(path)
+        assert conn.execute("SELECT count(*) FROM run_payloads").fetchone() == (0,)
+        conn.close()
+    finally:
+        await store.close()
+
+
+def test_offload_size_is_validated() -> None:
+    from bosun.errors import ConfigurationError
+    from bosun.store.sqlite_io import SqliteConfig
+
+    assert SqliteConfig.from_url("sqlite:///a.db?offload_bytes=10").offload_bytes == 10
+    with pytest.raises(ConfigurationError):
+        SqliteConfig.from_url("sqlite:///a.db?offload_bytes=-1")

@@ -391,3 +391,19 @@ async def test_prune_deletes_old_finished_runs_and_their_records(store: Store) -
     assert await store.get_journal(old) == [] and await store.list_events(old) == []
     assert await store.get_run(live) is not None and await store.get_run(recent) is not None
     assert await store.prune_runs(cutoff, batch=10) == 0
+
+
+async def test_large_payloads_round_trip(store: Store) -> None:
+    """Over the SQLite offload size (16 KiB by default) and PostgreSQL's TOAST threshold."""
+    big = json.dumps({"text": "z" * 200_000})
+    run_id, _ = await store.create_run(new_run(input=big))
+    claimed = await claim_one(store)
+    assert claimed.run.input == big
+    child = new_run(parent_id=run_id, parent_seq="1", input=big)
+    entry = JournalEntry("1", "child", "wf", "waiting", child_id=child.id)
+    await store.save_progress(claimed.lease, Progress([entry], children=[child]), TTL)
+    await store.save_progress(claimed.lease, Progress(outcome=Outcome("complete", result=big)), TTL)
+    record = await store.get_run(run_id)
+    assert record is not None and (record.input, record.result) == (big, big)
+    kid = await store.get_run(child.id)
+    assert kid is not None and kid.input == big

@@ -5,6 +5,7 @@ Schedules and rate limits live in their own modules, mixed in here.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 import time
@@ -55,6 +56,7 @@ from bosun.store.sqlite_io import (
     migrate,
     translate,
 )
+from bosun.store.sqlite_payloads import OFFLOADED, insert_run, resolve, result_column, store_input
 from bosun.store.sqlite_rate_limits import SqliteRateLimits
 from bosun.store.sqlite_schedules import SqliteSchedules
 
@@ -141,7 +143,7 @@ class SqliteStore(SqliteSchedules, SqliteRateLimits, SqliteApiKeys):
 
     async def create_run(self, run: NewRun) -> tuple[str, bool]:
         def op(conn: sqlite3.Connection) -> tuple[str, bool]:
-            cur = conn.execute(Q["insert_run"], run_params(run, time.time()))
+            cur = insert_run(conn, run, time.time(), self.config.offload_bytes)
             if cur.rowcount == 1:
                 return run.id, True
             params = {"id": run.id, "key": run.idempotency_key}
@@ -161,18 +163,24 @@ class SqliteStore(SqliteSchedules, SqliteRateLimits, SqliteApiKeys):
         def op(conn: sqlite3.Connection) -> ClaimedRun | None:
             now = time.time()
             params = {**run_params(run, now), "owner": owner, "expires": now + lease_ttl}
+            large = len(run.input) > self.config.offload_bytes
+            if large:
+                params["input"] = OFFLOADED
             row = conn.execute(Q["insert_claimed_run"], params).fetchone()
             if row is None:
                 return None
+            if large:
+                store_input(conn, run.id, run.input)
             lease = Lease(run.id, owner, row["lease_token"], row["wake_seq"])
-            return ClaimedRun(run_from_row(row), lease, {}, [])
+            record = dataclasses.replace(run_from_row(row), input=run.input)
+            return ClaimedRun(record, lease, {}, [])
 
         return await self._writer.submit(op)
 
     async def get_run(self, run_id: str) -> RunRecord | None:
         def op(conn: sqlite3.Connection) -> RunRecord | None:
             row = conn.execute(Q["get_run"], {"id": run_id}).fetchone()
-            return None if row is None else run_from_row(row)
+            return None if row is None else run_from_row(resolve(conn, [row])[0])
 
         return self._reader.call(op)
 
@@ -180,7 +188,7 @@ class SqliteStore(SqliteSchedules, SqliteRateLimits, SqliteApiKeys):
         sql, params = list_runs_sql(where, "?")
 
         def op(conn: sqlite3.Connection) -> list[RunRecord]:
-            return [run_from_row(r) for r in conn.execute(sql, params)]
+            return [run_from_row(r) for r in resolve(conn, conn.execute(sql, params).fetchall())]
 
         return await self._reader.submit(op)
 
@@ -256,6 +264,7 @@ class SqliteStore(SqliteSchedules, SqliteRateLimits, SqliteApiKeys):
             ).fetchall()
             if not rows:
                 return []
+            rows = resolve(conn, rows)
             journal_ids, signal_ids = with_history(rows)
             journal_rows = signal_rows = []
             if journal_ids:
@@ -275,7 +284,7 @@ class SqliteStore(SqliteSchedules, SqliteRateLimits, SqliteApiKeys):
             if conn.execute(Q["check_lease"], fence).fetchone() is None:
                 raise LeaseLost(f"run {lease.run_id}: lease {lease.token} is no longer held")
             for child in progress.children:
-                conn.execute(Q["insert_run"], run_params(child, now))
+                insert_run(conn, child, now, self.config.offload_bytes)
             for entry in progress.journal:
                 conn.execute(Q["upsert_journal"], journal_params(lease.run_id, entry))
             for signal_id, seq in progress.consumed_signals:
@@ -318,7 +327,9 @@ class SqliteStore(SqliteSchedules, SqliteRateLimits, SqliteApiKeys):
             {
                 **fence,
                 "status": status,
-                "result": outcome.result,
+                "result": result_column(
+                    conn, lease.run_id, outcome.result, self.config.offload_bytes
+                ),
                 "error": dump_json(outcome.error),
                 "finished_at": None if status == "blocked" else now,
             },
@@ -434,7 +445,7 @@ class SqliteStore(SqliteSchedules, SqliteRateLimits, SqliteApiKeys):
         def op(conn: sqlite3.Connection) -> int:
             rows = conn.execute(Q["prunable_runs"], {"before": finished_before, "batch": batch})
             ids = json.dumps([r["id"] for r in rows])
-            for query in ("prune_journal", "prune_signals", "prune_events"):
+            for query in ("prune_journal", "prune_signals", "prune_events", "prune_payloads"):
                 conn.execute(Q[query], {"run_ids": ids})
             return conn.execute(Q["prune_runs"], {"run_ids": ids}).rowcount
 

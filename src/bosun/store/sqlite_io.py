@@ -38,6 +38,7 @@ Q = load_queries("sqlite")
 MIGRATIONS = load_migrations("sqlite")
 _SYNC_MODES = {"OFF", "NORMAL", "FULL", "EXTRA"}
 MAX_BATCH = 512
+DEFAULT_OFFLOAD_BYTES = 16 * 1024  # inputs and results larger than this leave the runs row
 
 
 @dataclass(frozen=True)
@@ -47,11 +48,12 @@ class SqliteConfig:
     path: str
     synchronous: str = "FULL"
     busy_timeout_ms: int = 5000
+    offload_bytes: int = DEFAULT_OFFLOAD_BYTES
 
     @classmethod
     def from_url(cls, url: str) -> SqliteConfig:
         """Parse `sqlite:///relative.db`, `sqlite:////absolute.db`, with query options
-        `synchronous=FULL|NORMAL|OFF|EXTRA` and `busy_timeout_ms=N`."""
+        `synchronous=FULL|NORMAL|OFF|EXTRA`, `busy_timeout_ms=N` and `offload_bytes=N`."""
         parts = urlsplit(url)
         if parts.scheme != "sqlite":
             raise ConfigurationError(f"not a SQLite URL: {url!r}")
@@ -62,7 +64,7 @@ class SqliteConfig:
                 "sqlite:////absolute/path.db (in-memory databases cannot be shared)"
             )
         options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-        unknown = set(options) - {"synchronous", "busy_timeout_ms"}
+        unknown = set(options) - {"synchronous", "busy_timeout_ms", "offload_bytes"}
         if unknown:
             raise ConfigurationError(f"unknown SQLite URL option(s): {', '.join(sorted(unknown))}")
         sync = options.get("synchronous", "FULL").upper()
@@ -72,9 +74,12 @@ class SqliteConfig:
             )
         try:
             busy = int(options.get("busy_timeout_ms", "5000"))
+            offload = int(options.get("offload_bytes", str(DEFAULT_OFFLOAD_BYTES)))
         except ValueError as exc:
-            raise ConfigurationError("busy_timeout_ms must be an integer") from exc
-        return cls(path=path, synchronous=sync, busy_timeout_ms=busy)
+            raise ConfigurationError("busy_timeout_ms and offload_bytes must be integers") from exc
+        if offload < 0:
+            raise ConfigurationError("offload_bytes must be >= 0")
+        return cls(path=path, synchronous=sync, busy_timeout_ms=busy, offload_bytes=offload)
 
 
 def translate(exc: BaseException, path: str) -> BaseException:

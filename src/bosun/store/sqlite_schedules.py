@@ -10,8 +10,8 @@ import time
 from bosun.errors import InvalidSchedule, ScheduleNotFound
 from bosun.store.notify import LocalNotifier
 from bosun.store.records import Firing, NewSchedule, ScheduleRecord
-from bosun.store.rows import run_params
-from bosun.store.sqlite_io import GroupCommitWriter, Q, Reader
+from bosun.store.sqlite_io import GroupCommitWriter, Q, Reader, SqliteConfig
+from bosun.store.sqlite_payloads import insert_run
 
 
 class SqliteSchedules:
@@ -19,6 +19,7 @@ class SqliteSchedules:
 
     _writer: GroupCommitWriter
     _reader: Reader
+    config: SqliteConfig
     notifier: LocalNotifier
 
     async def add_schedule(self, schedule: NewSchedule) -> ScheduleRecord:
@@ -95,7 +96,7 @@ class SqliteSchedules:
             created = [
                 run.id
                 for run in firing.runs
-                if conn.execute(Q["insert_run"], run_params(run, now)).rowcount == 1
+                if insert_run(conn, run, now, self.config.offload_bytes).rowcount == 1
             ]
             if created:
                 params = {"name": firing.name, "run_id": created[-1]}

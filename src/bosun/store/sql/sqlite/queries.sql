@@ -337,3 +337,15 @@ DELETE FROM events WHERE run_id IN (SELECT value FROM json_each(:run_ids));
 
 -- name: prune_runs
 DELETE FROM runs WHERE id IN (SELECT value FROM json_each(:run_ids));
+
+-- large payloads
+
+-- name: upsert_payload
+INSERT INTO run_payloads (run_id, field, data, size) VALUES (:run_id, :field, :data, :size)
+ON CONFLICT (run_id, field) DO UPDATE SET data = excluded.data, size = excluded.size;
+
+-- name: get_payload
+SELECT data FROM run_payloads WHERE run_id = :run_id AND field = :field;
+
+-- name: prune_payloads
+DELETE FROM run_payloads WHERE run_id IN (SELECT value FROM json_each(:run_ids));
