@@ -21,6 +21,12 @@ BosunError
 ├── RateLimited               too many requests or streams for one API key (HTTP 429)
 ├── ServiceError              the server failed or answered something unexpected (HTTP 5xx)
 ├── WebhookFailed             one webhook delivery attempt failed (in `bosun.webhooks`)
+├── ProviderError             an LLM provider failed (`bosun.agents.errors`; `retryable` says
+│   │                         whether another attempt may succeed)
+│   ├── ProviderRateLimited   429 from the provider, with its `retry_after`
+│   └── ProviderTimeout       no token arrived for `idle_timeout` seconds (also TimeoutError)
+├── OutputParseError          a model's output holds no JSON (also ValueError)
+├── InvalidToolArguments      a model called a tool with arguments that do not fit (ValueError)
 └── RunError                  something went wrong inside a run
     ├── StepFailed            a step exhausted its retries (or raised a non-retryable error)
     ├── SignalTimeout         `wait_for_signal` timed out (also TimeoutError)
