@@ -9,8 +9,9 @@ approval by signal (auto-approved after a timeout, so the demo finishes on its o
 
 from __future__ import annotations
 
-import bosun
 from pydantic import BaseModel
+
+import bosun
 
 app = bosun.App("report")
 

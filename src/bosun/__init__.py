@@ -4,6 +4,7 @@ Workflows are plain async Python; every step, timer and signal is journaled, so 
 survives crashes, evictions and deploys by replay.
 """
 
+from bosun.agents.agent import Agent
 from bosun.app import App, RunHandle, Step, Workflow
 from bosun.client import AsyncClient, Client
 from bosun.context import Context, current_context
@@ -43,6 +44,7 @@ from bosun.retry import Retry
 __version__ = "0.1.0"
 
 __all__ = [
+    "Agent",
     "App",
     "AsyncClient",
     "AuthenticationFailed",

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
 from bosun import serde, settings
+from bosun.agents.registry import Models
 from bosun.context import Context
 from bosun.engine.definitions import FlowControl, KeyFrom, StepDef, WorkflowDef
 from bosun.engine.execution import current_execution, current_step
@@ -210,6 +211,9 @@ class App:
         self._open_lock = asyncio.Lock()
         self._local_workers: list[Worker] = []
         self.queue_limits: dict[str, int] = {}
+        #: Model aliases for `ctx.llm` and agents: from BOSUN_MODELS / BOSUN_LLM_* (read on
+        #: first use), or registered in code with `app.models.register(alias, provider)`.
+        self.models = Models()
         register_delivery(self)
 
     # -- registration ---------------------------------------------------------------------

@@ -7,13 +7,16 @@ import time
 import uuid as _uuid
 from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bosun import ratelimit as _ratelimit
 from bosun.engine import gather as _gather
 from bosun.engine.execution import Execution, current_execution, current_step
 from bosun.errors import BosunError, ConfigurationError
 from bosun.ratelimit import Reservation
+
+if TYPE_CHECKING:
+    from bosun.agents.llm import LLM
 
 Duration = float | int | timedelta
 
@@ -35,6 +38,13 @@ class Context:
 
     def __init__(self, execution: Execution) -> None:
         self._execution = execution
+
+    @property
+    def llm(self) -> LLM:
+        """Journaled LLM calls: `chat` and `structured` (see `bosun.agents.llm`)."""
+        from bosun.agents.llm import LLM
+
+        return LLM(self._execution)
 
     @property
     def run_id(self) -> str:

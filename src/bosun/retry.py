@@ -20,7 +20,9 @@ class Retry:
         jitter: fraction of the wait added or removed at random (0.1 is ±10 %).
         non_retryable: exception types that fail the step at once.
 
-    Waits are durable timers: a run waiting to retry holds no worker.
+    An exception with `retryable = False` also fails at once, and one with a `retry_after`
+    (seconds, e.g. a provider's 429) waits at least that long, at most an hour. Waits are
+    durable timers: a run waiting to retry holds no worker.
     """
 
     attempts: int = 3
@@ -43,6 +45,8 @@ class Retry:
     def should_retry(self, error: BaseException, attempt: int) -> bool:
         """Whether attempt number `attempt` (1-based) that raised `error` gets another try."""
         if attempt >= self.attempts:
+            return False
+        if getattr(error, "retryable", True) is False:  # the error knows it is permanent
             return False
         return not isinstance(error, self.non_retryable)
 

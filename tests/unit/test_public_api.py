@@ -4,6 +4,7 @@ import bosun
 def test_exported_names_are_pinned() -> None:
     assert sorted(bosun.__all__) == sorted(
         [
+            "Agent",
             "App",
             "AsyncClient",
             "AuthenticationFailed",

@@ -16,7 +16,9 @@ will fail again until the request or the configuration is fixed.
 
 from __future__ import annotations
 
-from bosun.errors import BosunError
+from typing import Any
+
+from bosun.errors import BosunError, RunError
 
 __all__ = [
     "InvalidToolArguments",
@@ -85,3 +87,31 @@ class InvalidToolArguments(BosunError, ValueError):
         super().__init__(message)
         self.tool = tool
         self.errors = errors or []
+
+
+class StructuredOutputError(RunError):
+    """A model did not produce a valid value of the requested type within the attempts.
+
+    Attributes:
+        output: the requested type's name.
+        attempts: how many calls were made.
+        problem: what was wrong with the last answer.
+        raw: the last answer, as the model wrote it.
+    """
+
+    def __init__(self, output: str, attempts: int, problem: str, raw: str) -> None:
+        excerpt = raw if len(raw) <= 500 else raw[:500] + "…"
+        super().__init__(
+            f"no valid {output} after {attempts} attempt(s): {problem}\nlast answer: {excerpt!r}"
+        )
+        self.output = output
+        self.attempts = attempts
+        self.problem = problem
+        self.raw = raw
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.output, self.attempts, self.problem, self.raw))
+
+
+class AgentError(RunError):
+    """An agent stopped without a final answer (it ran out of turns)."""

@@ -103,6 +103,8 @@ class RunEnvironment:
     rate_limits: Mapping[str, RateLimit] = field(default_factory=dict)
     max_payload_bytes: int | None = None
     lease_deadline: Callable[[str], float | None] = lambda _run_id: None
+    # The App's model aliases (`bosun.agents.registry.Models`), for `ctx.llm`.
+    models: Any = None
 
 
 class Execution:
@@ -172,8 +174,15 @@ class Execution:
 
     # -- steps ----------------------------------------------------------------------------
 
-    async def call_step(self, step: StepDef, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        seq, entry = self._position("step", step.name)
+    async def call_step(
+        self,
+        step: StepDef,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        kind: EntryKind = "step",
+    ) -> Any:
+        """Run a step (an LLM call, a tool call) once; on replay return its recorded outcome."""
+        seq, entry = self._position(kind, step.name)
         attempt = 1
         if entry is not None:
             if entry.status == "completed":
@@ -201,7 +210,7 @@ class Execution:
         try:
             result = await self._invoke(step, args, kwargs)
         except Exception as exc:
-            return self._step_error(step, seq, attempt, started, exc)
+            return self._step_error(step, seq, attempt, started, exc, kind)
         finally:
             current_step.reset(token)
         output = self.dump(result, step.return_hint, f"step {step.name!r}")
@@ -209,7 +218,7 @@ class Execution:
         self.record(
             JournalEntry(
                 seq,
-                "step",
+                kind,
                 step.name,
                 "completed",
                 output=output,
@@ -236,16 +245,27 @@ class Execution:
             raise TimeoutError(f"step {step.name!r} timed out after {step.timeout} s") from exc
 
     def _step_error(
-        self, step: StepDef, seq: str, attempt: int, started: float, exc: Exception
+        self,
+        step: StepDef,
+        seq: str,
+        attempt: int,
+        started: float,
+        exc: Exception,
+        kind: EntryKind,
     ) -> Any:
         now = time.time()
         error = error_dict(exc)
         if step.retry.should_retry(exc, attempt):
-            wake_at = now + step.retry.delay(attempt)
+            # An error may say how long to wait (a provider's Retry-After).
+            hinted = getattr(exc, "retry_after", None)
+            wait = step.retry.delay(attempt)
+            if isinstance(hinted, int | float) and hinted > wait:
+                wait = min(float(hinted), 3600.0)
+            wake_at = now + wait
             self.record(
                 JournalEntry(
                     seq,
-                    "step",
+                    kind,
                     step.name,
                     "retrying",
                     error=error,
@@ -261,7 +281,7 @@ class Execution:
             raise Suspend(wake_at)
         entry = JournalEntry(
             seq,
-            "step",
+            kind,
             step.name,
             "failed",
             error=error,

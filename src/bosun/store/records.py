@@ -19,6 +19,8 @@ TERMINAL_STATUSES: frozenset[str] = frozenset({"completed", "failed", "cancelled
 
 EntryKind = Literal[
     "step",
+    "llm",
+    "tool",
     "sleep",
     "signal",
     "child",

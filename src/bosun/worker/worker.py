@@ -113,6 +113,7 @@ class Worker:
             rate_limits=self.app.registry.rate_limits,
             max_payload_bytes=self.app.max_payload_bytes,
             lease_deadline=self._lease_deadline,
+            models=self.app.models,
         )
         for queue, max_running in self.app.queue_limits.items():
             if queue in self.options.queues:

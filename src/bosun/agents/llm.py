@@ -1,0 +1,177 @@
+"""`ctx.llm`: LLM calls as journaled steps.
+
+Each call takes one position in the run's journal (kind `llm`). Its response, usage and cost
+are recorded there; a replay returns the recorded response and never calls, or bills, the
+provider again. Calls stream from the provider, so `idle_timeout` is progress-based: a long
+generation that keeps producing tokens is never cut off, a stalled one fails in seconds.
+Retryable provider errors (429, 5xx, stalls) are retried on durable timers, honouring a
+provider's Retry-After.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, TypeVar, overload
+
+from bosun.agents.errors import StructuredOutputError
+from bosun.agents.messages import ChatRequest, ChatResponse, Message, ToolSpec, Usage
+from bosun.agents.structured import json_schema_for, validate
+from bosun.engine.definitions import StepDef
+from bosun.errors import ConfigurationError, StepFailed
+from bosun.retry import Retry
+
+if TYPE_CHECKING:
+    from bosun.agents.registry import Models
+    from bosun.engine.execution import Execution
+
+T = TypeVar("T")
+
+LLM_RETRY = Retry(attempts=5, initial=1.0, backoff=2.0, max_interval=60.0)
+DEFAULT_IDLE_TIMEOUT = 60.0
+REPAIR_ATTEMPTS = 3
+
+
+class LLM:
+    """The LLM calls of one run (`ctx.llm`)."""
+
+    def __init__(self, execution: Execution) -> None:
+        self._execution = execution
+
+    @property
+    def _models(self) -> Models:
+        models = self._execution.env.models
+        if models is None:
+            raise ConfigurationError("this worker has no models configured (ctx.llm)")
+        return models  # type: ignore[no-any-return]
+
+    async def chat(
+        self,
+        prompt: str | None = None,
+        *,
+        messages: list[Message] | None = None,
+        system: str | None = None,
+        model: str = "default",
+        tools: list[ToolSpec] | None = None,
+        tool_choice: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+        response_schema: dict[str, Any] | None = None,
+        schema_name: str | None = None,
+    ) -> ChatResponse:
+        """One journaled chat completion.
+
+        Args:
+            prompt: a user message (appended after `messages`).
+            messages: the conversation so far.
+            system: a system message put first.
+            model: a model alias (`BOSUN_MODELS`, `app.models.register`).
+            tools: tools the model may call (see `bosun.agents.tools.tool_spec`).
+            idle_timeout: seconds without a token before the call fails over.
+        """
+        conversation = list(messages or [])
+        if system is not None:
+            conversation.insert(0, Message.system(system))
+        if prompt is not None:
+            conversation.append(Message.user(prompt))
+        if not conversation:
+            raise ConfigurationError("ctx.llm.chat needs a prompt or messages")
+        config = self._models.config(model)
+        request = ChatRequest(
+            model=config.model,
+            messages=conversation,
+            tools=list(tools or []),
+            tool_choice=tool_choice,
+            response_schema=response_schema,
+            schema_name=schema_name,
+            temperature=temperature,
+            max_tokens=max_tokens,
+        )
+        models = self._models
+
+        async def call() -> dict[str, Any]:
+            provider = models.provider(model)
+            response: ChatResponse | None = None
+            async for item in provider.stream(request, idle_timeout=idle_timeout):
+                if isinstance(item, ChatResponse):
+                    response = item
+            if response is None:  # a provider that broke its protocol
+                raise ConfigurationError(f"model {model!r}: the stream ended without a response")
+            return {"response": response.model_dump(), "cost": config.cost(response.usage)}
+
+        step = StepDef(
+            fn=call, name=f"llm:{model}", retry=LLM_RETRY, is_async=True, return_hint=Any
+        )
+        recorded = await self._execution.call_step(step, (), {}, kind="llm")
+        return ChatResponse.model_validate(recorded["response"])
+
+    @overload
+    async def structured(self, output: type[T], prompt: str | None = None, **kw: Any) -> T: ...
+    @overload
+    async def structured(self, output: Any, prompt: str | None = None, **kw: Any) -> Any: ...
+    async def structured(
+        self,
+        output: Any,
+        prompt: str | None = None,
+        *,
+        messages: list[Message] | None = None,
+        system: str | None = None,
+        model: str = "default",
+        attempts: int = REPAIR_ATTEMPTS,
+        **options: Any,
+    ) -> Any:
+        """Ask for a value of type `output` (a pydantic model, or any type pydantic knows).
+
+        The JSON schema goes to the provider where it supports one. The answer is extracted
+        tolerantly (code fences, prose around it, trailing commas) and validated; when it does
+        not fit, the model is asked again with the validation errors, up to `attempts` calls,
+        each journaled. Then `StructuredOutputError` says what was wrong and shows the last
+        answer.
+        """
+        if attempts < 1:
+            raise ConfigurationError("attempts must be >= 1")
+        schema = json_schema_for(output)
+        name = getattr(output, "__name__", "output")
+        conversation = list(messages or [])
+        if system is not None:
+            conversation.insert(0, Message.system(system))
+        if prompt is not None:
+            conversation.append(Message.user(prompt))
+        conversation.append(
+            Message.system(f"Answer with JSON only: one value matching this JSON schema.\n{schema}")
+        )
+        problem, raw = "", ""
+        for _ in range(attempts):
+            response = await self.chat(
+                messages=conversation,
+                model=model,
+                response_schema=schema,
+                schema_name=name,
+                **options,
+            )
+            raw = response.message.content or ""
+            value, problem_or_none = validate(output, raw)
+            if problem_or_none is None:
+                return value
+            problem = problem_or_none
+            conversation += [
+                Message.assistant(raw),
+                Message.user(
+                    f"That answer does not fit the schema: {problem}\n"
+                    "Reply again with corrected JSON only."
+                ),
+            ]
+        raise StructuredOutputError(name, attempts, problem, raw)
+
+
+def usage_of(outputs: list[dict[str, Any]]) -> tuple[Usage, float]:
+    """Total usage and cost of recorded `ctx.llm` calls (their journal outputs)."""
+    total, cost = Usage(prompt_tokens=0, completion_tokens=0), 0.0
+    for output in outputs:
+        total = total + ChatResponse.model_validate(output["response"]).usage
+        cost += float(output.get("cost", 0.0))
+    return total, cost
+
+
+def step_failed_message(exc: StepFailed) -> str:
+    """What a failed tool call tells the model."""
+    return f"error: {exc.error_type}: {exc.message}"

@@ -1,0 +1,282 @@
+"""ctx.llm and bosun.Agent on real stores: journaled calls, replay without re-calling the
+provider, structured-output repair, retries, tool loops with a human approval in the middle."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+import bosun
+from bosun.agents.errors import ProviderError, ProviderRateLimited
+from bosun.agents.messages import Message
+from bosun.agents.pricing import ModelConfig
+from bosun.agents.scripted import Rule, ScriptedProvider
+
+
+@pytest.fixture
+def app(any_db_url: str) -> bosun.App:
+    return bosun.App("agents", database=any_db_url)
+
+
+def _scripted(app: bosun.App, provider: ScriptedProvider, **prices: float) -> None:
+    config = ModelConfig(alias="default", provider="scripted", model="scripted", **prices)
+    app.models.register("default", provider, config)
+
+
+async def _journal(app: bosun.App, run_id: str, kind: str) -> list[Any]:
+    async with app:  # reopened after the test's `async with` closed it
+        return [e for e in await app.store.get_journal(run_id) if e.kind == kind]
+
+
+async def test_llm_calls_are_journaled_and_never_repeated_on_replay(app: bosun.App) -> None:
+    provider = ScriptedProvider(script=["Paris", "Lyon"])
+    _scripted(app, provider, input_per_million=1.0, output_per_million=2.0)
+
+    @app.workflow(name="ask")
+    async def ask(ctx: bosun.Context) -> list[str]:
+        first = await ctx.llm.chat("Capital of France?", system="Be brief.")
+        await ctx.wait_for_signal("go")  # suspends: the next attempt replays from the top
+        second = await ctx.llm.chat("Another French city?")
+        return [first.message.content or "", second.message.content or ""]
+
+    async with app, app.worker(concurrency=2):
+        handle = await app.start(ask)
+        await _until_suspended(app, handle.run_id)
+        assert len(provider.calls) == 1
+        await handle.signal("go")
+        assert await handle.result(timeout=20) == ["Paris", "Lyon"]
+        assert len(provider.calls) == 2  # the first call was replayed, not re-sent
+        first = provider.calls[0].messages
+        assert [m.role for m in first] == ["system", "user"]
+        entries = await _journal(app, handle.run_id, "llm")
+        assert [e.name for e in entries] == ["llm:default", "llm:default"]
+        recorded = json.loads(entries[0].output)
+        usage = recorded["response"]["usage"]
+        expected = (usage["prompt_tokens"] * 1.0 + usage["completion_tokens"] * 2.0) / 1e6
+        assert recorded["cost"] == pytest.approx(expected) and expected > 0
+
+
+class Ticket(BaseModel):
+    category: str
+    urgency: int
+
+
+async def test_structured_output_is_repaired_with_the_validation_errors(app: bosun.App) -> None:
+    provider = ScriptedProvider(
+        script=[
+            'Sure! ```json\n{"category": "billing", "urgency": "very"}\n```',
+            'Here it is: {"category": "billing", "urgency": 8,}',
+        ]
+    )
+    _scripted(app, provider)
+
+    @app.workflow(name="triage")
+    async def triage(ctx: bosun.Context, text: str) -> Ticket:
+        return await ctx.llm.structured(Ticket, prompt=text)
+
+    async with app, app.worker():
+        handle = await app.start(triage, "I was charged twice!")
+        assert await handle.result(timeout=20) == Ticket(category="billing", urgency=8)
+    assert len(provider.calls) == 2
+    assert provider.calls[0].response_schema is not None
+    repair = provider.calls[1].messages[-1].content or ""
+    assert "urgency" in repair  # the model is told which field was wrong
+    assert len(await _journal(app, handle.run_id, "llm")) == 2
+
+
+async def test_structured_output_gives_up_with_a_precise_error(app: bosun.App) -> None:
+    _scripted(app, ScriptedProvider(rules=[Rule("", "no idea")]))
+
+    @app.workflow(name="hopeless")
+    async def hopeless(ctx: bosun.Context) -> Ticket:
+        return await ctx.llm.structured(Ticket, prompt="classify", attempts=2)
+
+    async with app, app.worker():
+        handle = await app.start(hopeless)
+        with pytest.raises(bosun.RunFailed) as failed:
+            await handle.result(timeout=20)
+    error = failed.value.error
+    assert error["type"].endswith("StructuredOutputError")
+    assert "after 2 attempt(s)" in error["message"] and "no idea" in error["message"]
+
+
+async def test_retryable_provider_errors_retry_on_a_durable_timer(app: bosun.App) -> None:
+    provider = ScriptedProvider(script=[ProviderRateLimited("slow down", retry_after=0.3), "fine"])
+    _scripted(app, provider)
+
+    @app.workflow(name="patient")
+    async def patient(ctx: bosun.Context) -> str:
+        return (await ctx.llm.chat("hi")).message.content or ""
+
+    async with app, app.worker():
+        handle = await app.start(patient)
+        assert await handle.result(timeout=20) == "fine"
+    (entry,) = await _journal(app, handle.run_id, "llm")
+    assert entry.attempt == 2
+    async with app:
+        types = [e.type for e in await app.store.list_events(handle.run_id)]
+    assert "step.retrying" in types
+
+
+async def test_permanent_provider_errors_fail_at_once(app: bosun.App) -> None:
+    provider = ScriptedProvider(script=[ProviderError("bad request", retryable=False)])
+    _scripted(app, provider)
+
+    @app.workflow(name="doomed")
+    async def doomed(ctx: bosun.Context) -> str:
+        return (await ctx.llm.chat("hi")).message.content or ""
+
+    async with app, app.worker():
+        handle = await app.start(doomed)
+        with pytest.raises(bosun.RunFailed):
+            await handle.result(timeout=20)
+    assert len(provider.calls) == 1
+
+
+# -- the agent loop ------------------------------------------------------------------------
+
+ORDERS = {7: {"item": "kettle", "price": 40.0}}
+tool_runs: list[str] = []
+
+
+def lookup_order(order_id: int) -> dict[str, Any]:
+    """Find an order.
+
+    Args:
+        order_id: the order number.
+    """
+    tool_runs.append(f"lookup:{order_id}")
+    if order_id not in ORDERS:
+        raise KeyError(f"no order {order_id}")
+    return ORDERS[order_id]
+
+
+async def multiply(a: float, b: float) -> float:
+    """Multiply two numbers."""
+    tool_runs.append("multiply")
+    return a * b
+
+
+async def request_refund(ctx: bosun.Context, order_id: int, amount: float) -> str:
+    """Refund an order after a human approves it."""
+    decision = await ctx.wait_for_signal("approval")
+    return "refunded" if decision.get("ok") else "refund refused"
+
+
+class Resolution(BaseModel):
+    refunded: bool
+    amount: float
+
+
+async def test_agent_runs_tools_in_parallel_waits_for_approval_and_replays(
+    app: bosun.App,
+) -> None:
+    tool_runs.clear()
+    provider = ScriptedProvider(
+        script=[
+            ScriptedProvider.tool_calls(
+                ("lookup_order", {"order_id": 7}),
+                ("lookup_order", {"order_id": 99}),
+                ("multiply", {"a": 40, "b": 0.5}),
+            ),
+            ScriptedProvider.tool_call("request_refund", order_id=7, amount=20.0),
+            '{"refunded": true, "amount": 20.0}',
+        ]
+    )
+    _scripted(app, provider)
+    agent = bosun.Agent(
+        system="You are a support agent.",
+        tools=[lookup_order, multiply, request_refund],
+        output=Resolution,
+    )
+
+    @app.workflow(name="support")
+    async def support(ctx: bosun.Context, message: str) -> Resolution:
+        return await agent.run(ctx, message)
+
+    async with app, app.worker(concurrency=2):
+        handle = await app.start(support, "Refund half of order 7")
+        await _until_suspended(app, handle.run_id)
+        assert len(provider.calls) == 2
+        await handle.signal("approval", {"ok": True})
+        assert await handle.result(timeout=20) == Resolution(refunded=True, amount=20.0)
+
+    assert len(provider.calls) == 3  # replay after the approval called nothing again
+    assert sorted(tool_runs) == ["lookup:7", "lookup:99", "multiply"]  # each tool ran once
+    second_turn = provider.calls[1].messages
+    tool_answers = [m.content for m in second_turn if m.role == "tool"]
+    assert tool_answers[0] == json.dumps({"item": "kettle", "price": 40.0})
+    assert tool_answers[1].startswith("error: ") and "no order 99" in tool_answers[1]
+    assert tool_answers[2] == "20.0"
+    assert [m.content for m in provider.calls[2].messages if m.role == "tool"][-1] == "refunded"
+    tools = [e.name for e in await _journal(app, handle.run_id, "tool")]
+    assert sorted(tools) == ["tool:lookup_order", "tool:lookup_order", "tool:multiply"]
+    assert [t["name"] for t in _tool_specs(provider)] == [
+        "lookup_order",
+        "multiply",
+        "request_refund",
+    ]
+
+
+async def test_bad_tool_arguments_and_unknown_tools_go_back_to_the_model(app: bosun.App) -> None:
+    provider = ScriptedProvider(
+        script=[
+            ScriptedProvider.tool_calls(
+                ("multiply", {"a": "lots", "b": 2}), ("launch_rockets", {})
+            ),
+            "I could not compute that.",
+        ]
+    )
+    _scripted(app, provider)
+    agent = bosun.Agent(tools=[multiply], max_turns=3)
+
+    @app.workflow(name="confused")
+    async def confused(ctx: bosun.Context) -> str:
+        return await agent.run(ctx, "what is lots times two?")
+
+    async with app, app.worker():
+        handle = await app.start(confused)
+        assert await handle.result(timeout=20) == "I could not compute that."
+    answers = [m.content or "" for m in provider.calls[1].messages if m.role == "tool"]
+    assert "a" in answers[0] and answers[0].startswith("error: ")
+    assert "no tool named 'launch_rockets'" in answers[1]
+
+
+async def test_an_agent_out_of_turns_fails_the_run(app: bosun.App) -> None:
+    _scripted(
+        app, ScriptedProvider(rules=[Rule("", ScriptedProvider.tool_call("multiply", a=1, b=1))])
+    )
+    agent = bosun.Agent(tools=[multiply], max_turns=2)
+
+    @app.workflow(name="loop")
+    async def loop(ctx: bosun.Context) -> str:
+        return await agent.run(ctx, "go")
+
+    async with app, app.worker():
+        handle = await app.start(loop)
+        with pytest.raises(bosun.RunFailed) as failed:
+            await handle.result(timeout=20)
+    assert "within 2 turns" in failed.value.error["message"]
+
+
+def _tool_specs(provider: ScriptedProvider) -> list[dict[str, Any]]:
+    return [spec.model_dump() for spec in provider.calls[0].tools]
+
+
+async def _until_suspended(app: bosun.App, run_id: str) -> None:
+    import asyncio
+
+    for _ in range(200):
+        record = await app.store.get_run(run_id)
+        if record is not None and record.status == "suspended":
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"run {run_id} never suspended")
+
+
+def test_messages_are_plain_json() -> None:
+    message = Message.user("hi")
+    assert Message.model_validate_json(message.model_dump_json()) == message
