@@ -10,11 +10,7 @@ tests."""
 
 from __future__ import annotations
 
-import asyncio
-import socket
 import sqlite3
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,12 +19,12 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
+from serving import serve
 
 from conftest import APPS
 
@@ -60,51 +56,16 @@ def tmp_module(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _serve(tmp: Path, name: str, **config: Any) -> Iterator[Live]:
-    """A uvicorn server in a thread of its own, with auth on and a fresh admin key, on a
-    fresh SQLite file; yields it and stops it afterwards."""
+    """A uvicorn server with auth on and a fresh admin key, on a fresh SQLite file."""
     from bosun.loader import load_app
-    from bosun.server import ServerConfig, create_server
-    from bosun.server.auth import new_key
+    from bosun.server import ServerConfig
 
     db_path = tmp / f"{name}.db"
     app = load_app(str(APPS / "api_app.py"))
     app.use_database(f"sqlite:///{db_path}")
-    key, record = new_key("fuzz", ["admin"], name="schemathesis")
-
-    async def store_key() -> None:
-        async with app:
-            await app.store.create_api_key(record)
-
-    asyncio.run(store_key())
-    api = create_server(app, ServerConfig(auth=True, rate_limit=0, **config))
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    uv = uvicorn.Server(
-        uvicorn.Config(
-            api, log_level="warning", ws="none", lifespan="on", timeout_graceful_shutdown=3
-        )
-    )
-    thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    give_up = time.monotonic() + 20
-    while not _healthy(url):
-        assert thread.is_alive(), "the server thread died while starting"
-        assert time.monotonic() < give_up, f"no /healthz from {url} after 20 s"
-        time.sleep(0.05)
-    try:
-        yield Live(url, {"Authorization": f"Bearer {key}"}, db_path)
-    finally:
-        uv.should_exit = True
-        thread.join(10)
-        sock.close()
-
-
-def _healthy(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
-    except httpx.TransportError:
-        return False
+    with serve(app, ServerConfig(auth=True, rate_limit=0, **config)) as served:
+        key = served.key("fuzz", "admin")
+        yield Live(served.url, {"Authorization": f"Bearer {key}"}, db_path)
 
 
 @pytest.fixture(scope="module")

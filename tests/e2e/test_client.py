@@ -7,7 +7,6 @@ import json
 import os
 import socket
 import subprocess
-import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -17,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
+from serving import serve
 
 from bosun.client import AsyncClient, Client, RunEvent
 from bosun.errors import (
@@ -39,40 +38,15 @@ FINAL = {"run.completed", "run.failed", "run.cancelled"}
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A uvicorn server in a thread of its own, with an in-process worker, on a fresh SQLite
-    file; yields its base URL."""
+    """A uvicorn server with an in-process worker, on a fresh SQLite file; its base URL."""
     from bosun.loader import load_app
-    from bosun.server import ServerConfig, create_server
+    from bosun.server import ServerConfig
 
     tmp = tmp_path_factory.mktemp("client")
     app = load_app(str(APPS / "client_app.py"))
     app.use_database(f"sqlite:///{tmp}/bosun.db")
-    api = create_server(app, ServerConfig(auth=False, worker_concurrency=4))
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    config = uvicorn.Config(
-        api, log_level="warning", ws="none", lifespan="on", timeout_graceful_shutdown=3
-    )
-    uv = uvicorn.Server(config)
-    thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    give_up = time.monotonic() + 20
-    while not _healthy(url):
-        assert thread.is_alive(), "the server thread died while starting"
-        assert time.monotonic() < give_up, f"no /healthz from {url} after 20 s"
-        time.sleep(0.05)
-    yield url
-    uv.should_exit = True
-    thread.join(10)
-    sock.close()
-
-
-def _healthy(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
-    except httpx.TransportError:
-        return False
+    with serve(app, ServerConfig(auth=False, worker_concurrency=4)) as served:
+        yield served.url
 
 
 @pytest.fixture
