@@ -287,7 +287,7 @@ def test_probes_and_openapi(served: Served) -> None:
 def test_workflows_list_hides_internal_ones(served: Served) -> None:
     with served.client(served.key("acme", "read")) as client:
         names = [w["name"] for w in client.get("/v1/workflows").json()["workflows"]]
-        assert names == ["audit", "chat", "on_email", "steps", "waits"]
+        assert names == ["audit", "chat", "chatty", "on_email", "steps", "waits"]
         steps = next(
             w for w in client.get("/v1/workflows").json()["workflows"] if w["name"] == "steps"
         )
@@ -489,3 +489,91 @@ def _sse_iter(response: httpx.Response) -> Iterator[dict[str, Any]]:
         elif line == "" and data:
             yield json.loads("\n".join(data))
             data = []
+
+
+def test_token_deltas_stream_live_and_a_replay_streams_nothing(served: Served) -> None:
+    with served.client(served.key("acme", "submit")) as client:
+        run = _submit(client, "chatty")
+        got: list[dict[str, Any]] = []
+
+        def listen() -> None:
+            with client.stream("GET", f"/v1/runs/{run['id']}/events") as response:
+                got.extend(_sse_iter(response))
+
+        listener = threading.Thread(target=listen)
+        listener.start()
+        time.sleep(0.5)
+        client.post(f"/v1/runs/{run['id']}/signals", json={"name": "start"})
+        deadline = time.monotonic() + 15
+        while not any(e["type"] == "step.completed" for e in got):
+            assert time.monotonic() < deadline, got
+            time.sleep(0.05)
+        deltas_before_finish = [e for e in got if e["type"] == "llm.delta"]
+        client.post(f"/v1/runs/{run['id']}/signals", json={"name": "finish"})
+        listener.join(15)
+        assert not listener.is_alive()
+    deltas = [e for e in got if e["type"] == "llm.delta"]
+    assert len(deltas) >= 2  # streamed in several batches, not at the end
+    assert all(e["id"] is None for e in deltas)
+    assert "".join(e["data"]["text"] for e in deltas) == "one two three four five six"
+    assert deltas == deltas_before_finish  # the replay after "finish" streamed nothing
+    types = [e["type"] for e in got]
+    assert types.index("llm.delta") < types.index("step.completed")
+    assert got[-1]["type"] == "run.completed"
+    assert got[-1]["data"]["result"] == "one two three four five six"
+    durable = [e["id"] for e in got if e["id"] is not None]
+    assert durable == list(range(1, len(durable) + 1))
+
+
+def test_the_python_client_passes_ephemeral_events_through(served: Served) -> None:
+    import bosun
+
+    key = served.key("acme", "submit")
+    with bosun.Client(served.url, key) as client:
+        run = client.submit("chatty")
+        seen: list[Any] = []
+
+        def listen() -> None:
+            seen.extend(client.events(run.id))
+
+        listener = threading.Thread(target=listen)
+        listener.start()
+        time.sleep(0.5)
+        client.signal(run.id, "start")
+        time.sleep(0.5)
+        client.signal(run.id, "finish")
+        listener.join(15)
+    deltas = [e for e in seen if e.type == "llm.delta"]
+    assert deltas and all(e.id is None for e in deltas)
+    assert "".join(e.data["text"] for e in deltas) == "one two three four five six"
+    assert seen[-1].type == "run.completed"
+
+
+@pytest.mark.postgres
+def test_token_deltas_reach_another_api_replica_on_postgresql(pg_url: str) -> None:
+    apps = [load_app(str(APPS / "server_app.py")) for _ in range(2)]
+    for app in apps:
+        app.use_database(pg_url)
+    got: list[dict[str, Any]] = []
+    with (
+        serve(apps[0], ServerConfig(worker_concurrency=0, key_cache_seconds=0.0)) as api,
+        serve(apps[1], ServerConfig(worker_concurrency=4)),
+    ):
+        client = api.client(api.key("acme", "submit"))
+        run = _submit(client, "chatty")
+
+        def listen() -> None:
+            with client.stream("GET", f"/v1/runs/{run['id']}/events") as response:
+                got.extend(_sse_iter(response))
+
+        listener = threading.Thread(target=listen)
+        listener.start()
+        time.sleep(0.5)
+        client.post(f"/v1/runs/{run['id']}/signals", json={"name": "start"})
+        time.sleep(1.0)
+        client.post(f"/v1/runs/{run['id']}/signals", json={"name": "finish"})
+        listener.join(15)
+        client.close()
+    deltas = [e for e in got if e["type"] == "llm.delta"]
+    assert "".join(e["data"]["text"] for e in deltas) == "one two three four five six"
+    assert got[-1]["type"] == "run.completed"

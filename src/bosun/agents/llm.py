@@ -10,12 +10,15 @@ provider's Retry-After.
 
 from __future__ import annotations
 
+import json
+import time
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from bosun.agents.errors import StructuredOutputError
 from bosun.agents.messages import ChatRequest, ChatResponse, Message, ToolSpec, Usage
 from bosun.agents.structured import json_schema_for, validate
 from bosun.engine.definitions import StepDef
+from bosun.engine.execution import current_step
 from bosun.errors import ConfigurationError, StepFailed
 from bosun.retry import Retry
 
@@ -28,6 +31,7 @@ T = TypeVar("T")
 LLM_RETRY = Retry(attempts=5, initial=1.0, backoff=2.0, max_interval=60.0)
 DEFAULT_IDLE_TIMEOUT = 60.0
 REPAIR_ATTEMPTS = 3
+DELTA_INTERVAL = 0.05  # seconds between published batches of token deltas
 
 
 class LLM:
@@ -88,12 +92,18 @@ class LLM:
         )
         models = self._models
 
+        execution = self._execution
+
         async def call() -> dict[str, Any]:
             provider = models.provider(model)
+            deltas = _Deltas(execution)
             response: ChatResponse | None = None
             async for item in provider.stream(request, idle_timeout=idle_timeout):
                 if isinstance(item, ChatResponse):
                     response = item
+                else:
+                    await deltas.add(item.text)
+            await deltas.flush()
             if response is None:  # a provider that broke its protocol
                 raise ConfigurationError(f"model {model!r}: the stream ended without a response")
             return {"response": response.model_dump(), "cost": config.cost(response.usage)}
@@ -175,3 +185,29 @@ def usage_of(outputs: list[dict[str, Any]]) -> tuple[Usage, float]:
 def step_failed_message(exc: StepFailed) -> str:
     """What a failed tool call tells the model."""
     return f"error: {exc.error_type}: {exc.message}"
+
+
+class _Deltas:
+    """Token deltas of one call, published to the run's streams as `llm.delta` ephemeral
+    events at most every `DELTA_INTERVAL` seconds (a replayed call publishes nothing)."""
+
+    def __init__(self, execution: Execution) -> None:
+        self._execution = execution
+        scope = current_step.get()
+        self._seq = scope.seq if scope is not None else ""
+        self._text: list[str] = []
+        self._last = time.monotonic()
+
+    async def add(self, text: str) -> None:
+        self._text.append(text)
+        if time.monotonic() - self._last >= DELTA_INTERVAL:
+            await self.flush()
+
+    async def flush(self) -> None:
+        self._last = time.monotonic()
+        if not self._text:
+            return
+        data = json.dumps({"seq": self._seq, "text": "".join(self._text)})
+        self._text.clear()
+        run_id = self._execution.run.id
+        await self._execution.env.store.publish(run_id, "llm.delta", data)

@@ -75,9 +75,10 @@ class RunPage:
 
 @dataclass(frozen=True)
 class RunEvent:
-    """One durable event of a run; `id` is its position in the run (1, 2, 3, …)."""
+    """One event of a run. `id` is a durable event's position in the run (1, 2, 3, …);
+    None for an ephemeral one (an LLM's token deltas), which a reconnect does not replay."""
 
-    id: int
+    id: int | None
     run_id: str
     type: str
     time: datetime
@@ -88,7 +89,7 @@ class RunEvent:
         """Parse one event of the SSE stream; `ServiceError` if it is not one."""
         try:
             return cls(
-                id=int(data["id"]),
+                id=None if data.get("id") is None else int(data["id"]),
                 run_id=str(data["run_id"]),
                 type=str(data["type"]),
                 time=_time(data["time"]),

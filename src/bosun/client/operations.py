@@ -365,6 +365,9 @@ def _follow(
         while chunk := (yield Read(response)):
             for data in decoder.feed(chunk):
                 event = RunEvent.from_json(_loads(data, "an event"))
+                if event.id is None:  # ephemeral: pass it on, it moves no position
+                    yield Emit(event)
+                    continue
                 if event.id <= last:
                     continue
                 last = event.id

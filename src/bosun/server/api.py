@@ -25,6 +25,7 @@ from bosun.errors import (
 )
 from bosun.ids import new_id
 from bosun.server.auth import Principal
+from bosun.server.feeds import Ephemeral
 from bosun.server.models import SendSignal, SubmitRun
 from bosun.server.sse import comment, format_event, parse_last_event_id
 from bosun.server.state import ServerState
@@ -34,6 +35,7 @@ from bosun.wire import (
     decode_cursor,
     encode_cursor,
     event_view,
+    iso,
     parse_time,
     run_view,
 )
@@ -279,6 +281,10 @@ async def _events(
         async for event in state.feeds.follow(run_id, position, KEEPALIVE_SECONDS):
             if event is None:
                 yield comment()
+                continue
+            if isinstance(event, Ephemeral):  # no id: a reconnect does not replay it
+                view = {"id": None, "run_id": run_id, "type": event.type, "time": iso(time.time())}
+                yield format_event(None, json.dumps({**view, "data": json.loads(event.data)}))
                 continue
             run = await store.get_run(run_id) if event.type in FINAL_TYPES else None
             yield format_event(event.seq, json.dumps(event_view(event, run)))

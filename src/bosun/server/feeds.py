@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
 
 from bosun.store import Store
 from bosun.store.events import FINAL_TYPES
@@ -96,6 +98,14 @@ class Feed:
         return not await self.store.list_events(self.run_id, after=self.tail, limit=1)
 
 
+@dataclass(frozen=True)
+class Ephemeral:
+    """An event that is streamed but not stored (an LLM's token deltas)."""
+
+    type: str
+    data: str
+
+
 class Feeds:
     """The feeds of the runs this server streams."""
 
@@ -105,17 +115,22 @@ class Feeds:
 
     async def follow(
         self, run_id: str, position: int, keepalive: float
-    ) -> AsyncIterator[EventRecord | None]:
+    ) -> AsyncIterator[EventRecord | Ephemeral | None]:
         """The run's events after `position`, in order, then new ones until the run's final
-        event. Yields None whenever `keepalive` seconds pass with nothing new."""
+        event, with ephemeral events as they come. Yields None whenever `keepalive` seconds
+        pass with nothing new."""
         feed = self._feeds.get(run_id)
         if feed is None:
             feed = self._feeds[run_id] = Feed(self.store, run_id, position)
             feed.start()
         feed.followers += 1
+        notifier = self.store.notifier
+        ephemeral = notifier.subscribe(run_id)
         try:
             while True:
                 changed = feed.signal()
+                while not ephemeral.empty():
+                    yield Ephemeral(*ephemeral.get_nowait())
                 buffered = feed.after(position)
                 if buffered is None:  # behind the feed: read the history directly
                     batch = await self.store.list_events(run_id, after=position, limit=BATCH)
@@ -129,11 +144,11 @@ class Feeds:
                     continue
                 if feed.ended and position >= feed.tail:
                     return
-                try:
-                    await asyncio.wait_for(changed.wait(), keepalive)
-                except TimeoutError:
-                    yield None
+                got = await _next(ephemeral, changed, keepalive)
+                if got is not _CHANGED:
+                    yield None if got is None else Ephemeral(*got)
         finally:
+            notifier.unsubscribe(run_id, ephemeral)
             feed.followers -= 1
             if feed.followers == 0 and self._feeds.get(run_id) is feed:
                 del self._feeds[run_id]
@@ -146,3 +161,27 @@ class Feeds:
         for feed in list(self._feeds.values()):
             await feed.stop()
         self._feeds.clear()
+
+
+_CHANGED: Any = object()
+
+
+async def _next(
+    queue: asyncio.Queue[tuple[str, str]], changed: asyncio.Event, timeout: float
+) -> tuple[str, str] | Any | None:
+    """The next ephemeral event, `_CHANGED` when the feed read something, or None after
+    `timeout` seconds of neither."""
+    getter = asyncio.ensure_future(queue.get())
+    waiter = asyncio.ensure_future(changed.wait())
+    try:
+        done, _ = await asyncio.wait(
+            {getter, waiter}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+        )
+    finally:
+        waiter.cancel()
+        if not getter.done():
+            getter.cancel()
+    if getter in done:  # (a durable change seen at the same time is read next round)
+        result: tuple[str, str] = getter.result()
+        return result
+    return _CHANGED if done else None

@@ -79,6 +79,10 @@ class Store(Protocol):
     async def follow_events(self) -> None:
         """Have the notifier hear of other processes' new events (for event streams)."""
 
+    async def publish(self, run_id: str, event_type: str, data: str) -> None:
+        """Send an ephemeral event (not stored) to the run's streams: in this process, and
+        on PostgreSQL in every process that follows events."""
+
     async def set_queue_limit(self, queue: str, max_running: int | None) -> None:
         """Cap how many runs of `queue` may be running at once across all workers (None
         removes the cap)."""

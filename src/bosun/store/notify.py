@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 RECENT_OUTCOMES = 10_000  # outcomes of runs finished here, kept for result() callers
+EPHEMERAL_BACKLOG = 1000  # ephemeral events a slow subscriber may fall behind by
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class LocalNotifier:
         self._finished: dict[str, list[asyncio.Future[Finished | None]]] = {}
         self._recent: OrderedDict[str, Finished] = OrderedDict()
         self._events: dict[str, list[asyncio.Future[None]]] = {}
+        self._ephemeral: dict[str, set[asyncio.Queue[tuple[str, str]]]] = {}
 
     def add_work_event(self, event: Wakeup) -> None:
         """Set `event` whenever work may have become ready (each worker owns one)."""
@@ -121,3 +123,26 @@ class LocalNotifier:
         for future in self._events.pop(run_id, []):
             if not future.done():
                 future.set_result(None)
+
+    def subscribe(self, run_id: str) -> asyncio.Queue[tuple[str, str]]:
+        """A queue of the run's ephemeral events (type, data) from now on."""
+        queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue(maxsize=EPHEMERAL_BACKLOG)
+        self._ephemeral.setdefault(run_id, set()).add(queue)
+        return queue
+
+    def unsubscribe(self, run_id: str, queue: asyncio.Queue[tuple[str, str]]) -> None:
+        queues = self._ephemeral.get(run_id)
+        if queues is not None:
+            queues.discard(queue)
+            if not queues:
+                del self._ephemeral[run_id]
+
+    def has_subscribers(self, run_id: str) -> bool:
+        return run_id in self._ephemeral
+
+    def ephemeral(self, run_id: str, event_type: str, data: str) -> None:
+        """Hand an ephemeral event to the run's subscribers; one that has fallen too far
+        behind loses it (ephemeral events are best effort; durable ones are not)."""
+        for queue in self._ephemeral.get(run_id, ()):
+            if not queue.full():
+                queue.put_nowait((event_type, data))

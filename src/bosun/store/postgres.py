@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -75,6 +77,7 @@ from bosun.store.rows import (
 )
 
 log = logging.getLogger("bosun.store.postgres")
+MAX_NOTIFY_BYTES = 7900  # PostgreSQL refuses NOTIFY payloads of 8000 bytes or more
 
 
 class PostgresStore(PostgresSchedules, PostgresRateLimits, PostgresApiKeys):
@@ -90,6 +93,7 @@ class PostgresStore(PostgresSchedules, PostgresRateLimits, PostgresApiKeys):
         self._pool: AsyncConnectionPool[Conn] | None = None
         self._listener: asyncio.Task[None] | None = None
         self._follow_events = False
+        self._origin = uuid.uuid4().hex[:12]  # tells this process's NOTIFYs from others'
         self._where = redact(self._conninfo)
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -206,6 +210,7 @@ class PostgresStore(PostgresSchedules, PostgresRateLimits, PostgresApiKeys):
                     await conn.execute("LISTEN bosun_finished")
                     if self._follow_events:
                         await conn.execute("LISTEN bosun_events")
+                        await conn.execute("LISTEN bosun_ephemeral")
                     delay = 0.1
                     self.notifier.work_ready()  # anything missed while disconnected
                     async for note in conn.notifies():
@@ -213,6 +218,8 @@ class PostgresStore(PostgresSchedules, PostgresRateLimits, PostgresApiKeys):
                             self.notifier.work_ready()
                         elif note.channel == "bosun_events":
                             self.notifier.events_added(note.payload)
+                        elif note.channel == "bosun_ephemeral":
+                            self._heard_ephemeral(note.payload)
                         else:
                             self.notifier.run_finished(note.payload, None)
                 finally:
@@ -287,6 +294,28 @@ class PostgresStore(PostgresSchedules, PostgresRateLimits, PostgresApiKeys):
             return [event_from_row(r) for r in await cur.fetchall()]
 
         return await self._run(op, idempotent=True)
+
+    async def publish(self, run_id: str, event_type: str, data: str) -> None:
+        self.notifier.ephemeral(run_id, event_type, data)
+        payload = json.dumps([self._origin, run_id, event_type, data], separators=(",", ":"))
+        if len(payload.encode()) > MAX_NOTIFY_BYTES:
+            return  # too large for NOTIFY: this process's streams have it, others do not
+
+        async def op(conn: Conn) -> None:
+            await conn.execute("SELECT pg_notify('bosun_ephemeral', %s)", (payload,))
+
+        try:
+            await self._run(op)
+        except StoreError as exc:  # best effort: the durable events still arrive
+            log.debug("ephemeral event of run %s not sent: %s", run_id, exc)
+
+    def _heard_ephemeral(self, payload: str) -> None:
+        try:
+            origin, run_id, event_type, data = json.loads(payload)
+        except ValueError:
+            return
+        if origin != self._origin:  # this process delivered its own at once
+            self.notifier.ephemeral(run_id, event_type, data)
 
     async def follow_events(self) -> None:
         """LISTEN for new events too (only processes that serve streams pay for it)."""

@@ -210,6 +210,10 @@ class SqliteStore(SqliteSchedules, SqliteRateLimits, SqliteApiKeys):
     async def follow_events(self) -> None:
         """Nothing to set up: other processes' events are found by polling."""
 
+    async def publish(self, run_id: str, event_type: str, data: str) -> None:
+        """In this process only: SQLite has no channel between processes."""
+        self.notifier.ephemeral(run_id, event_type, data)
+
     async def set_queue_limit(self, queue: str, max_running: int | None) -> None:
         def op(conn: sqlite3.Connection) -> None:
             if max_running is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import bosun
+from bosun.agents.scripted import Rule, ScriptedProvider
 
 app = bosun.App("server-tests", lease_ttl=5.0)
 
@@ -42,3 +43,18 @@ async def on_email(ctx: bosun.Context, email: dict[str, Any]) -> str:
 @app.workflow(name="audit", on_event="email.received")
 async def audit(ctx: bosun.Context, email: dict[str, Any]) -> int:
     return len(email)
+
+
+# An offline model that streams its answer word by word.
+app.models.register(
+    "default",
+    ScriptedProvider(rules=[Rule("", "one two three four five six")], delay=0.03),
+)
+
+
+@app.workflow(name="chatty")
+async def chatty(ctx: bosun.Context) -> str:
+    await ctx.wait_for_signal("start")
+    answer = await ctx.llm.chat("count to six")
+    await ctx.wait_for_signal("finish")  # the replay after this re-streams nothing
+    return answer.message.content or ""
