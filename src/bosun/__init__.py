@@ -5,6 +5,8 @@ survives crashes, evictions and deploys by replay.
 """
 
 from bosun.agents.agent import Agent
+from bosun.agents.budget import Budget
+from bosun.agents.errors import BudgetExceeded
 from bosun.app import App, RunHandle, Step, Workflow
 from bosun.client import AsyncClient, Client
 from bosun.context import Context, current_context
@@ -49,6 +51,8 @@ __all__ = [
     "AsyncClient",
     "AuthenticationFailed",
     "BosunError",
+    "Budget",
+    "BudgetExceeded",
     "ChildFailed",
     "Client",
     "ConfigurationError",

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
 from bosun import serde, settings
+from bosun.agents.budget import Budget
 from bosun.agents.registry import Models
 from bosun.context import Context
 from bosun.engine.definitions import FlowControl, KeyFrom, StepDef, WorkflowDef
@@ -214,6 +215,7 @@ class App:
         #: Model aliases for `ctx.llm` and agents: from BOSUN_MODELS / BOSUN_LLM_* (read on
         #: first use), or registered in code with `app.models.register(alias, provider)`.
         self.models = Models()
+        self.tenant_budgets: dict[str | None, Budget] = {}
         register_delivery(self)
 
     # -- registration ---------------------------------------------------------------------
@@ -231,6 +233,7 @@ class App:
         schedule_missed: MissedPolicy = "skip",
         schedule_max_catch_up: int = DEFAULT_MAX_CATCH_UP,
         on_event: str | list[str] | None = None,
+        budget: Budget | None = None,
     ) -> Callable[[Callable[Concatenate[Context, P], Awaitable[R]]], Workflow[P, R]]:
         """Register an async function `(ctx, …) -> result` as a workflow.
 
@@ -252,12 +255,15 @@ class App:
             schedule_max_catch_up: missed ticks started at most with `"catch_up"`.
             on_event: event name(s) that start this workflow (`POST /v1/events/{name}` or
                 `App.trigger`); the workflow takes one input, the event's body.
+            budget: tokens and/or dollars each run may spend on LLM calls; a run that
+                reaches it fails with `BudgetExceeded` before its next call.
         """
         flow = FlowControl(concurrency_key, concurrency_limit, fairness_key)
         events = (on_event,) if isinstance(on_event, str) else tuple(on_event or ())
 
         def decorate(fn: Callable[Concatenate[Context, P], Awaitable[R]]) -> Workflow[P, R]:
             definition = WorkflowDef.build(fn, name, queue, flow, events)
+            definition.budget = budget
             declared = None
             if schedule is not None:
                 declared = declare(
@@ -281,6 +287,13 @@ class App:
             name: journal name (default: the function's qualified name). Keep it stable.
         """
         return _StepDecorator(self, retry, timeout, name)
+
+    def tenant_budget(self, budget: Budget, *, tenant: str | None = None) -> None:
+        """Limit what a tenant's runs spend on LLM calls (every tenant's when `tenant` is
+        None), usually per rolling window: `Budget(cost=20, per=timedelta(days=1))`."""
+        if not isinstance(budget, Budget):
+            raise ConfigurationError(f"tenant_budget takes a bosun.Budget, got {budget!r}")
+        self.tenant_budgets[tenant] = budget
 
     def queue_limit(self, queue: str, max_running: int) -> None:
         """Allow at most `max_running` runs of `queue` to execute at once, across every

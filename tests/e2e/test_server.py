@@ -577,3 +577,21 @@ def test_token_deltas_reach_another_api_replica_on_postgresql(pg_url: str) -> No
     deltas = [e for e in got if e["type"] == "llm.delta"]
     assert "".join(e["data"]["text"] for e in deltas) == "one two three four five six"
     assert got[-1]["type"] == "run.completed"
+
+
+def test_usage_endpoints_are_tenant_scoped(served: Served) -> None:
+    a = served.client(served.key("tenant-a", "submit"))
+    b = served.client(served.key("tenant-b", "submit"))
+    with a, b:
+        run = _submit(a, "chatty", session="conv-1")
+        a.post(f"/v1/runs/{run['id']}/signals", json={"name": "start"})
+        a.post(f"/v1/runs/{run['id']}/signals", json={"name": "finish"})
+        _wait(a, run["id"])
+        per_run = a.get(f"/v1/runs/{run['id']}/usage").json()
+        assert per_run["calls"] == 1 and per_run["completion_tokens"] > 0
+        mine = a.get("/v1/usage").json()
+        assert mine["tenant"] == "tenant-a" and mine["calls"] == 1
+        assert a.get("/v1/usage", params={"session": "conv-1"}).json()["calls"] == 1
+        assert a.get("/v1/usage", params={"session": "other"}).json()["calls"] == 0
+        assert b.get("/v1/usage").json()["calls"] == 0
+        assert b.get(f"/v1/runs/{run['id']}/usage").status_code == 404

@@ -280,3 +280,87 @@ async def _until_suspended(app: bosun.App, run_id: str) -> None:
 def test_messages_are_plain_json() -> None:
     message = Message.user("hi")
     assert Message.model_validate_json(message.model_dump_json()) == message
+
+
+# -- usage and budgets ---------------------------------------------------------------------
+
+
+async def test_usage_is_summed_per_run_session_and_tenant(app: bosun.App) -> None:
+    provider = ScriptedProvider(
+        script=[ProviderRateLimited("busy", retry_after=0.1), "a b c", "d e", "f"]
+    )
+    _scripted(app, provider, input_per_million=1.0, output_per_million=1.0)
+
+    @app.workflow(name="talk")
+    async def talk(ctx: bosun.Context, n: int) -> None:
+        for _ in range(n):
+            await ctx.llm.chat("say something")
+
+    async with app, app.worker():
+        first = await app.start(talk, 2, tenant="acme", session="s1")
+        await first.result(timeout=20)
+        second = await app.start(talk, 1, tenant="other")
+        await second.result(timeout=20)
+        store = app.store
+        run = await store.usage_totals(run_id=first.run_id)
+        session = await store.usage_totals(tenant="acme", session="s1")
+        acme = await store.usage_totals(tenant="acme")
+        other = await store.usage_totals(tenant="other")
+        everyone = await store.usage_totals()
+        later = await store.usage_totals(tenant="acme", since=4_102_444_800)  # year 2100
+        journal = await store.get_journal(first.run_id)
+    assert run.calls == 2  # the rate-limited attempt was retried and counted once
+    assert run == session == acme
+    assert other.calls == 1 and everyone.calls == 3
+    recorded = [json.loads(e.output)["response"]["usage"] for e in journal if e.kind == "llm"]
+    assert run.completion_tokens == sum(u["completion_tokens"] for u in recorded)
+    assert run.cost == pytest.approx(run.tokens / 1e6)
+    assert later.calls == 0
+
+
+async def test_a_run_budget_stops_the_run_before_its_next_call(app: bosun.App) -> None:
+    provider = ScriptedProvider(rules=[Rule("", "word " * 50)])
+    _scripted(app, provider)
+
+    @app.workflow(name="chatter", budget=bosun.Budget(tokens=60))
+    async def chatter(ctx: bosun.Context) -> None:
+        for _ in range(5):
+            await ctx.llm.chat("talk")
+
+    async with app, app.worker():
+        handle = await app.start(chatter)
+        with pytest.raises(bosun.RunFailed) as failed:
+            await handle.result(timeout=20)
+    error = failed.value.error
+    assert error["type"] == "bosun.agents.errors.BudgetExceeded"
+    assert "token limit 60 reached" in error["message"]
+    assert len(provider.calls) == 1  # the call that crossed the limit ran; none after it
+
+
+async def test_a_tenant_budget_spans_runs_and_spares_other_tenants(app: bosun.App) -> None:
+    from datetime import timedelta
+
+    provider = ScriptedProvider(rules=[Rule("", "some words here")])
+    _scripted(app, provider, input_per_million=1000.0, output_per_million=1000.0)
+    app.tenant_budget(bosun.Budget(cost=0.01, per=timedelta(days=1)), tenant="acme")
+
+    @app.workflow(name="ask_once")
+    async def ask_once(ctx: bosun.Context) -> str:
+        return (await ctx.llm.chat("hello")).message.content or ""
+
+    async with app, app.worker():
+        spent = await app.start(ask_once, tenant="acme")
+        assert await spent.result(timeout=20) == "some words here"
+        refused = await app.start(ask_once, tenant="acme")
+        with pytest.raises(bosun.RunFailed) as failed:
+            await refused.result(timeout=20)
+        other = await app.start(ask_once, tenant="beta")
+        assert await other.result(timeout=20) == "some words here"
+    assert "tenant acme: cost limit $0.0100 per day reached" in failed.value.error["message"]
+
+
+def test_budgets_are_validated() -> None:
+    with pytest.raises(bosun.ConfigurationError):
+        bosun.Budget()
+    with pytest.raises(bosun.ConfigurationError):
+        bosun.Budget(tokens=0)

@@ -8,6 +8,8 @@ def test_exported_names_are_pinned() -> None:
             "App",
             "AsyncClient",
             "AuthenticationFailed",
+            "Budget",
+            "BudgetExceeded",
             "Client",
             "InvalidRequest",
             "PermissionDenied",

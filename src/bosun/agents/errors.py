@@ -115,3 +115,9 @@ class StructuredOutputError(RunError):
 
 class AgentError(RunError):
     """An agent stopped without a final answer (it ran out of turns)."""
+
+
+class BudgetExceeded(RunError):
+    """A run's or its tenant's token or cost budget is used up; the message says which."""
+
+    retryable = False

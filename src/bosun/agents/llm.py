@@ -14,6 +14,7 @@ import json
 import time
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
+from bosun.agents import budget
 from bosun.agents.errors import StructuredOutputError
 from bosun.agents.messages import ChatRequest, ChatResponse, Message, ToolSpec, Usage
 from bosun.agents.structured import json_schema_for, validate
@@ -91,8 +92,9 @@ class LLM:
             max_tokens=max_tokens,
         )
         models = self._models
-
         execution = self._execution
+        if execution.recorded_next() is None:  # about to make a new call, not replay one
+            await budget.check(execution)
 
         async def call() -> dict[str, Any]:
             provider = models.provider(model)

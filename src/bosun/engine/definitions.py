@@ -91,6 +91,7 @@ class WorkflowDef:
     return_hint: Any = Any
     flow: FlowControl = field(default_factory=FlowControl)
     on_event: tuple[str, ...] = ()
+    budget: Any = None  # a `bosun.agents.budget.Budget` for each run's LLM calls
 
     def keys_for(self, input_json: str) -> tuple[str | None, int | None, str | None]:
         """The (concurrency key, its limit, fairness key) of a run with these inputs."""

@@ -105,6 +105,8 @@ class RunEnvironment:
     lease_deadline: Callable[[str], float | None] = lambda _run_id: None
     # The App's model aliases (`bosun.agents.registry.Models`), for `ctx.llm`.
     models: Any = None
+    # Tenant budgets (`bosun.agents.budget.Budget`) by tenant; None is every tenant's.
+    tenant_budgets: Mapping[str | None, Any] = field(default_factory=dict)
 
 
 class Execution:
@@ -168,6 +170,12 @@ class Execution:
                 delay = min(delay * 2, 2.0)
             except StoreError as exc:  # LeaseLost, or a write the database refused
                 raise Abandon(exc) from exc
+
+    def recorded_next(self) -> JournalEntry | None:
+        """The journal entry at the position the next operation will take, if any (so code
+        can tell a replayed operation from a new one before making it)."""
+        cursor = current_cursor.get()
+        return self.journal.get(f"{cursor.prefix}{cursor.count + 1}")
 
     def unvisited(self) -> list[JournalEntry]:
         return [e for s, e in self.journal.items() if s not in self.visited and e.kind != "version"]

@@ -30,7 +30,14 @@ from bosun.server.models import SendSignal, SubmitRun
 from bosun.server.sse import comment, format_event, parse_last_event_id
 from bosun.server.state import ServerState
 from bosun.store.events import FINAL_TYPES
-from bosun.store.records import RUN_STATUSES, TERMINAL_STATUSES, RunFilter, RunRecord, RunStatus
+from bosun.store.records import (
+    RUN_STATUSES,
+    TERMINAL_STATUSES,
+    RunFilter,
+    RunRecord,
+    RunStatus,
+    UsageTotals,
+)
 from bosun.wire import (
     decode_cursor,
     encode_cursor,
@@ -290,6 +297,36 @@ async def _events(
             yield format_event(event.seq, json.dumps(event_view(event, run)))
     finally:
         state.streams.release(key_id)
+
+
+@router.get("/runs/{run_id}/usage", summary="LLM tokens and cost of a run")
+async def run_usage(request: Request, run_id: str) -> dict[str, Any]:
+    state, principal = await _caller(request, "read")
+    await _owned_run(state.app, principal, run_id)
+    return _usage_view(await state.app.store.usage_totals(run_id=run_id))
+
+
+@router.get("/usage", summary="LLM tokens and cost of the caller's tenant (or one session)")
+async def tenant_usage(
+    request: Request, session: str | None = None, since: str | None = None
+) -> dict[str, Any]:
+    state, principal = await _caller(request, "read")
+    totals = await state.app.store.usage_totals(
+        tenant=principal.tenant,
+        session=session,
+        since=_time_or_none(since, "since") or 0.0,
+    )
+    return {"tenant": principal.tenant, "session": session, **_usage_view(totals)}
+
+
+def _usage_view(totals: UsageTotals) -> dict[str, Any]:
+    return {
+        "calls": totals.calls,
+        "prompt_tokens": totals.prompt_tokens,
+        "completion_tokens": totals.completion_tokens,
+        "cached_tokens": totals.cached_tokens,
+        "cost": round(totals.cost, 6),
+    }
 
 
 # -- workflows, queues, events ------------------------------------------------------------

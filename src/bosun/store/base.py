@@ -23,6 +23,7 @@ from bosun.store.records import (
     RunFilter,
     RunRecord,
     ScheduleRecord,
+    UsageTotals,
 )
 
 if TYPE_CHECKING:
@@ -120,6 +121,16 @@ class Store(Protocol):
     async def prune_runs(self, finished_before: float, batch: int = 1000) -> int:
         """Delete up to `batch` runs that finished before `finished_before` (UNIX seconds),
         with their journals, signals and events; return how many went."""
+
+    async def usage_totals(
+        self,
+        *,
+        tenant: str | None = None,
+        session: str | None = None,
+        run_id: str | None = None,
+        since: float = 0.0,
+    ) -> UsageTotals:
+        """LLM usage of the completed `ctx.llm` calls matching every filter given."""
 
     # -- API keys ---
 

@@ -215,6 +215,31 @@ class ApiKeyRecord:
     revoked_at: float | None = None
 
 
+@dataclass(frozen=True)
+class UsageTotals:
+    """LLM usage summed over some calls (a run's, a session's, a tenant's)."""
+
+    calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int
+    cost: float
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    @classmethod
+    def from_row(cls, row: Any) -> UsageTotals:
+        return cls(
+            calls=int(row["calls"]),
+            prompt_tokens=int(row["prompt_tokens"]),
+            completion_tokens=int(row["completion_tokens"]),
+            cached_tokens=int(row["cached_tokens"]),
+            cost=float(row["cost"]),
+        )
+
+
 # -- schedules ---
 
 MissedPolicy = Literal["skip", "catch_up"]

@@ -114,6 +114,7 @@ class Worker:
             max_payload_bytes=self.app.max_payload_bytes,
             lease_deadline=self._lease_deadline,
             models=self.app.models,
+            tenant_budgets=self.app.tenant_budgets,
         )
         for queue, max_running in self.app.queue_limits.items():
             if queue in self.options.queues:

@@ -268,3 +268,15 @@ WITH doomed AS (
     DELETE FROM runs WHERE id IN (SELECT id FROM doomed) RETURNING 1
 )
 SELECT count(*) AS pruned FROM r;
+
+-- usage
+
+-- name: usage_totals
+SELECT COUNT(*) AS calls, COALESCE(SUM(prompt_tokens), 0) AS prompt_tokens,
+       COALESCE(SUM(completion_tokens), 0) AS completion_tokens,
+       COALESCE(SUM(cached_tokens), 0) AS cached_tokens, COALESCE(SUM(cost), 0) AS cost
+FROM usage
+WHERE (%(tenant)s::text IS NULL OR tenant = %(tenant)s)
+  AND (%(session)s::text IS NULL OR session = %(session)s)
+  AND (%(run_id)s::text IS NULL OR run_id = %(run_id)s)
+  AND created_at >= %(since)s;

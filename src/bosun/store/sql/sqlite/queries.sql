@@ -349,3 +349,15 @@ SELECT data FROM run_payloads WHERE run_id = :run_id AND field = :field;
 
 -- name: prune_payloads
 DELETE FROM run_payloads WHERE run_id IN (SELECT value FROM json_each(:run_ids));
+
+-- usage
+
+-- name: usage_totals
+SELECT COUNT(*) AS calls, COALESCE(SUM(prompt_tokens), 0) AS prompt_tokens,
+       COALESCE(SUM(completion_tokens), 0) AS completion_tokens,
+       COALESCE(SUM(cached_tokens), 0) AS cached_tokens, COALESCE(SUM(cost), 0) AS cost
+FROM usage
+WHERE (:tenant IS NULL OR tenant = :tenant)
+  AND (:session IS NULL OR session = :session)
+  AND (:run_id IS NULL OR run_id = :run_id)
+  AND created_at >= :since;

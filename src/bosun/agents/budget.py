@@ -1,0 +1,97 @@
+"""Budgets: limits on the tokens and dollars a run, or a tenant, may spend on LLM calls.
+
+A run's budget (`@app.workflow(budget=Budget(...))`) counts its own calls; a tenant's
+(`app.tenant_budget(Budget(..., per=timedelta(days=1)))`) counts every call of the tenant's
+runs within the window, from the `usage` table. Both are checked before each LLM call that
+is about to be made (a replayed call is never re-checked): once a limit is reached the run
+fails with `BudgetExceeded`, which names the limit and what was used. The call that crosses
+a limit completes; the next one is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from bosun.agents.errors import BudgetExceeded
+from bosun.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from bosun.engine.execution import Execution
+
+
+@dataclass(frozen=True)
+class Budget:
+    """At most `tokens` (prompt + completion) and/or `cost` US dollars; for a tenant, within
+    each rolling window of `per` (all time when None)."""
+
+    tokens: int | None = None
+    cost: float | None = None
+    per: timedelta | None = None
+
+    def __post_init__(self) -> None:
+        if self.tokens is None and self.cost is None:
+            raise ConfigurationError("Budget needs tokens=, cost= or both")
+        if (self.tokens is not None and self.tokens <= 0) or (
+            self.cost is not None and self.cost <= 0
+        ):
+            raise ConfigurationError(f"{self}: limits must be positive")
+        if self.per is not None and self.per.total_seconds() <= 0:
+            raise ConfigurationError(f"{self}: per must be a positive duration")
+
+    def reached(self, tokens: int, cost: float) -> str | None:
+        """Which limit `tokens` and `cost` have reached, in words; None if neither."""
+        window = "" if self.per is None else f" per {_window(self.per)}"
+        if self.tokens is not None and tokens >= self.tokens:
+            return f"token limit {self.tokens:,}{window} reached ({tokens:,} used)"
+        if self.cost is not None and cost >= self.cost:
+            return f"cost limit ${self.cost:,.4f}{window} reached (${cost:,.4f} used)"
+        return None
+
+
+def _window(per: timedelta) -> str:
+    seconds = per.total_seconds()
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds % size == 0:
+            count = int(seconds // size)
+            return unit if count == 1 else f"{count} {unit}s"
+    return f"{seconds:g} s"
+
+
+def run_usage(execution: Execution) -> tuple[int, float]:
+    """Tokens and cost of the run's LLM calls so far (recorded and new)."""
+    tokens, cost = 0, 0.0
+    entries = list(execution.journal.values()) + execution.pending.journal
+    seen: set[str] = set()
+    for entry in entries:
+        if entry.kind != "llm" or entry.status != "completed" or entry.seq in seen:
+            continue
+        seen.add(entry.seq)
+        output = json.loads(entry.output or "{}")
+        usage = output.get("response", {}).get("usage", {})
+        tokens += int(usage.get("prompt_tokens", 0)) + int(usage.get("completion_tokens", 0))
+        cost += float(output.get("cost", 0.0))
+    return tokens, cost
+
+
+async def check(execution: Execution) -> None:
+    """Raise `BudgetExceeded` if the run's or its tenant's budget is used up."""
+    run = execution.run
+    budget = execution.workflow.budget
+    if budget is not None:
+        problem = budget.reached(*run_usage(execution))
+        if problem is not None:
+            raise BudgetExceeded(f"run {run.id}: {problem}")
+    budgets = execution.env.tenant_budgets
+    tenant_budget = budgets.get(run.tenant) or budgets.get(None)
+    if tenant_budget is not None:
+        since = (
+            0.0 if tenant_budget.per is None else time.time() - tenant_budget.per.total_seconds()
+        )
+        totals = await execution.env.store.usage_totals(tenant=run.tenant, since=since)
+        problem = tenant_budget.reached(totals.tokens, totals.cost)
+        if problem is not None:
+            raise BudgetExceeded(f"tenant {run.tenant}: {problem}")
