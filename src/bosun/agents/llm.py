@@ -5,7 +5,9 @@ are recorded there; a replay returns the recorded response and never calls, or b
 provider again. Calls stream from the provider, so `idle_timeout` is progress-based: a long
 generation that keeps producing tokens is never cut off, a stalled one fails in seconds.
 Retryable provider errors (429, 5xx, stalls) are retried on durable timers, honouring a
-provider's Retry-After.
+provider's Retry-After. A rate limit registered as `llm:<alias>`
+(`app.rate_limit("llm:default", RateLimit(requests=500, tokens=200_000, per=60))`) is
+reserved before each call and settled with the real usage after it, across all workers.
 """
 
 from __future__ import annotations
@@ -14,9 +16,17 @@ import json
 import time
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
+from bosun import ratelimit
 from bosun.agents import budget
 from bosun.agents.errors import StructuredOutputError
-from bosun.agents.messages import ChatRequest, ChatResponse, Message, ToolSpec, Usage
+from bosun.agents.messages import (
+    ChatRequest,
+    ChatResponse,
+    Message,
+    ToolSpec,
+    Usage,
+    estimate_tokens,
+)
 from bosun.agents.structured import json_schema_for, validate
 from bosun.engine.definitions import StepDef
 from bosun.engine.execution import current_step
@@ -32,6 +42,7 @@ T = TypeVar("T")
 LLM_RETRY = Retry(attempts=5, initial=1.0, backoff=2.0, max_interval=60.0)
 DEFAULT_IDLE_TIMEOUT = 60.0
 REPAIR_ATTEMPTS = 3
+ESTIMATED_COMPLETION = 512  # tokens reserved for an answer when max_tokens is not given
 DELTA_INTERVAL = 0.05  # seconds between published batches of token deltas
 
 
@@ -93,6 +104,13 @@ class LLM:
         )
         models = self._models
         execution = self._execution
+        # A rate limit named `llm:<alias>` is shared by every worker: reserve an estimate
+        # first (the run waits, holding no worker, while the model is at its limit).
+        limit = f"llm:{model}"
+        reservation = None
+        if limit in execution.env.rate_limits:
+            estimate = estimate_tokens(conversation) + (max_tokens or ESTIMATED_COMPLETION)
+            reservation = await ratelimit.reserve(execution, limit, estimate)
         if execution.recorded_next() is None:  # about to make a new call, not replay one
             await budget.check(execution)
 
@@ -114,7 +132,10 @@ class LLM:
             fn=call, name=f"llm:{model}", retry=LLM_RETRY, is_async=True, return_hint=Any
         )
         recorded = await self._execution.call_step(step, (), {}, kind="llm")
-        return ChatResponse.model_validate(recorded["response"])
+        response = ChatResponse.model_validate(recorded["response"])
+        if reservation is not None:
+            await ratelimit.settle(execution, reservation, response.usage.total_tokens)
+        return response
 
     @overload
     async def structured(self, output: type[T], prompt: str | None = None, **kw: Any) -> T: ...
