@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
+from typing import Any, Concatenate, Generic, Literal, ParamSpec, TypeVar, overload
 
 from bosun import serde, settings
 from bosun.agents.budget import Budget
@@ -20,10 +21,12 @@ from bosun.engine.execution import current_execution, current_step
 from bosun.engine.runner import webhook_run
 from bosun.errors import (
     ConfigurationError,
+    InvalidRunState,
     ResultTimeout,
     RunCancelled,
     RunFailed,
     RunNotFound,
+    SessionBusy,
     StoreError,
     WorkflowNotFound,
 )
@@ -31,6 +34,7 @@ from bosun.ids import new_id
 from bosun.ratelimit import RateLimit
 from bosun.retry import Retry
 from bosun.schedules import DEFAULT_MAX_CATCH_UP, Declared, declare
+from bosun.sessions import Session
 from bosun.store import Store, store_for_url
 from bosun.store.records import TERMINAL_STATUSES, MissedPolicy, NewRun, RunRecord
 from bosun.webhook_delivery import register_delivery
@@ -140,6 +144,11 @@ class _Options:
     tenant: str
     session: str | None
     webhook: str | None
+    double_texting: DoubleTexting = "enqueue"
+
+
+DoubleTexting = Literal["reject", "enqueue", "interrupt", "rollback"]
+DOUBLE_TEXTING: tuple[DoubleTexting, ...] = ("reject", "enqueue", "interrupt", "rollback")
 
 
 def _deadline(value: float | timedelta | datetime | None) -> float | None:
@@ -364,6 +373,7 @@ class App:
         tenant: str = DEFAULT_TENANT,
         session: str | None = None,
         webhook: str | None = None,
+        double_texting: DoubleTexting = "enqueue",
         **kwargs: Any,
     ) -> RunHandle[R]:
         """Start a run; with an `idempotency_key` the tenant used before, return that run.
@@ -371,10 +381,17 @@ class App:
         `deadline` is seconds from now, a timedelta, or an absolute datetime. `session`
         groups a conversation's runs: unless the workflow has its own `concurrency_key`, one
         of them runs at a time, in order. `webhook` is a URL told when the run finishes.
+
+        `double_texting` says what happens when the session already has an unfinished run:
+        `"enqueue"` this one after it (the default), `"reject"` this one
+        (`SessionBusy`), `"interrupt"` the other (cancelled; the history it added stays),
+        or `"rollback"` the other (cancelled, and its messages removed from the history).
         """
         definition = self.registry.resolve(workflow)
         payload = self._checked(definition.encode_input(args, kwargs), definition)
-        options = _Options(idempotency_key, queue, priority, deadline, tenant, session, webhook)
+        options = _Options(
+            idempotency_key, queue, priority, deadline, tenant, session, webhook, double_texting
+        )
         return await self._submit(definition, payload, options)
 
     async def start_json(
@@ -389,11 +406,14 @@ class App:
         tenant: str = DEFAULT_TENANT,
         session: str | None = None,
         webhook: str | None = None,
+        double_texting: DoubleTexting = "enqueue",
     ) -> RunHandle[Any]:
         """Start a run from JSON input (an object of named inputs or an array)."""
         definition = self.registry.workflow(workflow)
         payload = self._checked(definition.encode_json_input(data), definition)
-        options = _Options(idempotency_key, queue, priority, deadline, tenant, session, webhook)
+        options = _Options(
+            idempotency_key, queue, priority, deadline, tenant, session, webhook, double_texting
+        )
         return await self._submit(definition, payload, options)
 
     async def trigger(
@@ -429,6 +449,8 @@ class App:
         self, definition: WorkflowDef, payload: str, options: _Options
     ) -> RunHandle[Any]:
         await self.open()
+        if options.session is not None:
+            await self._double_texting(options)
         concurrency_key, concurrency_limit, fairness_key = definition.keys_for(payload)
         if options.session is not None and concurrency_key is None:
             # One active run per session unless the workflow says otherwise.
@@ -467,6 +489,34 @@ class App:
         run_id, created = await self.store.create_run(new)
         return RunHandle(self, run_id, workflow=new.workflow, fresh=created, created=created)
 
+    async def _double_texting(self, options: _Options) -> None:
+        """Apply the submission's policy to the session's unfinished runs."""
+        policy = options.double_texting
+        if policy not in DOUBLE_TEXTING:
+            raise ConfigurationError(
+                f"double_texting must be one of {', '.join(DOUBLE_TEXTING)}, not {policy!r}"
+            )
+        session = options.session or ""
+        if policy == "enqueue":
+            await self.store.ensure_session(options.tenant, session)
+            return
+        active = [
+            run
+            for run in await self.store.session_runs(options.tenant, session)
+            if run.status not in TERMINAL_STATUSES and run.parent_id is None
+        ]
+        if active and policy == "reject":
+            raise SessionBusy(
+                f"session {session!r} has an unfinished run ({active[0].id}); submit with "
+                f"double_texting='enqueue', 'interrupt' or 'rollback', or wait for it"
+            )
+        for run in active:
+            with contextlib.suppress(InvalidRunState):  # it finished meanwhile
+                await self.cancel(run.id)
+            if policy == "rollback":
+                await self.store.drop_run_messages(options.tenant, session, run.id)
+        await self.store.ensure_session(options.tenant, session)
+
     async def cancel(self, run_id: str) -> list[str]:
         """Cancel a run and its unfinished children; return the ids cancelled. Runs
         submitted with a webhook get their `run.cancelled` call."""
@@ -477,6 +527,10 @@ class App:
             if record is not None and record.webhook_url:
                 await self.store.create_run(webhook_run(record))
         return ids
+
+    def session(self, session_id: str, *, tenant: str = DEFAULT_TENANT) -> Session:
+        """A handle to a session: its history, state and metadata."""
+        return Session(self, session_id, tenant)
 
     def get_handle(self, run_id: str) -> RunHandle[Any]:
         """A handle to an existing run."""

@@ -14,7 +14,9 @@ BosunError
 │   ├── SchemaTooNew          the database was migrated by a newer bosun
 │   └── LeaseLost             this worker no longer owns the run (fencing)
 ├── RunNotFound               no run with that id
+├── SessionNotFound           no session with that id (for this tenant)
 ├── InvalidRunState           the operation does not apply to the run's status
+│   └── SessionBusy           a session's run is unfinished (double_texting="reject")
 ├── ResultTimeout             `RunHandle.result(timeout=…)` gave up waiting (also TimeoutError)
 ├── AuthenticationFailed      no API key, or one that is unknown or revoked (HTTP 401)
 ├── PermissionDenied          the API key lacks the scope the operation needs (HTTP 403)
@@ -103,8 +105,16 @@ class RunNotFound(BosunError):
     """No run exists with the given id."""
 
 
+class SessionNotFound(BosunError):
+    """No session with that id exists for the tenant."""
+
+
 class InvalidRunState(BosunError):
     """The operation does not apply to the run in its current status."""
+
+
+class SessionBusy(InvalidRunState):
+    """The session has an unfinished run and the submission asked to be rejected then."""
 
 
 class ResultTimeout(BosunError, TimeoutError):

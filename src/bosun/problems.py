@@ -26,6 +26,8 @@ _TABLE: tuple[tuple[type[errors.BosunError], int, str, str], ...] = (
     (errors.SerializationError, 422, "serialization-error", "Value cannot be serialised"),
     (errors.ConfigurationError, 400, "configuration-error", "Invalid request"),
     (errors.RunNotFound, 404, "run-not-found", "Run not found"),
+    (errors.SessionNotFound, 404, "session-not-found", "Session not found"),
+    (errors.SessionBusy, 409, "session-busy", "The session has an unfinished run"),
     (errors.InvalidRunState, 409, "invalid-run-state", "Operation does not apply to the run"),
     (errors.ResultTimeout, 408, "result-timeout", "Run still unfinished"),
     (errors.AuthenticationFailed, 401, "unauthenticated", "Authentication required"),

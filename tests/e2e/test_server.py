@@ -595,3 +595,76 @@ def test_usage_endpoints_are_tenant_scoped(served: Served) -> None:
         assert a.get("/v1/usage", params={"session": "other"}).json()["calls"] == 0
         assert b.get("/v1/usage").json()["calls"] == 0
         assert b.get(f"/v1/runs/{run['id']}/usage").status_code == 404
+
+
+# -- sessions ------------------------------------------------------------------------------
+
+
+def test_sessions_crud_and_tenant_isolation(served: Served) -> None:
+    a = served.client(served.key("tenant-a", "submit"))
+    b = served.client(served.key("tenant-b", "submit"))
+    with a, b:
+        created = a.post("/v1/sessions", json={"id": "chat-1", "metadata": {"user": "ann"}})
+        assert created.status_code == 201 and created.json()["metadata"] == {"user": "ann"}
+        assert a.post("/v1/sessions", json={"id": "chat-1"}).status_code == 200
+        generated = a.post("/v1/sessions", json={}).json()["id"]
+        patched = a.patch("/v1/sessions/chat-1", json={"state": {"step": 2}})
+        assert patched.json()["state"] == {"step": 2}
+        assert patched.json()["metadata"] == {"user": "ann"}
+        listed = [s["id"] for s in a.get("/v1/sessions").json()["sessions"]]
+        assert set(listed) == {"chat-1", generated}
+        assert a.get("/v1/sessions/chat-1/messages").json()["messages"] == []
+        for response in (
+            b.get("/v1/sessions/chat-1"),
+            b.get("/v1/sessions/chat-1/messages"),
+            b.get("/v1/sessions/chat-1/events"),
+            b.patch("/v1/sessions/chat-1", json={"state": {}}),
+            b.delete("/v1/sessions/chat-1"),
+        ):
+            assert response.status_code == 404, response.text
+            assert response.json()["type"] == "urn:bosun:problem:session-not-found"
+        assert b.get("/v1/sessions").json()["sessions"] == []
+        bad = a.post("/v1/sessions", json={"id": "no spaces allowed"})
+        assert bad.status_code == 422
+        assert a.delete("/v1/sessions/chat-1").status_code == 204
+        assert a.get("/v1/sessions/chat-1").status_code == 404
+
+
+def test_a_session_stream_follows_its_runs_in_order_and_resumes(served: Served) -> None:
+    with served.client(served.key("acme", "submit")) as client:
+        first = _submit(client, "steps", {"n": 2}, session="conv")
+        second = _submit(client, "steps", {"n": 1}, session="conv")
+        busy = client.post(
+            "/v1/runs",
+            json={"workflow": "steps", "session": "conv", "double_texting": "reject"},
+        )
+        assert busy.status_code in (201, 409)  # 409 while a run of it is unfinished
+        _wait(client, first["id"])
+        _wait(client, second["id"])
+        if busy.status_code == 201:
+            _wait(client, busy.json()["id"])
+        finals = 3 if busy.status_code == 201 else 2
+        with client.stream("GET", "/v1/sessions/conv/events") as response:
+            whole: list[dict[str, Any]] = []
+            for event in _sse_iter(response):
+                whole.append(event)
+                if sum(e["type"] == "run.completed" for e in whole) == finals:
+                    break
+        with client.stream(
+            "GET", "/v1/sessions/conv/events", headers={"Last-Event-ID": whole[3]["id"]}
+        ) as response:
+            rest: list[dict[str, Any]] = []
+            for event in _sse_iter(response):
+                rest.append(event)
+                if len(rest) == len(whole) - 4:
+                    break
+        bad = client.get("/v1/sessions/conv/events", headers={"Last-Event-ID": "nope:1"})
+        assert bad.status_code == 400
+    runs = [e["run_id"] for e in whole]
+    assert runs.index(second["id"]) > max(i for i, r in enumerate(runs) if r == first["id"])
+    for run_id in dict.fromkeys(runs):
+        positions = [int(e["id"].split(":")[1]) for e in whole if e["run_id"] == run_id]
+        assert all(e["id"].startswith(f"{run_id}:") for e in whole if e["run_id"] == run_id)
+        assert positions == list(range(1, len(positions) + 1))
+    assert [e["id"] for e in rest] == [e["id"] for e in whole[4:]]
+    assert [e["type"] for e in whole].count("run.completed") == finals

@@ -364,3 +364,102 @@ def test_budgets_are_validated() -> None:
         bosun.Budget()
     with pytest.raises(bosun.ConfigurationError):
         bosun.Budget(tokens=0)
+
+
+# -- sessions and double-texting -------------------------------------------------------------
+
+
+def _echo_model() -> ScriptedProvider:
+    """Answers with how many user messages it was shown, so history is visible."""
+
+    def reply(request: Any) -> str:
+        users = [m.content for m in request.messages if m.role == "user"]
+        return f"{len(users)}: {' | '.join(u or '' for u in users)}"
+
+    return ScriptedProvider(rules=[Rule(lambda r: True, reply)])
+
+
+async def test_agent_runs_in_a_session_share_its_history(app: bosun.App) -> None:
+    _scripted(app, _echo_model())
+    agent = bosun.Agent(system="Be brief.")
+
+    @app.workflow(name="chat_turn")
+    async def chat_turn(ctx: bosun.Context, text: str) -> str:
+        return await agent.run(ctx, text)
+
+    async with app, app.worker():
+        first = await app.start(chat_turn, "hello", session="s1", tenant="acme")
+        assert await first.result(timeout=20) == "1: hello"
+        second = await app.start(chat_turn, "again", session="s1", tenant="acme")
+        assert await second.result(timeout=20) == "2: hello | again"
+        elsewhere = await app.start(chat_turn, "hi", session="s1", tenant="other")
+        assert await elsewhere.result(timeout=20) == "1: hi"  # sessions are per tenant
+        history = await app.session("s1", tenant="acme").messages()
+        runs = await app.session("s1", tenant="acme").runs()
+    assert [(m["role"], m["content"]) for m in history] == [
+        ("user", "hello"),
+        ("assistant", "1: hello"),
+        ("user", "again"),
+        ("assistant", "2: hello | again"),
+    ]
+    assert [m["run_id"] for m in history] == [first.run_id] * 2 + [second.run_id] * 2
+    assert [r.id for r in runs] == [first.run_id, second.run_id]
+
+
+def test_history_is_trimmed_to_the_context_oldest_first() -> None:
+    from bosun.agents.sessions import trim
+
+    history = [Message.user("x" * 400), Message.assistant("y" * 400)] * 10
+    kept = trim(history, context_tokens=1000, keep=[Message.user("now")])
+    assert 0 < len(kept) < len(history)
+    assert kept == history[-len(kept) :]
+    calls = [Message.assistant(None, [ScriptedProvider.tool_call("f").tool_calls[0]])]
+    answers = [Message(role="tool", content="r", tool_call_id="c")]
+    assert trim(calls + answers, context_tokens=10_000, keep=[]) == calls + answers
+    assert trim(answers, context_tokens=10_000, keep=[]) == []  # no orphan tool results
+
+
+async def test_double_texting_policies(app: bosun.App) -> None:
+    _scripted(app, _echo_model())
+    agent = bosun.Agent()
+
+    @app.workflow(name="slow_turn")
+    async def slow_turn(ctx: bosun.Context, text: str) -> str:
+        answer = await agent.run(ctx, text)
+        await ctx.wait_for_signal("done")  # keeps the run unfinished until told
+        return str(answer)
+
+    async with app, app.worker(concurrency=4):
+        session = app.session("chat", tenant="acme")
+        first = await app.start(slow_turn, "one", session="chat", tenant="acme")
+        await _until_suspended(app, first.run_id)
+        with pytest.raises(bosun.SessionBusy):
+            await app.start(
+                slow_turn, "two", session="chat", tenant="acme", double_texting="reject"
+            )
+        queued = await app.start(slow_turn, "two", session="chat", tenant="acme")
+        await asyncio_sleep(0.3)
+        assert (await queued.status()).status == "queued"  # enqueue: waits its turn
+        interrupting = await app.start(
+            slow_turn, "three", session="chat", tenant="acme", double_texting="interrupt"
+        )
+        assert (await first.status()).status == "cancelled"
+        assert (await queued.status()).status == "cancelled"
+        await _until_suspended(app, interrupting.run_id)
+        kept = [m["content"] for m in await session.messages()]
+        assert kept[:2] == ["one", "1: one"]  # the interrupted run's history stays
+        rolling = await app.start(
+            slow_turn, "four", session="chat", tenant="acme", double_texting="rollback"
+        )
+        assert (await interrupting.status()).status == "cancelled"
+        await _until_suspended(app, rolling.run_id)
+        await rolling.signal("done")
+        assert await rolling.result(timeout=20) == "2: one | four"  # "three" rolled back
+        contents = [m["content"] for m in await session.messages()]
+    assert "three" not in contents and contents[-2:] == ["four", "2: one | four"]
+
+
+async def asyncio_sleep(seconds: float) -> None:
+    import asyncio
+
+    await asyncio.sleep(seconds)

@@ -407,3 +407,38 @@ async def test_large_payloads_round_trip(store: Store) -> None:
     assert record is not None and (record.input, record.result) == (big, big)
     kid = await store.get_run(child.id)
     assert kid is not None and kid.input == big
+
+
+async def test_sessions_hold_ordered_messages_state_and_metadata(store: Store) -> None:
+    created = await store.ensure_session("acme", "chat-1", '{"user": "ann"}')
+    assert (created.metadata, created.state, created.last_seq) == ('{"user": "ann"}', "{}", 0)
+    again = await store.ensure_session("acme", "chat-1")  # no metadata: leaves it alone
+    assert again.metadata == '{"user": "ann"}'
+    assert await store.append_messages("acme", "chat-1", ['"a"', '"b"']) == 2
+    last = await store.append_messages("acme", "chat-1", ['"c"'], run_id="r1", source="5")
+    assert last == 3
+    # The same write retried (same run and source) adds nothing.
+    await store.append_messages("acme", "chat-1", ['"c"'], run_id="r1", source="5")
+    messages = await store.session_messages("acme", "chat-1")
+    assert [m.message for m in messages] == ['"a"', '"b"', '"c"']
+    assert [m.message for m in await store.session_messages("acme", "chat-1", after=1)] == [
+        '"b"',
+        '"c"',
+    ]
+    assert await store.session_messages("other", "chat-1") == []  # tenants are apart
+    updated = await store.update_session("acme", "chat-1", state='{"step": 2}', metadata=None)
+    assert updated is not None and updated.state == '{"step": 2}'
+    assert await store.update_session("acme", "nope", state="{}", metadata=None) is None
+    await store.append_messages("acme", "chat-2", ['"x"'])  # created on first append
+    listed = await store.list_sessions("acme")
+    assert [s.id for s in listed] == ["chat-2", "chat-1"]
+    assert [
+        s.id for s in await store.list_sessions("acme", before=(listed[0].updated_at, "chat-2"))
+    ] == ["chat-1"]
+    assert await store.drop_run_messages("acme", "chat-1", "r1") == 1
+    assert [m.message for m in await store.session_messages("acme", "chat-1")] == ['"a"', '"b"']
+    assert await store.delete_session("acme", "chat-1")
+    assert await store.get_session("acme", "chat-1") is None
+    assert await store.session_messages("acme", "chat-1") == []
+    run_id, _ = await store.create_run(new_run(tenant="acme", session="chat-2"))
+    assert [r.id for r in await store.session_runs("acme", "chat-2")] == [run_id]

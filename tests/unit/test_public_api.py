@@ -15,6 +15,8 @@ def test_exported_names_are_pinned() -> None:
             "PermissionDenied",
             "RateLimited",
             "ServiceError",
+            "SessionBusy",
+            "SessionNotFound",
             "BosunError",
             "ChildFailed",
             "ConfigurationError",

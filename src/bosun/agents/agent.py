@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from bosun.agents import sessions
 from bosun.agents.errors import AgentError, InvalidToolArguments
 from bosun.agents.llm import DEFAULT_IDLE_TIMEOUT, step_failed_message
 from bosun.agents.messages import Message, ToolCall, ToolSpec
@@ -83,14 +84,20 @@ class Agent:
 
     async def run(self, ctx: Context, input: str | Sequence[Message]) -> Any:
         """Run the loop on `input` (a user message, or a conversation) and return the final
-        answer: text, or a value of type `output`."""
-        messages: list[Message] = []
-        if self.system is not None:
-            messages.append(Message.system(self.system))
-        if isinstance(input, str):
-            messages.append(Message.user(input))
-        else:
-            messages.extend(input)
+        answer: text, or a value of type `output`.
+
+        In a run submitted with a `session`, the loop starts from the session's history
+        (trimmed to the model's context) and appends the input and every turn to it.
+        """
+        execution = ctx._execution
+        new = [Message.user(input)] if isinstance(input, str) else list(input)
+        system = [] if self.system is None else [Message.system(self.system)]
+        history = await sessions.load_history(execution)
+        if history:
+            context = ctx.llm.context_tokens(self.model)
+            history = sessions.trim(history, context, system + new)
+        await sessions.append(execution, new)
+        messages = [*system, *history, *new]
         specs = [tool.spec for tool in self.tools.values()]
         for _ in range(self.max_turns):
             response = await ctx.llm.chat(
@@ -102,12 +109,15 @@ class Agent:
             message = response.message
             messages.append(message)
             if not message.tool_calls:
+                await sessions.append(execution, [message])
                 return await self._final(ctx, messages, message.content or "")
             results = await ctx.gather(*(self._call(ctx, call) for call in message.tool_calls))
-            messages.extend(
+            answers = [
                 Message.tool(call, result)
                 for call, result in zip(message.tool_calls, results, strict=True)
-            )
+            ]
+            messages.extend(answers)
+            await sessions.append(execution, [message, *answers])
         raise AgentError(f"the agent gave no final answer within {self.max_turns} turns")
 
     async def _final(self, ctx: Context, messages: list[Message], text: str) -> Any:

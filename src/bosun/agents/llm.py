@@ -59,6 +59,10 @@ class LLM:
             raise ConfigurationError("this worker has no models configured (ctx.llm)")
         return models  # type: ignore[no-any-return]
 
+    def context_tokens(self, model: str = "default") -> int | None:
+        """The model's context window, when configured."""
+        return self._models.config(model).context_tokens
+
     async def chat(
         self,
         prompt: str | None = None,

@@ -147,6 +147,7 @@ async def submit_run(
         tenant=principal.tenant,
         session=body.session,
         webhook=state.checked_webhook(body.webhook),
+        double_texting=body.double_texting,
     )
     record = await _owned_run(app, principal, handle.run_id)
     return JSONResponse(

@@ -20,6 +20,7 @@ from bosun.app import App
 from bosun.errors import BosunError, RateLimited
 from bosun.problems import PROBLEM_CONTENT_TYPE, problem, problem_for
 from bosun.server.api import router
+from bosun.server.sessions_api import router as sessions_router
 from bosun.server.state import ServerConfig, ServerState
 
 log = logging.getLogger("bosun.server")
@@ -116,6 +117,7 @@ def create_server(app: App, config: ServerConfig | None = None) -> FastAPI:
     )
     api.state.bosun = state
     api.include_router(router)
+    api.include_router(sessions_router)
     _add_probes(api, state)
     _add_error_handlers(api)
     api.add_middleware(BodyLimit, limit=config.max_body_bytes)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -35,6 +35,12 @@ class SubmitRun(BaseModel):
         min_length=1,
         max_length=2000,
         description="http(s) URL that receives a signed POST when the run finishes",
+    )
+    double_texting: Literal["reject", "enqueue", "interrupt", "rollback"] = Field(
+        default="enqueue",
+        description="when the session has an unfinished run: reject this one, enqueue it "
+        "after, interrupt (cancel) the other, or roll the other back (cancel, drop its "
+        "messages)",
     )
 
 

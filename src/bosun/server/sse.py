@@ -25,17 +25,22 @@ def _lines(text: str) -> list[str]:
     return _LINE_BREAK.split(text)
 
 
-def format_event(event_id: int | None, data: str, event: str | None = None) -> bytes:
+def format_event(event_id: int | str | None, data: str, event: str | None = None) -> bytes:
     """One SSE message: an optional `id:` and `event:`, then one `data:` line per line of data.
 
     Each `data:` line has a space after the colon, which the parser strips, so data that
     starts with a space keeps it. Empty data still makes a message (with empty data).
 
     Raises:
-        ValueError: `event` is empty or contains a line break, which would end the field.
+        ValueError: `event` is empty or contains a line break, which would end the field, or
+            a text `event_id` holds a line break or NUL (which a client would drop).
     """
     parts: list[str] = []
-    if event_id is not None:
+    if isinstance(event_id, str):
+        if _LINE_BREAK.search(event_id) or "\0" in event_id:
+            raise ValueError(f"SSE event id {event_id!r} must be on one line, without NUL")
+        parts.append(f"id: {event_id}\n")
+    elif event_id is not None:
         parts.append(f"id: {int(event_id)}\n")
     if event is not None:
         if not event or _LINE_BREAK.search(event):

@@ -23,6 +23,8 @@ from bosun.store.records import (
     RunFilter,
     RunRecord,
     ScheduleRecord,
+    SessionMessage,
+    SessionRecord,
     UsageTotals,
 )
 
@@ -131,6 +133,52 @@ class Store(Protocol):
         since: float = 0.0,
     ) -> UsageTotals:
         """LLM usage of the completed `ctx.llm` calls matching every filter given."""
+
+    # -- sessions ---
+
+    async def ensure_session(
+        self, tenant: str, session_id: str, metadata: str | None = None
+    ) -> SessionRecord:
+        """The session, created if missing; `metadata` (a JSON object) replaces the old."""
+
+    async def get_session(self, tenant: str, session_id: str) -> SessionRecord | None: ...
+
+    async def list_sessions(
+        self, tenant: str, limit: int = 50, before: tuple[float, str] | None = None
+    ) -> list[SessionRecord]:
+        """The tenant's sessions, most recently updated first; `before` is a cursor."""
+
+    async def update_session(
+        self, tenant: str, session_id: str, *, state: str | None, metadata: str | None
+    ) -> SessionRecord | None:
+        """Replace the state and/or metadata (JSON objects); None if there is no session."""
+
+    async def delete_session(self, tenant: str, session_id: str) -> bool:
+        """Delete the session and its messages (its runs stay)."""
+
+    async def append_messages(
+        self,
+        tenant: str,
+        session_id: str,
+        messages: list[str],
+        *,
+        run_id: str | None = None,
+        source: str | None = None,
+    ) -> int:
+        """Append messages (JSON texts), creating the session if needed; return the last
+        position. Messages a run already appended under the same `source` are not added
+        again (a write retried after a crash)."""
+
+    async def session_messages(
+        self, tenant: str, session_id: str, after: int = 0, limit: int = 1000
+    ) -> list[SessionMessage]:
+        """Messages after position `after`, oldest first."""
+
+    async def drop_run_messages(self, tenant: str, session_id: str, run_id: str) -> int:
+        """Delete the messages one run appended (a rolled-back run); return how many."""
+
+    async def session_runs(self, tenant: str, session_id: str) -> list[RunRecord]:
+        """The session's runs, oldest first."""
 
     # -- API keys ---
 

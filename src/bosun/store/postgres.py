@@ -51,6 +51,7 @@ from bosun.store.postgres_io import (
 from bosun.store.postgres_progress import ProgressBatcher
 from bosun.store.postgres_rate_limits import PostgresRateLimits
 from bosun.store.postgres_schedules import PostgresSchedules
+from bosun.store.postgres_sessions import PostgresSessions
 from bosun.store.postgres_usage import PostgresUsage
 from bosun.store.records import (
     TERMINAL_STATUSES,
@@ -81,7 +82,9 @@ log = logging.getLogger("bosun.store.postgres")
 MAX_NOTIFY_BYTES = 7900  # PostgreSQL refuses NOTIFY payloads of 8000 bytes or more
 
 
-class PostgresStore(PostgresSchedules, PostgresRateLimits, PostgresApiKeys, PostgresUsage):
+class PostgresStore(
+    PostgresSchedules, PostgresRateLimits, PostgresApiKeys, PostgresUsage, PostgresSessions
+):
     """Store on a PostgreSQL server; any number of processes and machines may share it."""
 
     events_poll_interval = 5.0  # NOTIFY wakes streams; this only covers a lost listener

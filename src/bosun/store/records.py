@@ -240,6 +240,45 @@ class UsageTotals:
         )
 
 
+@dataclass(frozen=True)
+class SessionRecord:
+    """A conversation: metadata and state are JSON objects (as text)."""
+
+    tenant: str
+    id: str
+    metadata: str
+    state: str
+    last_seq: int
+    created_at: float
+    updated_at: float
+
+    @classmethod
+    def from_row(cls, row: Any) -> SessionRecord:
+        return cls(
+            tenant=row["tenant"],
+            id=row["id"],
+            metadata=row["metadata"],
+            state=row["state"],
+            last_seq=int(row["last_seq"]),
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+        )
+
+
+@dataclass(frozen=True)
+class SessionMessage:
+    """One message of a session's history (`message` is the JSON of an agent Message)."""
+
+    seq: int
+    run_id: str | None
+    message: str
+    created_at: float
+
+    @classmethod
+    def from_row(cls, row: Any) -> SessionMessage:
+        return cls(int(row["seq"]), row["run_id"], row["message"], row["created_at"])
+
+
 # -- schedules ---
 
 MissedPolicy = Literal["skip", "catch_up"]

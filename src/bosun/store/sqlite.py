@@ -59,6 +59,7 @@ from bosun.store.sqlite_io import (
 from bosun.store.sqlite_payloads import OFFLOADED, insert_run, resolve, result_column, store_input
 from bosun.store.sqlite_rate_limits import SqliteRateLimits
 from bosun.store.sqlite_schedules import SqliteSchedules
+from bosun.store.sqlite_sessions import SqliteSessions
 from bosun.store.sqlite_usage import SqliteUsage
 
 
@@ -100,7 +101,7 @@ def _settle_parent(
     conn.execute(Q["wake_run"], {"run_id": parent_id, "now": now})
 
 
-class SqliteStore(SqliteSchedules, SqliteRateLimits, SqliteApiKeys, SqliteUsage):
+class SqliteStore(SqliteSchedules, SqliteRateLimits, SqliteApiKeys, SqliteUsage, SqliteSessions):
     """Store on a local SQLite file. Several processes may share the file."""
 
     events_poll_interval = 0.25

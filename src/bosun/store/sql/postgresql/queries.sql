@@ -280,3 +280,60 @@ WHERE (%(tenant)s::text IS NULL OR tenant = %(tenant)s)
   AND (%(session)s::text IS NULL OR session = %(session)s)
   AND (%(run_id)s::text IS NULL OR run_id = %(run_id)s)
   AND created_at >= %(since)s;
+
+-- sessions
+
+-- name: ensure_session
+INSERT INTO sessions (tenant, id, metadata, created_at, updated_at)
+VALUES (%(tenant)s, %(id)s, COALESCE(%(metadata)s::text, '{}'), %(now)s, %(now)s)
+ON CONFLICT (tenant, id) DO UPDATE SET
+    metadata = COALESCE(%(metadata)s::text, sessions.metadata),
+    updated_at = CASE WHEN %(metadata)s::text IS NULL THEN sessions.updated_at ELSE %(now)s END
+RETURNING *;
+
+-- name: get_session
+SELECT * FROM sessions WHERE tenant = %(tenant)s AND id = %(id)s;
+
+-- name: list_sessions
+SELECT * FROM sessions
+WHERE tenant = %(tenant)s
+  AND (%(before_at)s::double precision IS NULL OR (updated_at, id) < (%(before_at)s, %(before_id)s))
+ORDER BY updated_at DESC, id DESC
+LIMIT %(limit)s;
+
+-- name: update_session
+UPDATE sessions
+SET state = COALESCE(%(state)s::text, state), metadata = COALESCE(%(metadata)s::text, metadata),
+    updated_at = %(now)s
+WHERE tenant = %(tenant)s AND id = %(id)s
+RETURNING *;
+
+-- name: delete_session
+DELETE FROM sessions WHERE tenant = %(tenant)s AND id = %(id)s;
+
+-- name: delete_session_messages
+DELETE FROM session_messages WHERE tenant = %(tenant)s AND session_id = %(id)s;
+
+-- name: take_message_seqs
+UPDATE sessions SET last_seq = last_seq + %(n)s, updated_at = %(now)s
+WHERE tenant = %(tenant)s AND id = %(id)s
+RETURNING last_seq;
+
+-- name: insert_session_message
+INSERT INTO session_messages (tenant, session_id, seq, run_id, source, message, created_at)
+VALUES (%(tenant)s, %(id)s, %(seq)s, %(run_id)s, %(source)s, %(message)s, %(now)s)
+ON CONFLICT DO NOTHING;
+
+-- name: session_messages
+SELECT seq, run_id, message, created_at FROM session_messages
+WHERE tenant = %(tenant)s AND session_id = %(id)s AND seq > %(after)s
+ORDER BY seq
+LIMIT %(limit)s;
+
+-- name: drop_run_messages
+DELETE FROM session_messages WHERE tenant = %(tenant)s AND session_id = %(id)s AND run_id = %(run_id)s;
+
+-- name: session_runs
+SELECT * FROM runs
+WHERE tenant = %(tenant)s AND session = %(id)s
+ORDER BY created_at, id;

@@ -361,3 +361,60 @@ WHERE (:tenant IS NULL OR tenant = :tenant)
   AND (:session IS NULL OR session = :session)
   AND (:run_id IS NULL OR run_id = :run_id)
   AND created_at >= :since;
+
+-- sessions
+
+-- name: ensure_session
+INSERT INTO sessions (tenant, id, metadata, created_at, updated_at)
+VALUES (:tenant, :id, COALESCE(:metadata, '{}'), :now, :now)
+ON CONFLICT (tenant, id) DO UPDATE SET
+    metadata = COALESCE(:metadata, sessions.metadata),
+    updated_at = CASE WHEN :metadata IS NULL THEN sessions.updated_at ELSE :now END
+RETURNING *;
+
+-- name: get_session
+SELECT * FROM sessions WHERE tenant = :tenant AND id = :id;
+
+-- name: list_sessions
+SELECT * FROM sessions
+WHERE tenant = :tenant
+  AND (:before_at IS NULL OR (updated_at, id) < (:before_at, :before_id))
+ORDER BY updated_at DESC, id DESC
+LIMIT :limit;
+
+-- name: update_session
+UPDATE sessions
+SET state = COALESCE(:state, state), metadata = COALESCE(:metadata, metadata),
+    updated_at = :now
+WHERE tenant = :tenant AND id = :id
+RETURNING *;
+
+-- name: delete_session
+DELETE FROM sessions WHERE tenant = :tenant AND id = :id;
+
+-- name: delete_session_messages
+DELETE FROM session_messages WHERE tenant = :tenant AND session_id = :id;
+
+-- name: take_message_seqs
+UPDATE sessions SET last_seq = last_seq + :n, updated_at = :now
+WHERE tenant = :tenant AND id = :id
+RETURNING last_seq;
+
+-- name: insert_session_message
+INSERT INTO session_messages (tenant, session_id, seq, run_id, source, message, created_at)
+VALUES (:tenant, :id, :seq, :run_id, :source, :message, :now)
+ON CONFLICT DO NOTHING;
+
+-- name: session_messages
+SELECT seq, run_id, message, created_at FROM session_messages
+WHERE tenant = :tenant AND session_id = :id AND seq > :after
+ORDER BY seq
+LIMIT :limit;
+
+-- name: drop_run_messages
+DELETE FROM session_messages WHERE tenant = :tenant AND session_id = :id AND run_id = :run_id;
+
+-- name: session_runs
+SELECT * FROM runs
+WHERE tenant = :tenant AND session = :id
+ORDER BY created_at, id;

@@ -1,0 +1,226 @@
+"""`/v1/sessions`: conversations, their history and state, and one event stream across all
+of a session's runs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from bosun.errors import InvalidRequest, RateLimited, SessionNotFound
+from bosun.ids import new_id
+from bosun.server.api import KEEPALIVE_SECONDS, _caller, _unicode
+from bosun.server.feeds import Ephemeral
+from bosun.server.sse import comment, format_event
+from bosun.server.state import ServerState
+from bosun.store.events import FINAL_TYPES
+from bosun.store.records import SessionRecord
+from bosun.wire import decode_cursor, encode_cursor, event_view, iso
+
+router = APIRouter(prefix="/v1/sessions")
+SESSION_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,199}$"
+SESSION_POLL = 0.5  # seconds between looks for a session's next run while it has none
+
+
+class CreateSession(BaseModel):
+    """A new session (or new metadata for an existing one)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str | None = Field(default=None, pattern=SESSION_ID)
+    metadata: dict[str, Any] | None = None
+
+
+class UpdateSession(BaseModel):
+    """Replace a session's state and/or metadata."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    state: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
+
+
+def _view(record: SessionRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "metadata": json.loads(record.metadata),
+        "state": json.loads(record.state),
+        "messages": record.last_seq,
+        "created_at": iso(record.created_at),
+        "updated_at": iso(record.updated_at),
+    }
+
+
+async def _session(state: ServerState, tenant: str, session_id: str) -> SessionRecord:
+    record = await state.app.store.get_session(tenant, session_id)
+    if record is None:
+        raise SessionNotFound(f"no session {session_id!r}")
+    return record
+
+
+@router.post("", status_code=201, summary="Create a session")
+async def create_session(request: Request, body: CreateSession) -> JSONResponse:
+    state, principal = await _caller(request, "submit")
+    session_id = body.id or new_id()
+    existed = await state.app.store.get_session(principal.tenant, session_id) is not None
+    metadata = None if body.metadata is None else json.dumps(_unicode(body.metadata, "metadata"))
+    record = await state.app.store.ensure_session(principal.tenant, session_id, metadata)
+    return JSONResponse(_view(record), status_code=200 if existed else 201)
+
+
+@router.get("", summary="List sessions, most recently updated first")
+async def list_sessions(
+    request: Request,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    state, principal = await _caller(request, "read")
+    before = None if cursor is None else decode_cursor(cursor)
+    records = await state.app.store.list_sessions(principal.tenant, limit + 1, before)
+    page = records[:limit]
+    more = len(records) > limit
+    return {
+        "sessions": [_view(r) for r in page],
+        "next_cursor": encode_cursor(page[-1].updated_at, page[-1].id) if more else None,
+    }
+
+
+@router.get("/{session_id}", summary="Get a session")
+async def get_session(request: Request, session_id: str) -> dict[str, Any]:
+    state, principal = await _caller(request, "read")
+    return _view(await _session(state, principal.tenant, session_id))
+
+
+@router.patch("/{session_id}", summary="Replace a session's state and/or metadata")
+async def update_session(request: Request, session_id: str, body: UpdateSession) -> dict[str, Any]:
+    state, principal = await _caller(request, "submit")
+    record = await state.app.store.update_session(
+        principal.tenant,
+        session_id,
+        state=None if body.state is None else json.dumps(_unicode(body.state, "state")),
+        metadata=None if body.metadata is None else json.dumps(_unicode(body.metadata, "metadata")),
+    )
+    if record is None:
+        raise SessionNotFound(f"no session {session_id!r}")
+    return _view(record)
+
+
+@router.delete("/{session_id}", status_code=204, summary="Delete a session (its runs stay)")
+async def delete_session(request: Request, session_id: str) -> Response:
+    state, principal = await _caller(request, "submit")
+    if not await state.app.store.delete_session(principal.tenant, session_id):
+        raise SessionNotFound(f"no session {session_id!r}")
+    return Response(status_code=204)
+
+
+@router.get("/{session_id}/messages", summary="A session's history, oldest first")
+async def session_messages(
+    request: Request,
+    session_id: str,
+    after: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> dict[str, Any]:
+    state, principal = await _caller(request, "read")
+    await _session(state, principal.tenant, session_id)
+    rows = await state.app.store.session_messages(principal.tenant, session_id, after, limit)
+    return {
+        "messages": [
+            {"seq": r.seq, "run_id": r.run_id, "time": iso(r.created_at), **json.loads(r.message)}
+            for r in rows
+        ],
+        "next_after": rows[-1].seq if len(rows) == limit else None,
+    }
+
+
+@router.get(
+    "/{session_id}/events",
+    summary="Stream every run of the session in order (SSE; resumable with Last-Event-ID)",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def session_events(
+    request: Request,
+    session_id: str,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> StreamingResponse:
+    state, principal = await _caller(request, "read")
+    await _session(state, principal.tenant, session_id)
+    resume = _resume_point(last_event_id)
+    if resume is not None:
+        runs = await state.app.store.session_runs(principal.tenant, session_id)
+        if resume[0] not in {r.id for r in runs}:
+            raise InvalidRequest(f"Last-Event-ID {last_event_id!r} is not an event of this session")
+    if not state.streams.acquire(principal.key_id):
+        raise RateLimited(
+            f"this API key already has {state.streams.limit} event streams open on this "
+            f"server; close one first",
+            retry_after=state.streams.retry_after,
+        )
+    return StreamingResponse(
+        _events(state, principal.tenant, session_id, resume, principal.key_id),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def _resume_point(header: str | None) -> tuple[str, int] | None:
+    """`<run id>:<event position>` as the session stream numbers its events."""
+    if not header:
+        return None
+    run_id, _, seq = header.strip().rpartition(":")
+    if not run_id or not seq.isdigit():
+        raise InvalidRequest(f"Last-Event-ID {header!r} is not '<run id>:<position>'")
+    return run_id, int(seq)
+
+
+async def _events(
+    state: ServerState, tenant: str, session_id: str, resume: tuple[str, int] | None, key_id: str
+) -> AsyncIterator[bytes]:
+    """The events of the session's runs, oldest run first, each followed to its end; then
+    the runs submitted later, as they come."""
+    store = state.app.store
+    finished: set[str] = set()
+    skipping = resume is not None
+    loop = asyncio.get_running_loop()
+    idle_since = loop.time()
+    try:
+        while True:
+            progressed = False
+            for run in await store.session_runs(tenant, session_id):
+                if run.id in finished:
+                    continue
+                start = 0
+                if skipping and resume is not None:
+                    if run.id != resume[0]:
+                        finished.add(run.id)
+                        continue
+                    skipping, start = False, resume[1]
+                async for item in state.feeds.follow(run.id, start, KEEPALIVE_SECONDS):
+                    if item is None:
+                        yield comment()
+                    elif isinstance(item, Ephemeral):
+                        view = {"id": None, "run_id": run.id, "type": item.type}
+                        data = {**view, "time": iso(time.time()), "data": json.loads(item.data)}
+                        yield format_event(None, json.dumps(data))
+                    else:
+                        record = await store.get_run(run.id) if item.type in FINAL_TYPES else None
+                        view = event_view(item, record)
+                        view["id"] = f"{run.id}:{item.seq}"
+                        yield format_event(view["id"], json.dumps(view))
+                finished.add(run.id)
+                progressed = True
+            if progressed:
+                idle_since = loop.time()
+                continue
+            if loop.time() - idle_since >= KEEPALIVE_SECONDS:
+                yield comment()
+                idle_since = loop.time()
+            await asyncio.sleep(SESSION_POLL)
+    finally:
+        state.streams.release(key_id)
