@@ -17,6 +17,7 @@ from bosun.ratelimit import Reservation
 
 if TYPE_CHECKING:
     from bosun.agents.llm import LLM
+    from bosun.agents.memory import Memory
 
 Duration = float | int | timedelta
 
@@ -45,6 +46,13 @@ class Context:
         from bosun.agents.llm import LLM
 
         return LLM(self._execution)
+
+    @property
+    def memory(self) -> Memory:
+        """Long-term memories of the run's session or tenant (see `bosun.agents.memory`)."""
+        from bosun.agents.memory import Memory
+
+        return Memory(self._execution)
 
     @property
     def run_id(self) -> str:

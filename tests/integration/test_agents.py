@@ -463,3 +463,74 @@ async def asyncio_sleep(seconds: float) -> None:
     import asyncio
 
     await asyncio.sleep(seconds)
+
+
+# -- memory ----------------------------------------------------------------------------------
+
+
+async def test_memories_are_found_by_meaning_per_session_and_tenant(app: bosun.App) -> None:
+    provider = ScriptedProvider(embedding_dim=256)
+    _scripted(app, provider)
+
+    @app.workflow(name="remember")
+    async def remember(ctx: bosun.Context, facts: list[str], scope: str) -> int:
+        for fact in facts:
+            await ctx.memory.add(fact, metadata={"len": len(fact)}, scope=scope)  # type: ignore[arg-type]
+        return len(facts)
+
+    @app.workflow(name="recall")
+    async def recall(ctx: bosun.Context, query: str, scope: str) -> list[dict[str, Any]]:
+        found = await ctx.memory.search(query, k=2, scope=scope)  # type: ignore[arg-type]
+        await ctx.wait_for_signal("again")  # the replay must find the same, without embedding
+        return found
+
+    facts = [
+        "the customer prefers email over phone calls",
+        "order 7 was a blue electric kettle",
+        "the refund policy allows returns within thirty days",
+    ]
+    async with app, app.worker():
+        await (await app.start(remember, facts, "session", session="s1", tenant="acme")).result(
+            timeout=20
+        )
+        await (
+            await app.start(remember, ["tenant wide fact about kettle"], "tenant", tenant="acme")
+        ).result(timeout=20)
+        handle = await app.start(
+            recall, "what kettle was in order 7", "session", session="s1", tenant="acme"
+        )
+        await _until_suspended(app, handle.run_id)
+        embeds = len(provider.embed_calls)
+        await handle.signal("again")
+        found = await handle.result(timeout=20)
+        assert len(provider.embed_calls) == embeds  # replayed, not re-embedded
+        other_session = await app.start(recall, "kettle", "session", session="s2", tenant="acme")
+        await _until_suspended(app, other_session.run_id)
+        await other_session.signal("again")
+        tenant_wide = await app.start(recall, "kettle", "tenant", tenant="acme")
+        await _until_suspended(app, tenant_wide.run_id)
+        await tenant_wide.signal("again")
+        other_tenant = await app.start(recall, "kettle", "tenant", tenant="beta")
+        await _until_suspended(app, other_tenant.run_id)
+        await other_tenant.signal("again")
+        results = [await h.result(timeout=20) for h in (other_session, tenant_wide, other_tenant)]
+    assert found[0]["text"] == "order 7 was a blue electric kettle"
+    assert found[0]["metadata"] == {"len": len(facts[1])}
+    assert found[0]["score"] > found[1]["score"]
+    assert results[0] == []  # another session of the tenant sees none of s1's memories
+    assert [m["text"] for m in results[1]] == ["tenant wide fact about kettle"]
+    assert results[2] == []  # nor does another tenant
+
+
+async def test_session_memory_needs_a_session(app: bosun.App) -> None:
+    _scripted(app, ScriptedProvider())
+
+    @app.workflow(name="lonely")
+    async def lonely(ctx: bosun.Context) -> None:
+        await ctx.memory.add("x", scope="session")
+
+    async with app, app.worker():
+        handle = await app.start(lonely)
+        with pytest.raises(bosun.RunFailed) as failed:
+            await handle.result(timeout=20)
+    assert "needs a run submitted with a session" in failed.value.error["message"]

@@ -16,6 +16,8 @@ from bosun.store.records import (
     Firing,
     JournalEntry,
     Lease,
+    MemoryHit,
+    NewMemory,
     NewRun,
     NewSchedule,
     Progress,
@@ -179,6 +181,20 @@ class Store(Protocol):
 
     async def session_runs(self, tenant: str, session_id: str) -> list[RunRecord]:
         """The session's runs, oldest first."""
+
+    # -- memories ---
+
+    async def add_memory(self, memory: NewMemory) -> None:
+        """Store a memory (an id stored before is left as it is)."""
+
+    async def search_memories(
+        self, tenant: str, namespace: str, query: list[float], k: int
+    ) -> list[MemoryHit]:
+        """The `k` memories of the namespace most similar to `query` (normalised), best
+        first: exact cosine similarity."""
+
+    async def forget_memories(self, tenant: str, namespace: str) -> int:
+        """Delete a namespace's memories; return how many."""
 
     # -- API keys ---
 

@@ -48,6 +48,7 @@ from bosun.store.postgres_io import (
     split_url,
     translate,
 )
+from bosun.store.postgres_memories import PostgresMemories
 from bosun.store.postgres_progress import ProgressBatcher
 from bosun.store.postgres_rate_limits import PostgresRateLimits
 from bosun.store.postgres_schedules import PostgresSchedules
@@ -83,7 +84,12 @@ MAX_NOTIFY_BYTES = 7900  # PostgreSQL refuses NOTIFY payloads of 8000 bytes or m
 
 
 class PostgresStore(
-    PostgresSchedules, PostgresRateLimits, PostgresApiKeys, PostgresUsage, PostgresSessions
+    PostgresSchedules,
+    PostgresRateLimits,
+    PostgresApiKeys,
+    PostgresUsage,
+    PostgresSessions,
+    PostgresMemories,
 ):
     """Store on a PostgreSQL server; any number of processes and machines may share it."""
 

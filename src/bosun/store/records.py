@@ -279,6 +279,30 @@ class SessionMessage:
         return cls(int(row["seq"]), row["run_id"], row["message"], row["created_at"])
 
 
+@dataclass(frozen=True)
+class NewMemory:
+    """A text to remember, with its embedding (normalised to length 1)."""
+
+    id: str
+    tenant: str
+    namespace: str
+    text: str
+    metadata: str
+    embedding: list[float]
+    model: str
+
+
+@dataclass(frozen=True)
+class MemoryHit:
+    """A remembered text and its cosine similarity to the query."""
+
+    id: str
+    text: str
+    metadata: str
+    score: float
+    created_at: float
+
+
 # -- schedules ---
 
 MissedPolicy = Literal["skip", "catch_up"]

@@ -56,6 +56,7 @@ from bosun.store.sqlite_io import (
     migrate,
     translate,
 )
+from bosun.store.sqlite_memories import SqliteMemories
 from bosun.store.sqlite_payloads import OFFLOADED, insert_run, resolve, result_column, store_input
 from bosun.store.sqlite_rate_limits import SqliteRateLimits
 from bosun.store.sqlite_schedules import SqliteSchedules
@@ -101,7 +102,9 @@ def _settle_parent(
     conn.execute(Q["wake_run"], {"run_id": parent_id, "now": now})
 
 
-class SqliteStore(SqliteSchedules, SqliteRateLimits, SqliteApiKeys, SqliteUsage, SqliteSessions):
+class SqliteStore(
+    SqliteSchedules, SqliteRateLimits, SqliteApiKeys, SqliteUsage, SqliteSessions, SqliteMemories
+):
     """Store on a local SQLite file. Several processes may share the file."""
 
     events_poll_interval = 0.25

@@ -337,3 +337,25 @@ DELETE FROM session_messages WHERE tenant = %(tenant)s AND session_id = %(id)s A
 SELECT * FROM runs
 WHERE tenant = %(tenant)s AND session = %(id)s
 ORDER BY created_at, id;
+
+-- memories
+
+-- name: insert_memory
+INSERT INTO memories (id, tenant, namespace, text, metadata, embedding, model, created_at)
+VALUES (%(id)s, %(tenant)s, %(namespace)s, %(text)s, %(metadata)s, %(embedding)s, %(model)s,
+        %(now)s)
+ON CONFLICT (id) DO NOTHING;
+
+-- name: search_memories
+-- Exact cosine similarity; stored vectors are normalised, so it is a dot product.
+SELECT m.id, m.text, m.metadata, m.created_at,
+       (SELECT sum(a * b) FROM unnest(m.embedding, %(query)s::double precision[]) AS t(a, b))
+           AS score
+FROM memories AS m
+WHERE m.tenant = %(tenant)s AND m.namespace = %(namespace)s
+  AND cardinality(m.embedding) = cardinality(%(query)s::double precision[])
+ORDER BY score DESC, m.created_at DESC
+LIMIT %(k)s;
+
+-- name: delete_namespace_memories
+DELETE FROM memories WHERE tenant = %(tenant)s AND namespace = %(namespace)s;

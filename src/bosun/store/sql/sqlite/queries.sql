@@ -418,3 +418,17 @@ DELETE FROM session_messages WHERE tenant = :tenant AND session_id = :id AND run
 SELECT * FROM runs
 WHERE tenant = :tenant AND session = :id
 ORDER BY created_at, id;
+
+-- memories
+
+-- name: insert_memory
+INSERT INTO memories (id, tenant, namespace, text, metadata, embedding, model, created_at)
+VALUES (:id, :tenant, :namespace, :text, :metadata, :embedding, :model, :now)
+ON CONFLICT (id) DO NOTHING;
+
+-- name: namespace_memories
+SELECT id, text, metadata, embedding, created_at FROM memories
+WHERE tenant = :tenant AND namespace = :namespace;
+
+-- name: delete_namespace_memories
+DELETE FROM memories WHERE tenant = :tenant AND namespace = :namespace;
