@@ -1,9 +1,12 @@
-"""A support agent: looks up an order, computes a refund, asks a human to approve it.
+"""A support agent: looks up an order, computes a refund, and refunds it, asking a human to
+approve refunds over $25 (the run waits for the approval holding no worker).
 
     bosun dev examples/support_agent.py
     bosun run --url http://127.0.0.1:8000 --api-key "$(cat .bosun/dev-key)" support \\
         --input '{"message": "My kettle from order 7 arrived broken, refund half please"}' --follow
-    bosun runs signal RUN_ID approval --payload '{"ok": true, "by": "alice"}'
+    # a full refund ($40) waits for a human:
+    bosun run --url … support --input '{"message": "Order 7 is broken, refund it all"}'
+    bosun runs signal --url … RUN_ID approval --payload '{"ok": true, "by": "alice"}'
 
 Offline by default: a scripted model plays the LLM's part, deterministically. To use a real
 one, point bosun at any OpenAI-compatible server (OpenAI, vLLM, Ollama, LM Studio):
@@ -58,13 +61,18 @@ def calculate(expression: str) -> float:
     return float(eval(expression, {"__builtins__": {}}))
 
 
+AUTO_APPROVE_LIMIT = 25.0  # dollars refunded without asking a human
+
+
 async def request_refund(ctx: bosun.Context, order_id: int, amount: float) -> str:
-    """Refund part of an order. A human approves every refund first.
+    """Refund part of an order. Refunds over $25 need a human's approval first.
 
     Args:
         order_id: the order to refund.
         amount: the amount in dollars.
     """
+    if amount <= AUTO_APPROVE_LIMIT:
+        return f"refunded ${amount:.2f} on order {order_id}, approved by policy"
     ctx.emit("approval.requested", {"order_id": order_id, "amount": amount})
     decision = await ctx.wait_for_signal("approval", timeout=3600)
     if not decision.get("ok"):
@@ -119,38 +127,66 @@ def _order_number(request: ChatRequest) -> int:
     return int(digits[0]) if digits else 0
 
 
+def _share(request: ChatRequest) -> float:
+    text = next(m.content or "" for m in request.messages if m.role == "user")
+    return 0.5 if "half" in text.lower() else 1.0
+
+
+def _item(request: ChatRequest) -> str:
+    for message in request.messages:
+        if message.role == "tool" and (message.content or "").startswith("{"):
+            return str(json.loads(message.content or "{}").get("item", "order"))
+    return "order"
+
+
 def _final(request: ChatRequest) -> str:
     outcome = _last(request).content or ""
     amount = 0.0 if "refused" in outcome else float(outcome.split("$")[1].split()[0])
-    reply = f"Sorry about the kettle. {outcome[0].upper()}{outcome[1:]}."
+    reply = f"Sorry about your {_item(request)}. {outcome[0].upper()}{outcome[1:]}."
     order = _order_number(request)
     return json.dumps({"order_id": order, "refunded": amount, "reply": reply})
+
+
+def _say(text: str, name: str, **arguments: Any) -> Message:
+    """An assistant turn that says something, then calls a tool."""
+    return ScriptedProvider.tool_calls((name, arguments), content=text)
+
+
+def _after_lookup(request: ChatRequest) -> Message | str:
+    found = _last(request).content or ""
+    if not found.startswith("{"):
+        return "I could not find that order; could you check the number?"
+    price = json.loads(found)["price"]
+    return _say(
+        "Found it. Let me work out the refund.",
+        "calculate",
+        expression=f"{price} * {_share(request)}",
+    )
 
 
 SCRIPTED_MODEL = ScriptedProvider(
     rules=[
         Rule(
             lambda r: _last(r).role == "user",
-            lambda r: ScriptedProvider.tool_call("lookup_order", order_id=_order_number(r)),
-        ),
-        Rule(
-            _tool_result("lookup_order"),
-            lambda r: (
-                ScriptedProvider.tool_call(
-                    "calculate", expression=f"{json.loads(_last(r).content or '{}')['price']} * 0.5"
-                )
-                if (_last(r).content or "").startswith("{")
-                else "I could not find that order; could you check the number?"
+            lambda r: _say(
+                "I am sorry to hear that. Let me look up your order.",
+                "lookup_order",
+                order_id=_order_number(r),
             ),
         ),
+        Rule(_tool_result("lookup_order"), _after_lookup),
         Rule(
             _tool_result("calculate"),
-            lambda r: ScriptedProvider.tool_call(
-                "request_refund", order_id=_order_number(r), amount=float(_last(r).content or 0)
+            lambda r: _say(
+                "I will issue the refund now.",
+                "request_refund",
+                order_id=_order_number(r),
+                amount=float(_last(r).content or 0),
             ),
         ),
         Rule(_tool_result("request_refund"), _final),
-    ]
+    ],
+    delay=0.02,  # seconds per word, so the answer streams like a real model's
 )
 
 if not os.environ.get("BOSUN_LLM_MODEL") and not os.environ.get("BOSUN_MODELS"):

@@ -63,7 +63,8 @@ def event_line(event: RunEvent) -> str:
     """An event as one line of text for `bosun run --follow`."""
     stamp = event.time.strftime("%H:%M:%S.%f")[:-3]
     data = "" if event.data in (None, {}) else " " + json.dumps(event.data, default=str)
-    return f"{stamp} #{event.id} {event.type}{data}"
+    position = "  ~" if event.id is None else f"#{event.id}"  # ~: ephemeral, not stored
+    return f"{stamp} {position} {event.type}{data}"
 
 
 def list_runs(

@@ -15,6 +15,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 BOSUN = str(Path(sys.executable).parent / "bosun")
 EXAMPLE = str(REPO / "examples" / "report.py")
+AGENT = str(REPO / "examples" / "support_agent.py")
 
 
 def bosun(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -67,9 +68,10 @@ def test_quickstart_demo_runs_on_the_embedded_default(tmp_path: Path) -> None:
 
 
 @pytest.mark.timeout(120)
-def test_quickstart_bosun_dev_then_run_and_curl_over_http(tmp_path: Path) -> None:
-    """The Quickstart: `bosun dev examples/report.py`, then `bosun run --url … --follow` and
-    the two `curl` commands, exactly as written there (on a free port)."""
+def test_quickstart_bosun_dev_then_run_signal_and_curl_over_http(tmp_path: Path) -> None:
+    """The Quickstart as written: `bosun dev examples/support_agent.py`, then `bosun run
+    --url … --follow`, the approval flow with BOSUN_URL/BOSUN_API_KEY, and the two `curl`
+    commands (on a free port)."""
     import socket
 
     with socket.socket() as sock:
@@ -78,7 +80,7 @@ def test_quickstart_bosun_dev_then_run_and_curl_over_http(tmp_path: Path) -> Non
     base = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("BOSUN_")}
     dev = subprocess.Popen(
-        [BOSUN, "dev", EXAMPLE, "--port", str(port)],
+        [BOSUN, "dev", AGENT, "--port", str(port)],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
@@ -91,15 +93,16 @@ def test_quickstart_bosun_dev_then_run_and_curl_over_http(tmp_path: Path) -> Non
             assert dev.poll() is None and time.monotonic() < deadline, "bosun dev did not start"
             time.sleep(0.2)
         key = (tmp_path / ".bosun" / "dev-key").read_text().strip()
+        half = '{"message": "My kettle from order 7 arrived broken, refund half please"}'
         follow = bosun(
             "run",
             "--url",
             base,
             "--api-key",
             key,
-            "publish_report",
+            "support",
             "--input",
-            '{"topic": "durable agents"}',
+            half,
             "--follow",
             "--json",
             cwd=tmp_path,
@@ -107,11 +110,47 @@ def test_quickstart_bosun_dev_then_run_and_curl_over_http(tmp_path: Path) -> Non
         assert follow.returncode == 0, follow.stderr
         lines = [json.loads(line) for line in follow.stdout.splitlines() if line.strip()]
         types = [line.get("type") for line in lines]
-        assert "step.completed" in types and "run.completed" in types
+        assert "llm.delta" in types and "step.completed" in types and "run.completed" in types
         assert lines[-1]["status"] == "completed"
-        assert lines[-1]["result"]["approved_by"] == "auto-approval after timeout"
+        assert lines[-1]["result"]["refunded"] == 20.0
+
+        remote = {**env, "BOSUN_URL": base, "BOSUN_API_KEY": key}
+
+        def over_http(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [BOSUN, *args],
+                cwd=tmp_path,
+                env=remote,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+
+        full = '{"message": "Order 7 arrived broken, refund it all"}'
+        started = over_http("run", "support", "--input", full, "--json")
+        assert started.returncode == 0, started.stderr
+        run_id = json.loads(started.stdout)["run_id"]
+        deadline = time.monotonic() + 20
+        while json.loads(over_http("runs", "show", run_id, "--json").stdout)["status"] != (
+            "suspended"
+        ):
+            assert time.monotonic() < deadline, "the refund never waited for approval"
+            time.sleep(0.2)
+        signalled = over_http(
+            "runs", "signal", run_id, "approval", "--payload", '{"ok": true, "by": "alice"}'
+        )
+        assert signalled.returncode == 0, signalled.stderr
+        while json.loads(over_http("runs", "show", run_id, "--json").stdout)["status"] != (
+            "completed"
+        ):
+            assert time.monotonic() < deadline + 20, "the approved refund never finished"
+            time.sleep(0.2)
+        shown = json.loads(over_http("runs", "show", run_id, "--json").stdout)
+        assert shown["result"]["refunded"] == 40.0
+        assert "approved by alice" in shown["result"]["reply"]
 
         auth = ["-H", f"Authorization: Bearer {key}"]
+        body = '{"workflow": "support", "input": {"message": "Order 8 is late, refund half"}}'
         submitted = subprocess.run(
             [
                 "curl",
@@ -120,16 +159,16 @@ def test_quickstart_bosun_dev_then_run_and_curl_over_http(tmp_path: Path) -> Non
                 "-H",
                 "Content-Type: application/json",
                 "-d",
-                '{"workflow": "publish_report", "input": {"topic": "agents"}}',
+                body,
                 f"{base}/v1/runs",
             ],
             capture_output=True,
             text=True,
             timeout=30,
         )
-        run_id = json.loads(submitted.stdout)["id"]
+        curl_run = json.loads(submitted.stdout)["id"]
         streamed = subprocess.run(
-            ["curl", "-N", "-s", *auth, f"{base}/v1/runs/{run_id}/events"],
+            ["curl", "-N", "-s", *auth, f"{base}/v1/runs/{curl_run}/events"],
             capture_output=True,
             text=True,
             timeout=60,
@@ -140,7 +179,9 @@ def test_quickstart_bosun_dev_then_run_and_curl_over_http(tmp_path: Path) -> Non
             if line.startswith("data:")
         ]
         assert data[-1]["type"] == "run.completed", streamed.stdout[-500:]
-        assert [d["id"] for d in data] == list(range(1, len(data) + 1))
+        assert data[-1]["data"]["result"]["refunded"] == 12.5
+        durable = [d["id"] for d in data if d["id"] is not None]
+        assert durable == list(range(1, len(durable) + 1))
     finally:
         dev.send_signal(signal.SIGTERM)
         output = dev.communicate(timeout=60)[0]

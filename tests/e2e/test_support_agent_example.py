@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,16 +13,28 @@ from bosun.loader import load_app
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "support_agent.py"
 
 
-@pytest.mark.parametrize("approve", [True, False])
-async def test_the_support_agent_asks_for_approval_then_resolves(
-    tmp_path: Path, approve: bool, monkeypatch: pytest.MonkeyPatch
+async def test_a_small_refund_is_approved_by_policy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name in ("BOSUN_LLM_MODEL", "BOSUN_MODELS"):
-        monkeypatch.delenv(name, raising=False)
-    app = load_app(str(EXAMPLE))
-    app.use_database(f"sqlite:///{tmp_path / 'support.db'}")
+    app = _app(tmp_path, monkeypatch)
     async with app, app.worker(concurrency=4):
         handle = await app.start("support", "My kettle from order 7 arrived broken, refund half")
+        resolution = await handle.result(timeout=30)
+        journal = await app.store.get_journal(handle.run_id)
+    assert (resolution.order_id, resolution.refunded) == (7, 20.0)
+    assert "approved by policy" in resolution.reply
+    kinds = [(e.kind, e.name) for e in journal if e.kind in ("llm", "tool")]
+    assert kinds.count(("llm", "llm:default")) == 4
+    assert ("tool", "tool:lookup_order") in kinds and ("tool", "tool:calculate") in kinds
+
+
+@pytest.mark.parametrize("approve", [True, False])
+async def test_a_full_refund_waits_for_a_human(
+    tmp_path: Path, approve: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = _app(tmp_path, monkeypatch)
+    async with app, app.worker(concurrency=4):
+        handle = await app.start("support", "Order 7 arrived broken, refund it all")
         for _ in range(200):
             if (await handle.status()).status == "suspended":
                 break
@@ -30,10 +43,14 @@ async def test_the_support_agent_asks_for_approval_then_resolves(
         assert "approval.requested" in events
         await handle.signal("approval", {"ok": approve, "by": "alice"})
         resolution = await handle.result(timeout=30)
-        journal = await app.store.get_journal(handle.run_id)
     assert resolution.order_id == 7
-    assert resolution.refunded == (20.0 if approve else 0.0)
+    assert resolution.refunded == (40.0 if approve else 0.0)
     assert ("approved by alice" if approve else "refused by alice") in resolution.reply
-    kinds = [(e.kind, e.name) for e in journal if e.kind in ("llm", "tool")]
-    assert kinds.count(("llm", "llm:default")) == 4
-    assert ("tool", "tool:lookup_order") in kinds and ("tool", "tool:calculate") in kinds
+
+
+def _app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    for name in ("BOSUN_LLM_MODEL", "BOSUN_MODELS"):
+        monkeypatch.delenv(name, raising=False)
+    app = load_app(str(EXAMPLE))
+    app.use_database(f"sqlite:///{tmp_path / 'support.db'}")
+    return app
