@@ -639,3 +639,35 @@ async def test_two_environment_variables_point_the_default_model_at_a_server(
         await provider.aclose()
     assert response.message.content == "Hello there"
     assert "authorization" not in fake.requests[0].headers
+
+
+async def test_ctx_llm_over_the_wire_is_called_once_and_replayed(
+    fake: FakeOpenAI, tmp_path: Any
+) -> None:
+    """A workflow's LLM call reaches the real wire protocol once; its replay sends nothing."""
+    import bosun
+    from bosun.agents.pricing import ModelConfig
+
+    app = bosun.App("wire", database=f"sqlite:///{tmp_path / 'wire.db'}")
+    config = ModelConfig(alias="default", provider="openai", model="plain")
+    provider = OpenAIProvider(f"{fake.url}/v1", "sk-test")
+    app.models.register("default", provider, config)
+
+    @app.workflow(name="ask")
+    async def ask(ctx: bosun.Context) -> str:
+        answer = await ctx.llm.chat("hi")
+        await ctx.wait_for_signal("go")
+        return answer.message.content or ""
+
+    async with app, app.worker():
+        handle = await app.start(ask)
+        for _ in range(100):
+            if (await handle.status()).status == "suspended":
+                break
+            await asyncio.sleep(0.05)
+        assert fake.count() == 1
+        await handle.signal("go")
+        result = await handle.result(timeout=20)
+    await provider.aclose()
+    assert result == "Hello there" and fake.count() == 1
+    assert fake.requests[0].body["stream"] is True  # streamed: the idle timeout is progress-based
