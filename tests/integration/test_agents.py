@@ -534,3 +534,41 @@ async def test_session_memory_needs_a_session(app: bosun.App) -> None:
         with pytest.raises(bosun.RunFailed) as failed:
             await handle.result(timeout=20)
     assert "needs a run submitted with a session" in failed.value.error["message"]
+
+
+async def test_deltas_before_a_pause_are_not_held_back(app: bosun.App) -> None:
+    """Text the model writes before pausing (say, to write a tool call) reaches streams
+    within the batching interval, not when the answer ends."""
+    import asyncio
+    import time as _time
+
+    from bosun.agents.messages import ChatResponse, StreamDelta, Usage
+
+    class Pausing(ScriptedProvider):
+        async def stream(self, request: Any, *, idle_timeout: float | None = None) -> Any:
+            yield StreamDelta(text="Let me check. ")
+            await asyncio.sleep(0.8)
+            yield StreamDelta(text="Done.")
+            message = Message.assistant("Let me check. Done.")
+            yield ChatResponse(message=message, usage=Usage(), finish_reason="stop", model="p")
+
+    _scripted(app, Pausing())
+
+    @app.workflow(name="pausing")
+    async def pausing(ctx: bosun.Context) -> str:
+        await ctx.wait_for_signal("go")
+        return (await ctx.llm.chat("hi")).message.content or ""
+
+    async with app, app.worker():
+        handle = await app.start(pausing)
+        await _until_suspended(app, handle.run_id)
+        queue = app.store.notifier.subscribe(handle.run_id)
+        sent = _time.monotonic()
+        await handle.signal("go")
+        first = await asyncio.wait_for(queue.get(), 5)
+        first_at = _time.monotonic() - sent
+        second = await asyncio.wait_for(queue.get(), 5)
+        assert await handle.result(timeout=10) == "Let me check. Done."
+    assert json.loads(first[1])["text"] == "Let me check. "
+    assert json.loads(second[1])["text"] == "Done."
+    assert first_at < 0.6  # well before the 0.8 s pause ends

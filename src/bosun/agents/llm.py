@@ -12,6 +12,8 @@ reserved before each call and settled with the real usage after it, across all w
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import time
 from typing import TYPE_CHECKING, Any, TypeVar, overload
@@ -120,14 +122,13 @@ class LLM:
 
         async def call() -> dict[str, Any]:
             provider = models.provider(model)
-            deltas = _Deltas(execution)
             response: ChatResponse | None = None
-            async for item in provider.stream(request, idle_timeout=idle_timeout):
-                if isinstance(item, ChatResponse):
-                    response = item
-                else:
-                    await deltas.add(item.text)
-            await deltas.flush()
+            async with _Deltas(execution) as deltas:
+                async for item in provider.stream(request, idle_timeout=idle_timeout):
+                    if isinstance(item, ChatResponse):
+                        response = item
+                    else:
+                        await deltas.add(item.text)
             if response is None:  # a provider that broke its protocol
                 raise ConfigurationError(f"model {model!r}: the stream ended without a response")
             return {"response": response.model_dump(), "cost": config.cost(response.usage)}
@@ -216,7 +217,9 @@ def step_failed_message(exc: StepFailed) -> str:
 
 class _Deltas:
     """Token deltas of one call, published to the run's streams as `llm.delta` ephemeral
-    events at most every `DELTA_INTERVAL` seconds (a replayed call publishes nothing)."""
+    events: batched, but never held back more than `DELTA_INTERVAL` seconds (a ticker
+    flushes while the model pauses, e.g. to write a tool call's arguments). A replayed call
+    publishes nothing."""
 
     def __init__(self, execution: Execution) -> None:
         self._execution = execution
@@ -224,17 +227,37 @@ class _Deltas:
         self._seq = scope.seq if scope is not None else ""
         self._text: list[str] = []
         self._last = time.monotonic()
+        self._lock = asyncio.Lock()
+        self._ticker: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> _Deltas:
+        self._ticker = asyncio.create_task(self._tick())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+        await self.flush()
 
     async def add(self, text: str) -> None:
         self._text.append(text)
         if time.monotonic() - self._last >= DELTA_INTERVAL:
             await self.flush()
 
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(DELTA_INTERVAL)
+            if self._text and time.monotonic() - self._last >= DELTA_INTERVAL:
+                await self.flush()
+
     async def flush(self) -> None:
-        self._last = time.monotonic()
-        if not self._text:
-            return
-        data = json.dumps({"seq": self._seq, "text": "".join(self._text)})
-        self._text.clear()
-        run_id = self._execution.run.id
-        await self._execution.env.store.publish(run_id, "llm.delta", data)
+        async with self._lock:  # one publish at a time keeps the deltas in order
+            self._last = time.monotonic()
+            if not self._text:
+                return
+            data = json.dumps({"seq": self._seq, "text": "".join(self._text)})
+            self._text.clear()
+            run_id = self._execution.run.id
+            await self._execution.env.store.publish(run_id, "llm.delta", data)

@@ -28,6 +28,7 @@ import hashlib
 import json
 import math
 import re
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -51,6 +52,9 @@ Matcher = str | re.Pattern[str] | Callable[[ChatRequest], bool]
 
 _WORDS = re.compile(r"\s*\S+\s*|\s+")
 _TOKENS = re.compile(r"\w+")
+
+
+KEEP_CALLS = 10_000
 
 
 def last_prompt_text(request: ChatRequest) -> str:
@@ -95,8 +99,9 @@ class ScriptedProvider:
         embedding_dim: the length of the vectors `embed` returns.
 
     Attributes:
-        calls: every chat request received, in order (copies).
-        embed_calls: the texts of every `embed` call, in order.
+        calls: the chat requests received, in order (copies of the latest `KEEP_CALLS`, so a
+            long-running demo does not grow without bound).
+        embed_calls: the texts of the latest `embed` calls, in order.
     """
 
     def __init__(
@@ -111,8 +116,8 @@ class ScriptedProvider:
         self.script = list(script)
         self.delay = delay
         self.embedding_dim = embedding_dim
-        self.calls: list[ChatRequest] = []
-        self.embed_calls: list[list[str]] = []
+        self.calls: deque[ChatRequest] = deque(maxlen=KEEP_CALLS)
+        self.embed_calls: deque[list[str]] = deque(maxlen=KEEP_CALLS)
         self._position = 0
 
     @property
