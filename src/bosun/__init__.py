@@ -7,7 +7,7 @@ survives crashes, evictions and deploys by replay.
 from bosun.agents.agent import Agent
 from bosun.agents.budget import Budget
 from bosun.agents.errors import BudgetExceeded
-from bosun.app import App, RunHandle, Step, Workflow
+from bosun.app import App, Step, Workflow
 from bosun.client import AsyncClient, Client
 from bosun.context import Context, current_context
 from bosun.errors import (
@@ -42,6 +42,7 @@ from bosun.errors import (
     StoreUnavailable,
     WorkflowNotFound,
 )
+from bosun.handles import RunHandle
 from bosun.ratelimit import RateLimit, Reservation
 from bosun.retry import Retry
 

@@ -184,7 +184,7 @@ async def test_embeddings_are_deterministic_unit_vectors() -> None:
     vectors, usage = await provider.embed("embed", texts)
     again, _ = await provider.embed("embed", texts)
     assert vectors == again
-    assert provider.embed_calls == [texts, texts]
+    assert list(provider.embed_calls) == [texts, texts]
     assert all(len(v) == 32 for v in vectors)
     assert [round(math.sqrt(_cosine(v, v)), 9) for v in vectors] == [1.0, 1.0, 1.0, 0.0]
     assert _cosine(vectors[0], vectors[1]) > _cosine(vectors[0], vectors[2])
@@ -198,3 +198,12 @@ async def test_it_satisfies_the_provider_protocols() -> None:
     assert (await provider.chat(_ask("x"))).message.content == "ok"
     assert (await embedder.embed("m", ["a"]))[1].prompt_tokens == 1
     await provider.aclose()
+
+
+async def test_recorded_calls_are_bounded() -> None:
+    from bosun.agents import scripted
+
+    provider = ScriptedProvider(rules=[Rule("", "ok")])
+    for _ in range(scripted.KEEP_CALLS + 5):
+        await provider.chat(ChatRequest(model="m", messages=[Message.user("hi")]))
+    assert len(provider.calls) == scripted.KEEP_CALLS
