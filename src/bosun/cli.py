@@ -707,6 +707,6 @@ def main() -> None:
     cli()
 
 
-# `bosun server`, `bosun dev` and `bosun keys` live in their own module; importing it
-# registers them on `cli`.
-from bosun import cli_server  # noqa: E402, F401
+# `bosun server`, `bosun dev`, `bosun keys` and `bosun sandbox` live in their own modules;
+# importing them registers them on `cli`.
+from bosun import cli_sandbox, cli_server  # noqa: E402, F401

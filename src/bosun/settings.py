@@ -13,6 +13,8 @@ ENVIRONMENT = {
     "BOSUN_WEBHOOK_SECRET": "key that signs outbound webhooks (HMAC-SHA256); unset: unsigned",
     "BOSUN_URL": "URL of a bosun server, for `bosun run` and `bosun runs` over HTTP",
     "BOSUN_API_KEY": "API key for BOSUN_URL",
+    "BOSUN_SANDBOX": "sandbox backend for untrusted tool code: auto (default), bubblewrap, "
+    "landlock, or none (no isolation; logged loudly)",
 }
 
 

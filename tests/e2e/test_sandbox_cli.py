@@ -1,0 +1,35 @@
+"""`bosun sandbox check`, as README and docs/sandbox.md show it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+from conftest import BOSUN
+
+
+def _check(*args: str, sandbox: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "BOSUN_SANDBOX"}
+    if sandbox is not None:
+        env["BOSUN_SANDBOX"] = sandbox
+    return subprocess.run(
+        [BOSUN, "sandbox", "check", *args], capture_output=True, text=True, timeout=60, env=env
+    )
+
+
+def test_sandbox_check_reports_every_backend_and_the_choice() -> None:
+    done = _check("--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    text = json.dumps(report)
+    for name in ("bubblewrap", "landlock", "none"):
+        assert name in text
+    human = _check()
+    assert human.returncode == 0 and "BOSUN_SANDBOX" in human.stdout
+
+
+def test_an_unknown_backend_is_a_clear_error() -> None:
+    done = _check(sandbox="firejail")
+    assert done.returncode != 0
+    assert "firejail" in (done.stdout + done.stderr)
