@@ -15,6 +15,7 @@ from typing import Any, Concatenate, Generic, Literal, ParamSpec, TypeVar, overl
 from bosun import serde, settings
 from bosun.agents.budget import Budget
 from bosun.agents.registry import Models
+from bosun.agents.sandboxed import sandboxed
 from bosun.context import Context
 from bosun.engine.definitions import FlowControl, KeyFrom, StepDef, WorkflowDef
 from bosun.engine.execution import current_execution, current_step
@@ -30,6 +31,7 @@ from bosun.handles import RunHandle
 from bosun.ids import new_id
 from bosun.ratelimit import RateLimit
 from bosun.retry import Retry
+from bosun.sandbox.spec import Limits as SandboxLimits
 from bosun.schedules import DEFAULT_MAX_CATCH_UP, Declared, declare
 from bosun.sessions import Session
 from bosun.store import Store, store_for_url
@@ -39,6 +41,7 @@ from bosun.wire import DEFAULT_TENANT, KEY_SEPARATOR, store_key
 from bosun.worker.worker import Worker, WorkerOptions
 
 P = ParamSpec("P")
+F = TypeVar("F", bound=Callable[..., Any])
 R = TypeVar("R")
 R_co = TypeVar("R_co", covariant=True)
 
@@ -300,6 +303,20 @@ class App:
         if not isinstance(budget, Budget):
             raise ConfigurationError(f"tenant_budget takes a bosun.Budget, got {budget!r}")
         self.tenant_budgets[tenant] = budget
+
+    def tool(
+        self, *, sandbox: bool = False, limits: SandboxLimits | None = None
+    ) -> Callable[[F], F]:
+        """Mark a function as an agent tool. With `sandbox=True` its code runs in
+        `bosun.sandbox` on every call: it must then be self-contained (standard library,
+        imports inside the body); see `bosun.agents.sandboxed`."""
+
+        def decorate(fn: F) -> F:
+            if not sandbox:
+                return fn
+            return sandboxed(fn, limits=limits)
+
+        return decorate
 
     def queue_limit(self, queue: str, max_running: int) -> None:
         """Allow at most `max_running` runs of `queue` to execute at once, across every
