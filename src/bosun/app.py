@@ -318,6 +318,15 @@ class App:
 
         return decorate
 
+    def register_model_rate_limits(self) -> None:
+        """Register the rate limits model aliases declare (`requests_per_minute`,
+        `tokens_per_minute`) as `llm:<alias>`, unless code registered one already."""
+        for alias, config in self.models.configs.items():
+            rpm, tpm = config.requests_per_minute, config.tokens_per_minute
+            if rpm is not None or tpm is not None:
+                limit = RateLimit(requests=rpm, tokens=tpm, per=60.0)
+                self.registry.rate_limits.setdefault(f"llm:{alias}", limit)
+
     def queue_limit(self, queue: str, max_running: int) -> None:
         """Allow at most `max_running` runs of `queue` to execute at once, across every
         worker on the database (workers record the limit when they start)."""

@@ -572,3 +572,58 @@ async def test_deltas_before_a_pause_are_not_held_back(app: bosun.App) -> None:
     assert json.loads(first[1])["text"] == "Let me check. "
     assert json.loads(second[1])["text"] == "Done."
     assert first_at < 0.6  # well before the 0.8 s pause ends
+
+
+async def test_llm_stream_yields_pieces_live_and_the_whole_answer_on_replay(
+    app: bosun.App,
+) -> None:
+    _scripted(app, ScriptedProvider(rules=[Rule("", "one two three four")]))
+
+    @app.workflow(name="streamer")
+    async def streamer(ctx: bosun.Context) -> list[str]:
+        pieces = [piece async for piece in ctx.llm.stream("count")]
+        ctx.emit("pieces", {"count": len(pieces), "text": "".join(pieces)})
+        await ctx.wait_for_signal("go")  # the replay after this streams nothing
+        return pieces
+
+    async with app, app.worker():
+        handle = await app.start(streamer)
+        await _until_suspended(app, handle.run_id)
+        await handle.signal("go")
+        replayed = await handle.result(timeout=20)
+        events = await app.store.list_events(handle.run_id)
+    first = next(json.loads(e.data) for e in events if e.type == "pieces")
+    assert first["count"] == 4 and first["text"] == "one two three four"
+    assert replayed == ["one two three four"]
+
+
+async def test_an_agent_can_use_an_explicit_session(app: bosun.App) -> None:
+    _scripted(app, _echo_model())
+    agent = bosun.Agent()
+
+    @app.workflow(name="side_chat")
+    async def side_chat(ctx: bosun.Context, text: str) -> str:
+        return await agent.run(ctx, text, session="side")
+
+    async with app, app.worker():
+        await (await app.start(side_chat, "first")).result(timeout=20)
+        second = await app.start(side_chat, "second")
+        assert await second.result(timeout=20) == "2: first | second"
+        history = await app.session("side").messages()
+    assert [m["content"] for m in history][::2] == ["first", "second"]
+
+
+async def test_model_settings_declare_a_shared_rate_limit(app: bosun.App) -> None:
+    config = ModelConfig(alias="default", provider="scripted", model="s", requests_per_minute=600)
+    app.models.register("default", ScriptedProvider(rules=[Rule("", "ok")]), config)
+
+    @app.workflow(name="limited")
+    async def limited(ctx: bosun.Context) -> str:
+        return (await ctx.llm.chat("hi")).message.content or ""
+
+    async with app, app.worker():
+        handle = await app.start(limited)
+        assert await handle.result(timeout=20) == "ok"
+        journal = await app.store.get_journal(handle.run_id)
+    assert app.registry.rate_limits["llm:default"] == bosun.RateLimit(requests=600, per=60.0)
+    assert [e.kind for e in journal] == ["reserve", "llm", "settle"]

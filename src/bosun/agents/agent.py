@@ -82,21 +82,25 @@ class Agent:
                 step = StepDef.build(fn, f"tool:{spec.name}", tool_retry, None)
             self.tools[spec.name] = _Tool(fn, spec, step)
 
-    async def run(self, ctx: Context, input: str | Sequence[Message]) -> Any:
+    async def run(
+        self, ctx: Context, input: str | Sequence[Message], *, session: str | None = None
+    ) -> Any:
         """Run the loop on `input` (a user message, or a conversation) and return the final
         answer: text, or a value of type `output`.
 
-        In a run submitted with a `session`, the loop starts from the session's history
-        (trimmed to the model's context) and appends the input and every turn to it.
+        In a session (`session=`, by default the one the run was submitted with), the loop
+        starts from the session's history (trimmed to the model's context) and appends the
+        input and every turn to it.
         """
         execution = ctx._execution
+        session = session if session is not None else execution.run.session
         new = [Message.user(input)] if isinstance(input, str) else list(input)
         system = [] if self.system is None else [Message.system(self.system)]
-        history = await sessions.load_history(execution)
+        history = await sessions.load_history(execution, session)
         if history:
             context = ctx.llm.context_tokens(self.model)
             history = sessions.trim(history, context, system + new)
-        await sessions.append(execution, new)
+        await sessions.append(execution, session, new)
         messages = [*system, *history, *new]
         specs = [tool.spec for tool in self.tools.values()]
         for _ in range(self.max_turns):
@@ -109,7 +113,7 @@ class Agent:
             message = response.message
             messages.append(message)
             if not message.tool_calls:
-                await sessions.append(execution, [message])
+                await sessions.append(execution, session, [message])
                 return await self._final(ctx, messages, message.content or "")
             results = await ctx.gather(*(self._call(ctx, call) for call in message.tool_calls))
             answers = [
@@ -117,7 +121,7 @@ class Agent:
                 for call, result in zip(message.tool_calls, results, strict=True)
             ]
             messages.extend(answers)
-            await sessions.append(execution, [message, *answers])
+            await sessions.append(execution, session, [message, *answers])
         raise AgentError(f"the agent gave no final answer within {self.max_turns} turns")
 
     async def _final(self, ctx: Context, messages: list[Message], text: str) -> Any:

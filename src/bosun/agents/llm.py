@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import time
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from bosun import ratelimit
@@ -79,6 +80,7 @@ class LLM:
         idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
         response_schema: dict[str, Any] | None = None,
         schema_name: str | None = None,
+        on_delta: Callable[[str], None] | None = None,
     ) -> ChatResponse:
         """One journaled chat completion.
 
@@ -89,6 +91,7 @@ class LLM:
             model: a model alias (`BOSUN_MODELS`, `app.models.register`).
             tools: tools the model may call (see `bosun.agents.tools.tool_spec`).
             idle_timeout: seconds without a token before the call fails over.
+            on_delta: called with each piece of text as it is generated (not on replay).
         """
         conversation = list(messages or [])
         if system is not None:
@@ -129,6 +132,8 @@ class LLM:
                         response = item
                     else:
                         await deltas.add(item.text)
+                        if on_delta is not None:
+                            on_delta(item.text)
             if response is None:  # a provider that broke its protocol
                 raise ConfigurationError(f"model {model!r}: the stream ended without a response")
             return {"response": response.model_dump(), "cost": config.cost(response.usage)}
@@ -141,6 +146,28 @@ class LLM:
         if reservation is not None:
             await ratelimit.settle(execution, reservation, response.usage.total_tokens)
         return response
+
+    async def stream(self, prompt: str | None = None, **options: Any) -> AsyncIterator[str]:
+        """The answer's text as the model generates it, piece by piece: a journaled call like
+        `chat` (same options). A replayed call yields its recorded text at once; a call that
+        fails yields what came before the error, then raises it (a retried call starts its
+        text again)."""
+        queue: asyncio.Queue[str | None] = asyncio.Queue()
+        call = asyncio.ensure_future(self.chat(prompt, on_delta=queue.put_nowait, **options))
+        call.add_done_callback(lambda _: queue.put_nowait(None))
+        streamed = False
+        try:
+            while (piece := await queue.get()) is not None:
+                streamed = True
+                yield piece
+            response = await call
+            if not streamed and response.message.content:
+                yield response.message.content  # replayed: the recorded answer, whole
+        finally:
+            if not call.done():
+                call.cancel()
+                with contextlib.suppress(BaseException):
+                    await call
 
     @overload
     async def structured(self, output: type[T], prompt: str | None = None, **kw: Any) -> T: ...

@@ -64,6 +64,8 @@ class ModelConfig(BaseModel):
             `None`.
         context_tokens: the context window, for trimming history; unknown when `None`.
         json_schema: whether the server accepts a JSON schema as `response_format`.
+        requests_per_minute, tokens_per_minute: the provider's limits for this model,
+            shared by every worker (a rate limit named `llm:<alias>`); none when `None`.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -81,6 +83,8 @@ class ModelConfig(BaseModel):
     cached_input_per_million: float | None = Field(None, ge=0)
     context_tokens: int | None = Field(None, gt=0)
     json_schema: bool = True
+    requests_per_minute: int | None = Field(None, gt=0)
+    tokens_per_minute: int | None = Field(None, gt=0)
 
     @model_validator(mode="before")
     @classmethod

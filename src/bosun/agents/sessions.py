@@ -24,17 +24,17 @@ DEFAULT_CONTEXT_TOKENS = 32_000  # when the model's context size is not configur
 ANSWER_RESERVE = 0.25  # share of the context kept free for the answer and tools
 
 
-async def load_history(execution: Execution) -> list[Message]:
-    """The run's session history, oldest first (empty for a run without a session)."""
+async def load_history(execution: Execution, session: str | None) -> list[Message]:
+    """The session's history, oldest first (empty without a session)."""
     run = execution.run
-    if run.session is None:
+    if session is None:
         return []
     store = execution.env.store
 
     async def read() -> list[dict[str, Any]]:
-        last = await store.get_session(run.tenant, run.session or "")
+        last = await store.get_session(run.tenant, session)
         after = 0 if last is None else max(0, last.last_seq - HISTORY_LIMIT)
-        rows = await store.session_messages(run.tenant, run.session or "", after, HISTORY_LIMIT)
+        rows = await store.session_messages(run.tenant, session, after, HISTORY_LIMIT)
         return [json.loads(r.message) for r in rows if r.run_id != run.id]
 
     step = StepDef(fn=read, name="session.history", is_async=True, return_hint=Any)
@@ -42,10 +42,10 @@ async def load_history(execution: Execution) -> list[Message]:
     return [Message.model_validate(m) for m in recorded]
 
 
-async def append(execution: Execution, messages: list[Message]) -> None:
-    """Append messages to the run's session, once (nothing without a session)."""
+async def append(execution: Execution, session: str | None, messages: list[Message]) -> None:
+    """Append messages to the session, once (nothing without a session)."""
     run = execution.run
-    if run.session is None or not messages:
+    if session is None or not messages:
         return
     store = execution.env.store
     texts = [m.model_dump_json() for m in messages]
@@ -53,7 +53,6 @@ async def append(execution: Execution, messages: list[Message]) -> None:
     async def write() -> int:
         scope = current_step.get()
         source = None if scope is None else scope.seq
-        session = run.session or ""
         return await store.append_messages(run.tenant, session, texts, run_id=run.id, source=source)
 
     step = StepDef(fn=write, name="session.append", is_async=True, return_hint=int)

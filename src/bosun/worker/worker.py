@@ -104,6 +104,7 @@ class Worker:
         """Claim and execute until stopped (or idle, with `until_idle`), then drain."""
         store = self.app.store
         store.notifier.add_work_event(self._wake)
+        self.app.register_model_rate_limits()  # from the model aliases' settings
         self._environment = RunEnvironment(
             store=store,
             resolve_workflow=self.app.registry.resolve,
