@@ -33,7 +33,6 @@ import importlib
 import json
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -45,7 +44,17 @@ from typing import Any
 import httpx
 from _common import DATA_DIR, percentile
 from _report import markdown_table
-from http_api import Server, child_env, free_port, machine_info, stop_server, until_suspended
+from http_api import (
+    Server,
+    fmt,
+    free_port,
+    fresh_database,
+    launch,
+    machine_info,
+    ratio,
+    stop_server,
+    until_suspended,
+)
 
 from bosun.agents.llm import DELTA_INTERVAL
 
@@ -238,22 +247,7 @@ def start_server(database: str, work: Path) -> Server:
     cmd = [sys.executable, "-m", "bosun", "server", str(APP_FILE), "--database", database]
     cmd += ["--port", str(port), "--worker-slots", str(SLOTS), "--no-auth"]
     cmd += ["--rate-limit", "0", "--max-streams", "0"]
-    with log.open("ab") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=child_env())
-    server = Server(proc, f"http://127.0.0.1:{port}", log)
-    give_up = time.monotonic() + 30
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"bosun server exited ({proc.returncode}):\n{server.log_tail()}")
-        try:
-            if httpx.get(f"{server.url}/readyz", timeout=1).status_code == 200:
-                return server
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > give_up:
-            stop_server(server)
-            raise RuntimeError(f"no /readyz from bosun server after 30 s:\n{server.log_tail()}")
-        time.sleep(0.05)
+    return launch(cmd, port, log)
 
 
 async def follow(
@@ -335,14 +329,6 @@ async def token_streams(server: Server, plan: Plan) -> list[Group]:
 
 
 # -- report -------------------------------------------------------------------------------------
-
-
-def fmt(value: float | None, spec: str = "{:.3f}") -> str:
-    return "n/a" if value is None else spec.format(value)
-
-
-def ratio(value: float | None, anchor: float | None) -> str:
-    return f"{value / anchor:.2f}x" if value is not None and anchor else ""
 
 
 def row(label: str, value: float | None, anchor: float | None = None, note: str = "") -> list[str]:
@@ -476,15 +462,6 @@ def report(results: dict[str, Any], plan: Plan, pg: bool) -> tuple[str, bool]:
 # -- main -------------------------------------------------------------------------------------
 
 
-def fresh_database(arg: str | None, work: Path) -> tuple[str, str | None]:
-    """The URL to use, and the PostgreSQL server URL to drop it from afterwards (or None)."""
-    if arg is None:
-        return f"sqlite:///{work / 'agents.sqlite'}", None
-    from _pg import create_database
-
-    return create_database(arg, "agents"), arg
-
-
 def measure(database: str, work: Path, plan: Plan) -> dict[str, Any]:
     results: dict[str, Any] = {}
     print(f"\n== (a) agent loop: {plan.runs} runs x {plan.turns} turns, {SLOTS} in flight")
@@ -521,7 +498,7 @@ def main() -> None:
 
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=time.strftime("agents-%Y%m%d-%H%M%S-"), dir=DATA_DIR))
-    database, pg_server = fresh_database(args.database, work)
+    database, pg_server = fresh_database(args.database, work, "agents")
     machine = machine_info(database, work)
     print("\n".join(f"{k}: {v}" for k, v in machine.items()), flush=True)
     results: dict[str, Any] = {}

@@ -135,6 +135,12 @@ def start_server(database: str, work: Path) -> Server:
         "--max-streams",
         str(MAX_STREAMS),
     ]
+    return launch(cmd, port, log)
+
+
+def launch(cmd: list[str], port: int, log: Path) -> Server:
+    """Start `bosun server` as `cmd` (listening on `port`), logging to `log`; return it once
+    /readyz answers."""
     with log.open("ab") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=child_env())
     server = Server(proc, f"http://127.0.0.1:{port}", log)
@@ -385,13 +391,13 @@ async def streams(server: Server, key: str, plan: Plan) -> dict[str, Any]:
 # -- database, key, report ----------------------------------------------------------------
 
 
-def fresh_database(arg: str | None, work: Path) -> tuple[str, str | None]:
+def fresh_database(arg: str | None, work: Path, name: str = "http") -> tuple[str, str | None]:
     """The URL to serve, and the PostgreSQL server URL to drop it from afterwards (or None)."""
     if arg is None:
-        return f"sqlite:///{work / 'http.sqlite'}", None
+        return f"sqlite:///{work / f'{name}.sqlite'}", None
     from _pg import create_database
 
-    return create_database(arg, "http"), arg
+    return create_database(arg, name), arg
 
 
 async def create_key(database: str) -> str:
@@ -425,7 +431,7 @@ def machine_info(database: str, work: Path) -> dict[str, str]:
     return info
 
 
-def fmt(value: Any, spec: str) -> str:
+def fmt(value: Any, spec: str = "{:.3f}") -> str:
     return "n/a" if value is None else spec.format(value)
 
 

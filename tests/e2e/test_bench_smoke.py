@@ -65,3 +65,54 @@ def test_timer_benchmark_prints_its_table(pg_template: str) -> None:
 
     out = bench("timers.py", env={**os.environ, "BENCH_PG_URL": PG_URL})
     assert "| sqlite |" in out and "| postgresql |" in out
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_http_benchmark_prints_its_table() -> None:
+    """Its correctness check (every SSE subscriber got every event exactly once, in order)
+    is asserted through its exit status."""
+    out = bench("http_api.py")
+    assert "== (a) HTTP submits" in out and "== (b) SSE" in out
+    assert "HTTP POST /v1/runs: submits/s, 32 clients" in out
+    assert "in-process app.start: submits/s" in out
+    assert "SSE: delivery p50 (ms)" in out and "server RSS" in out
+    assert "HTTP submits/s vs in-process app.start on the same database" in out
+    assert "every subscriber got every event exactly once, in order: PASS" in out
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_agent_benchmark_prints_its_table() -> None:
+    """Its correctness check (every streamed token reached the SSE client once, in order) is
+    asserted through its exit status."""
+    out = bench("agents.py")
+    assert "== (a) agent loop" in out and "== (b) SSE token streams" in out
+    assert "plain Python loop: wall ms/turn, 16 in flight" in out
+    assert "bosun Agent: CPU ms/turn" in out and "replay: CPU ms/turn" in out
+    assert "SSE, 1 stream: token delivery p50 (ms)" in out
+    assert "bosun Agent vs the plain loop, per turn, 16 in flight" in out
+    assert "every streamed token arrived once, in order: PASS" in out
+    assert "FAILED" not in out
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(60)
+def test_sandbox_benchmark_prints_its_table() -> None:
+    import os
+
+    from bosun.sandbox.bwrap import BubblewrapBackend
+
+    ok, reason = BubblewrapBackend().available()
+    if not ok:
+        if os.environ.get("CI"):
+            pytest.fail(
+                f"CI must run the sandbox benchmark (.ci/run installs bubblewrap): {reason}"
+            )
+        pytest.skip(f"bubblewrap unavailable: {reason}")
+    out = bench("sandbox.py")
+    assert "| true                 | plain    |" in out
+    assert "| true                 | sandbox  |" in out
+    assert "true: overhead p50" in out
+    assert "target: overhead p50 of `true` <= 30 ms:" in out
+    assert "FAILED" not in out
