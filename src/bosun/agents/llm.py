@@ -27,7 +27,6 @@ from bosun.agents.messages import (
     ChatResponse,
     Message,
     ToolSpec,
-    Usage,
     estimate_tokens,
 )
 from bosun.agents.structured import json_schema_for, validate
@@ -226,15 +225,6 @@ class LLM:
                 ),
             ]
         raise StructuredOutputError(name, attempts, problem, raw)
-
-
-def usage_of(outputs: list[dict[str, Any]]) -> tuple[Usage, float]:
-    """Total usage and cost of recorded `ctx.llm` calls (their journal outputs)."""
-    total, cost = Usage(prompt_tokens=0, completion_tokens=0), 0.0
-    for output in outputs:
-        total = total + ChatResponse.model_validate(output["response"]).usage
-        cost += float(output.get("cost", 0.0))
-    return total, cost
 
 
 def step_failed_message(exc: StepFailed) -> str:

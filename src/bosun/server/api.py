@@ -18,7 +18,6 @@ from pydantic import TypeAdapter
 from bosun.app import App
 from bosun.errors import (
     InvalidRequest,
-    RateLimited,
     RunNotFound,
     SerializationError,
     WorkflowNotFound,
@@ -50,7 +49,6 @@ from bosun.wire import (
 router = APIRouter(prefix="/v1")
 MAX_RESULT_WAIT = 60.0
 KEEPALIVE_SECONDS = 15.0
-EVENT_BATCH = 500
 INTERNAL_PREFIX = "bosun."  # bosun's own workflows (webhook delivery) are not for clients
 
 
@@ -266,12 +264,7 @@ async def stream_events(
     state, principal = await _caller(request, "read")
     await _owned_run(state.app, principal, run_id)
     position = parse_last_event_id(last_event_id, after)
-    if not state.streams.acquire(principal.key_id):  # a 429 before the stream starts
-        raise RateLimited(
-            f"this API key already has {state.streams.limit} event streams open on this "
-            f"server; close one first",
-            retry_after=state.streams.retry_after,
-        )
+    state.streams.take(principal.key_id)  # a 429 before the stream starts
     return StreamingResponse(
         _events(request, state, run_id, position, principal.key_id),
         media_type="text/event-stream",

@@ -149,9 +149,8 @@ class StreamSlots:
         else:
             self._open[key] = held - 1
 
-    @contextmanager
-    def hold(self, key: str) -> Iterator[None]:
-        """Hold a slot for the `with` block, in sync or async code alike.
+    def take(self, key: str) -> None:
+        """Take a slot for `key` (give it back with `release`).
 
         Raises:
             RateLimited: `key` already holds `limit` streams (HTTP 429 with `Retry-After`).
@@ -162,6 +161,11 @@ class StreamSlots:
                 f"allows; close one, or retry in {self.retry_after:g} s",
                 retry_after=self.retry_after,
             )
+
+    @contextmanager
+    def hold(self, key: str) -> Iterator[None]:
+        """Hold a slot for the `with` block, in sync or async code alike (see `take`)."""
+        self.take(key)
         try:
             yield
         finally:

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from bosun.errors import InvalidRequest, RateLimited, SessionNotFound
+from bosun.errors import InvalidRequest, SessionNotFound
 from bosun.ids import new_id
 from bosun.server.api import KEEPALIVE_SECONDS, _caller, _unicode
 from bosun.server.feeds import Ephemeral
@@ -156,12 +156,7 @@ async def session_events(
         runs = await state.app.store.session_runs(principal.tenant, session_id)
         if resume[0] not in {r.id for r in runs}:
             raise InvalidRequest(f"Last-Event-ID {last_event_id!r} is not an event of this session")
-    if not state.streams.acquire(principal.key_id):
-        raise RateLimited(
-            f"this API key already has {state.streams.limit} event streams open on this "
-            f"server; close one first",
-            retry_after=state.streams.retry_after,
-        )
+    state.streams.take(principal.key_id)  # a 429 before the stream starts
     return StreamingResponse(
         _events(state, principal.tenant, session_id, resume, principal.key_id),
         media_type="text/event-stream",

@@ -193,9 +193,6 @@ class Store(Protocol):
         """The `k` memories of the namespace most similar to `query` (normalised), best
         first: exact cosine similarity."""
 
-    async def forget_memories(self, tenant: str, namespace: str) -> int:
-        """Delete a namespace's memories; return how many."""
-
     # -- API keys ---
 
     async def create_api_key(self, key: ApiKeyRecord) -> None:

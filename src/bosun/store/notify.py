@@ -137,9 +137,6 @@ class LocalNotifier:
             if not queues:
                 del self._ephemeral[run_id]
 
-    def has_subscribers(self, run_id: str) -> bool:
-        return run_id in self._ephemeral
-
     def ephemeral(self, run_id: str, event_type: str, data: str) -> None:
         """Hand an ephemeral event to the run's subscribers; one that has fallen too far
         behind loses it (ephemeral events are best effort; durable ones are not)."""

@@ -45,11 +45,3 @@ class PostgresMemories:
             ]
 
         return await self._run(op, idempotent=True)
-
-    async def forget_memories(self, tenant: str, namespace: str) -> int:
-        params = {"tenant": tenant, "namespace": namespace}
-
-        async def op(conn: Conn) -> int:
-            return (await conn.execute(Q["delete_namespace_memories"], params)).rowcount
-
-        return await self._run(op, idempotent=True)

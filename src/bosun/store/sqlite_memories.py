@@ -52,11 +52,3 @@ class SqliteMemories:
             return heapq.nlargest(k, hits, key=lambda h: (h.score, h.created_at))
 
         return await self._reader.submit(op)
-
-    async def forget_memories(self, tenant: str, namespace: str) -> int:
-        params = {"tenant": tenant, "namespace": namespace}
-
-        def op(conn: sqlite3.Connection) -> int:
-            return conn.execute(Q["delete_namespace_memories"], params).rowcount
-
-        return await self._writer.submit(op)

@@ -356,6 +356,3 @@ WHERE m.tenant = %(tenant)s AND m.namespace = %(namespace)s
   AND cardinality(m.embedding) = cardinality(%(query)s::double precision[])
 ORDER BY score DESC, m.created_at DESC
 LIMIT %(k)s;
-
--- name: delete_namespace_memories
-DELETE FROM memories WHERE tenant = %(tenant)s AND namespace = %(namespace)s;

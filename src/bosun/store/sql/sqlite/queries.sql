@@ -429,6 +429,3 @@ ON CONFLICT (id) DO NOTHING;
 -- name: namespace_memories
 SELECT id, text, metadata, embedding, created_at FROM memories
 WHERE tenant = :tenant AND namespace = :namespace;
-
--- name: delete_namespace_memories
-DELETE FROM memories WHERE tenant = :tenant AND namespace = :namespace;
