@@ -8,6 +8,7 @@ Readers get the value back transparently.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import zlib
 from collections.abc import Sequence
@@ -58,19 +59,20 @@ def result_column(
 
 def resolve(conn: sqlite3.Connection, rows: Sequence[Any]) -> list[Any]:
     """The rows with offloaded inputs and results read back (as dicts where changed)."""
-    wanted = [
+    wanted = {
         (row["id"], field)
         for row in rows
         for field in ("input", "result")
         if row[field] == OFFLOADED
-    ]
+    }
     if not wanted:
         return list(rows)
-    found: dict[tuple[str, str], str] = {}
-    for run_id, field in wanted:
-        got = conn.execute(Q["get_payload"], {"run_id": run_id, "field": field}).fetchone()
-        if got is not None:
-            found[(run_id, field)] = zlib.decompress(got["data"]).decode()
+    run_ids = json.dumps(sorted({run_id for run_id, _ in wanted}))
+    found = {
+        (row["run_id"], row["field"]): zlib.decompress(row["data"]).decode()
+        for row in conn.execute(Q["payloads_of"], {"run_ids": run_ids})
+        if (row["run_id"], row["field"]) in wanted
+    }
     resolved = []
     for row in rows:
         if row["input"] == OFFLOADED or row["result"] == OFFLOADED:

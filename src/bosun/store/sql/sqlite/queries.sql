@@ -344,8 +344,9 @@ DELETE FROM runs WHERE id IN (SELECT value FROM json_each(:run_ids));
 INSERT INTO run_payloads (run_id, field, data, size) VALUES (:run_id, :field, :data, :size)
 ON CONFLICT (run_id, field) DO UPDATE SET data = excluded.data, size = excluded.size;
 
--- name: get_payload
-SELECT data FROM run_payloads WHERE run_id = :run_id AND field = :field;
+-- name: payloads_of
+SELECT run_id, field, data FROM run_payloads
+WHERE run_id IN (SELECT value FROM json_each(:run_ids));
 
 -- name: prune_payloads
 DELETE FROM run_payloads WHERE run_id IN (SELECT value FROM json_each(:run_ids));
