@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import threading
@@ -60,26 +61,41 @@ def _wait(client: httpx.Client, run_id: str) -> dict[str, Any]:
     raise AssertionError(f"run {run_id} did not finish")
 
 
-def _sse(response: httpx.Response, stop_after: int | None = None) -> list[dict[str, Any]]:
-    """Parse an SSE response into events (with their `id:`), optionally stopping early."""
-    events: list[dict[str, Any]] = []
+def _sse_iter(response: httpx.Response) -> Iterator[dict[str, Any]]:
+    """The events of an SSE response; each durable one's `id:` line matches its data's id,
+    an ephemeral one has neither."""
     data: list[str] = []
     event_id = None
     for line in response.iter_lines():
         if line.startswith(":"):
             continue
         if line.startswith("id:"):
-            event_id = int(line[3:].strip())
+            event_id = line[3:].strip()
         elif line.startswith("data:"):
             data.append(line[5:].removeprefix(" "))
         elif line == "" and data:
             event = json.loads("\n".join(data))
-            assert event["id"] == event_id
-            events.append(event)
-            data = []
-            if stop_after is not None and len(events) >= stop_after:
-                break
-    return events
+            assert (None if event["id"] is None else str(event["id"])) == event_id
+            yield event
+            data, event_id = [], None
+
+
+def _listen(client: httpx.Client, run_id: str) -> tuple[threading.Thread, list[dict[str, Any]]]:
+    """Follow a run's stream in a thread; the list fills as events arrive."""
+    got: list[dict[str, Any]] = []
+
+    def listen() -> None:
+        with client.stream("GET", f"/v1/runs/{run_id}/events") as response:
+            got.extend(_sse_iter(response))
+
+    listener = threading.Thread(target=listen)
+    listener.start()
+    return listener, got
+
+
+def _sse(response: httpx.Response, stop_after: int | None = None) -> list[dict[str, Any]]:
+    """The events of an SSE response, optionally stopping (and dropping it) early."""
+    return list(itertools.islice(_sse_iter(response), stop_after))
 
 
 # -- runs -------------------------------------------------------------------------------------
@@ -122,14 +138,7 @@ def test_sse_resumes_after_a_dropped_connection_without_gap_or_duplicate(served:
 def test_a_live_stream_follows_a_waiting_run_to_its_end(served: Served) -> None:
     with served.client(served.key("acme", "submit")) as client:
         run = _submit(client, "waits")
-        got: list[dict[str, Any]] = []
-
-        def listen() -> None:
-            with client.stream("GET", f"/v1/runs/{run['id']}/events") as response:
-                got.extend(_sse(response))
-
-        listener = threading.Thread(target=listen)
-        listener.start()
+        listener, got = _listen(client, run["id"])
         time.sleep(0.5)
         signal = client.post(f"/v1/runs/{run['id']}/signals", json={"name": "go", "payload": 7})
         assert signal.status_code == 202, signal.text
@@ -481,27 +490,10 @@ def test_streams_follow_runs_across_api_replicas_on_postgresql(pg_url: str) -> N
     assert got[-1][0] - sent < 3.0, f"final event took {got[-1][0] - sent:.2f} s"
 
 
-def _sse_iter(response: httpx.Response) -> Iterator[dict[str, Any]]:
-    data: list[str] = []
-    for line in response.iter_lines():
-        if line.startswith("data:"):
-            data.append(line[5:].removeprefix(" "))
-        elif line == "" and data:
-            yield json.loads("\n".join(data))
-            data = []
-
-
 def test_token_deltas_stream_live_and_a_replay_streams_nothing(served: Served) -> None:
     with served.client(served.key("acme", "submit")) as client:
         run = _submit(client, "chatty")
-        got: list[dict[str, Any]] = []
-
-        def listen() -> None:
-            with client.stream("GET", f"/v1/runs/{run['id']}/events") as response:
-                got.extend(_sse_iter(response))
-
-        listener = threading.Thread(target=listen)
-        listener.start()
+        listener, got = _listen(client, run["id"])
         time.sleep(0.5)
         client.post(f"/v1/runs/{run['id']}/signals", json={"name": "start"})
         deadline = time.monotonic() + 15
@@ -554,20 +546,13 @@ def test_token_deltas_reach_another_api_replica_on_postgresql(pg_url: str) -> No
     apps = [load_app(str(APPS / "server_app.py")) for _ in range(2)]
     for app in apps:
         app.use_database(pg_url)
-    got: list[dict[str, Any]] = []
     with (
         serve(apps[0], ServerConfig(worker_concurrency=0, key_cache_seconds=0.0)) as api,
         serve(apps[1], ServerConfig(worker_concurrency=4)),
     ):
         client = api.client(api.key("acme", "submit"))
         run = _submit(client, "chatty")
-
-        def listen() -> None:
-            with client.stream("GET", f"/v1/runs/{run['id']}/events") as response:
-                got.extend(_sse_iter(response))
-
-        listener = threading.Thread(target=listen)
-        listener.start()
+        listener, got = _listen(client, run["id"])
         time.sleep(0.5)
         client.post(f"/v1/runs/{run['id']}/signals", json={"name": "start"})
         time.sleep(1.0)
