@@ -340,3 +340,57 @@ def test_a_worker_serves_only_its_queues(tmp_path: Path) -> None:
         for run_id in (gpu, cpu)
     }
     assert status == {gpu: "completed", cpu: "queued"}
+
+
+@pytest.mark.timeout(90)
+def test_http_api_section_keys_then_a_server_on_all_interfaces(tmp_path: Path) -> None:
+    """README "HTTP API": `bosun keys create --tenant acme --scope submit`, then
+    `bosun server app.py --host 0.0.0.0 --port 8000` (here a free port): keys are required."""
+    import socket
+
+    import httpx
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BOSUN_")}
+    env["BOSUN_DATABASE_URL"] = f"sqlite:///{tmp_path / 'api.db'}"
+    app_file = str(REPO / "tests" / "e2e" / "apps" / "server_app.py")
+    created = subprocess.run(
+        [BOSUN, "keys", "create", "--tenant", "acme", "--scope", "submit", "--json"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert created.returncode == 0, created.stderr
+    key = json.loads(created.stdout)["key"]
+    server = subprocess.Popen(
+        [BOSUN, "server", app_file, "--host", "0.0.0.0", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert server.poll() is None and time.monotonic() < deadline, "no server"
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        assert httpx.get(f"{base}/v1/workflows").status_code == 401
+        auth = {"Authorization": f"Bearer {key}"}
+        listed = httpx.get(f"{base}/v1/workflows", headers=auth)
+        assert listed.status_code == 200 and listed.json()["workflows"]
+        submitted = httpx.post(f"{base}/v1/runs", json={"workflow": "steps"}, headers=auth)
+        assert submitted.status_code == 201  # the submit scope may submit
+    finally:
+        server.send_signal(signal.SIGTERM)
+        output = server.communicate(timeout=60)[0]
+    assert server.returncode == 0, output
