@@ -4,6 +4,7 @@ a 404, the same answer as a run that does not exist."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import inspect
 import json
 import math
@@ -314,13 +315,7 @@ async def tenant_usage(
 
 
 def _usage_view(totals: UsageTotals) -> dict[str, Any]:
-    return {
-        "calls": totals.calls,
-        "prompt_tokens": totals.prompt_tokens,
-        "completion_tokens": totals.completion_tokens,
-        "cached_tokens": totals.cached_tokens,
-        "cost": round(totals.cost, 6),
-    }
+    return {**dataclasses.asdict(totals), "cost": round(totals.cost, 6)}
 
 
 # -- workflows, queues, events ------------------------------------------------------------
