@@ -504,7 +504,9 @@ class App:
             # slot, saving a commit and a claim round trip.
             claimed = None
             try:
-                claimed = await self.store.create_claimed_run(new, worker.owner, worker.lease_ttl)
+                claimed = await self.store.create_claimed_run(
+                    new, worker.owner, worker.lease_ttl, version=worker.version
+                )
             finally:
                 worker.adopt(claimed)
             if claimed is not None:
@@ -568,8 +570,13 @@ class App:
         lease_ttl: float | None = None,
         poll_interval: float = 0.2,
         grace: float = 30.0,
+        version: str | None = None,
+        compatible_versions: tuple[str, ...] = (),
     ) -> AsyncIterator[Worker]:
-        """Run a worker in this process for the duration of the `async with` block."""
+        """Run a worker in this process for the duration of the `async with` block.
+
+        `version` is the deployment version it advertises (default: a hash of the App's
+        workflow and step code); see `WorkerOptions`."""
         await self.open()
         worker = Worker(
             self,
@@ -579,6 +586,8 @@ class App:
                 lease_ttl=lease_ttl or self.lease_ttl,
                 poll_interval=poll_interval,
                 grace=grace,
+                version=version,
+                compatible_versions=compatible_versions,
             ),
         )
         task = asyncio.create_task(worker.run())

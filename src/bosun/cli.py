@@ -189,6 +189,22 @@ def worker(
     schedules: Annotated[
         bool, typer.Option("--schedules/--no-schedules", help="Start runs of due schedules.")
     ] = True,
+    version: Annotated[
+        str | None,
+        typer.Option(
+            "--version",
+            envvar="BOSUN_VERSION",
+            help="Deployment version to advertise (e.g. the image tag); runs stay on the "
+            "version they started on. Default: a hash of the app's workflow and step code.",
+        ),
+    ] = None,
+    compatible_with: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--compatible-with",
+            help="An older version whose runs this worker may take over at once (repeatable).",
+        ),
+    ] = None,
     database: DatabaseOpt = None,
 ) -> None:
     """Run a worker: claim ready runs and execute them. SIGTERM drains gracefully."""
@@ -206,6 +222,8 @@ def worker(
         grace=grace,
         until_idle=until_idle,
         schedules=schedules,
+        version=version,
+        compatible_versions=tuple(compatible_with or ()),
     )
 
     async def main() -> int:
@@ -215,7 +233,11 @@ def worker(
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, w.request_stop)
             logging.getLogger("bosun.worker").info(
-                "worker %s serving %s on %s", w.owner, ",".join(options.queues), app.database
+                "worker %s (version %s) serving %s on %s",
+                w.owner,
+                w.version,
+                ",".join(options.queues),
+                app.database,
             )
             await w.run()
             return w.abandoned_threads
@@ -344,6 +366,10 @@ def runs_list(
         str | None, typer.Option(help=f"Only runs with this status ({', '.join(RUN_STATUSES)}).")
     ] = None,
     workflow: Annotated[str | None, typer.Option(help="Only runs of this workflow.")] = None,
+    version: Annotated[
+        str | None,
+        typer.Option("--version", help="Only runs on this deployment version (see workers)."),
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
     database: DatabaseOpt = None,
     url: UrlOpt = None,
@@ -357,18 +383,22 @@ def runs_list(
         from bosun.cli_remote import list_runs
 
         records = _remote(
-            url, api_key, lambda c: list_runs(c, status=status, workflow=workflow, limit=limit)
+            url,
+            api_key,
+            lambda c: list_runs(c, status=status, workflow=workflow, limit=limit, version=version),
         )
     else:
-        where = RunFilter(status=status, workflow=workflow, limit=limit)
+        where = RunFilter(status=status, workflow=workflow, version=version, limit=limit)
         records = _run(lambda: _with_store(database, lambda s: s.list_runs(where)))
     if as_json:
         _print_json([_record_json(r) for r in records])
         return
-    table = Table("run id", "workflow", "status", "created", "attempts")
+    table = Table("run id", "workflow", "status", "created", "attempts", "version")
     table.columns[0].no_wrap = True
     for r in records:
-        table.add_row(r.id, r.workflow, r.status, _when(r.created_at), str(r.attempts))
+        table.add_row(
+            r.id, r.workflow, r.status, _when(r.created_at), str(r.attempts), r.version or "-"
+        )
     out.print(table)
 
 
@@ -709,4 +739,4 @@ def main() -> None:
 
 # `bosun server`, `bosun dev`, `bosun keys` and `bosun sandbox` live in their own modules;
 # importing them registers them on `cli`.
-from bosun import cli_sandbox, cli_server  # noqa: E402, F401
+from bosun import cli_sandbox, cli_server, cli_workers  # noqa: E402, F401

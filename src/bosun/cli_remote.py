@@ -68,11 +68,19 @@ def event_line(event: RunEvent) -> str:
 
 
 def list_runs(
-    client: Client, *, status: RunStatus | None, workflow: str | None, limit: int
+    client: Client,
+    *,
+    status: RunStatus | None,
+    workflow: str | None,
+    limit: int,
+    version: str | None = None,
 ) -> list[RunRecord]:
     """`bosun runs list`: up to `limit` runs, newest first."""
     runs: list[RunRecord] = []
-    for run in client.iter_runs(status=status, workflow=workflow, limit=min(limit, 500)):
+    pages = client.iter_runs(
+        status=status, workflow=workflow, version=version, limit=min(limit, 500)
+    )
+    for run in pages:
         runs.append(record_of(run))
         if len(runs) == limit:
             break
@@ -123,4 +131,5 @@ def record_of(run: RunInfo) -> RunRecord:
         updated_at=run.updated_at.timestamp(),
         finished_at=None if run.finished_at is None else run.finished_at.timestamp(),
         session=run.session,
+        version=run.version,
     )

@@ -67,6 +67,7 @@ def run_view(run: RunRecord) -> dict[str, Any]:
         "queue": run.queue,
         "status": run.status,
         "session": run.session,
+        "version": run.version,
         "priority": run.priority,
         "input": _json_or_text(run.input),
         "result": _json_or_text(run.result),

@@ -16,6 +16,7 @@ import httpx
 import pytest
 from serving import Served, serve
 
+import bosun
 from bosun.loader import load_app
 from bosun.server import ServerConfig
 from bosun.webhooks import SIGNATURE_HEADER, verify
@@ -653,3 +654,19 @@ def test_a_session_stream_follows_its_runs_in_order_and_resumes(served: Served) 
         assert positions == list(range(1, len(positions) + 1))
     assert [e["id"] for e in rest] == [e["id"] for e in whole[4:]]
     assert [e["type"] for e in whole].count("run.completed") == finals
+
+
+def test_runs_show_and_filter_by_the_version_they_ran_on(served: Served) -> None:
+    from bosun.worker.versioning import code_version
+
+    version = code_version(served.app.registry.workflows, served.app.registry.steps)
+    key = served.key("acme", "submit")
+    with served.client(key) as client:
+        run = _submit(client, "steps", {"n": 1})
+        done = _wait(client, run["id"])
+        assert done["version"] == version
+        pinned = client.get("/v1/runs", params={"version": version}).json()["runs"]
+        assert [r["id"] for r in pinned] == [run["id"]]
+        assert client.get("/v1/runs", params={"version": "v0"}).json()["runs"] == []
+    with bosun.Client(served.url, api_key=key) as typed:
+        assert [r.version for r in typed.iter_runs(version=version)] == [version]

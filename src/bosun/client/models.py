@@ -30,6 +30,7 @@ class RunInfo:
     created_at: datetime
     updated_at: datetime
     finished_at: datetime | None
+    version: str | None = None  # the deployment version it runs on; None before it starts
 
     @property
     def finished(self) -> bool:
@@ -60,6 +61,7 @@ class RunInfo:
                 created_at=_time(data["created_at"]),
                 updated_at=_time(data["updated_at"]),
                 finished_at=_optional_time(data.get("finished_at")),
+                version=data.get("version"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ServiceError(f"the server sent a run the client cannot read: {exc}") from exc

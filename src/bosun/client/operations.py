@@ -118,9 +118,12 @@ class Operations:
         created_before: datetime | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        version: str | None = None,
     ) -> Flow[RunPage]:
         """One page of runs, newest first; pass `next_cursor` back as `cursor` for the next."""
-        params = _list_params(status, workflow, session, created_after, created_before, limit)
+        params = _list_params(
+            status, workflow, session, created_after, created_before, limit, version
+        )
         return (yield from self._page(params, cursor))
 
     @ItemOperation
@@ -134,9 +137,12 @@ class Operations:
         created_before: datetime | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        version: str | None = None,
     ) -> ItemFlow[RunInfo]:
         """Every run matching the filters, newest first, fetched `limit` per page."""
-        params = _list_params(status, workflow, session, created_after, created_before, limit)
+        params = _list_params(
+            status, workflow, session, created_after, created_before, limit, version
+        )
         while True:
             page = yield from self._page(params, cursor)
             for run in page.runs:
@@ -335,11 +341,13 @@ def _list_params(
     created_after: datetime | None,
     created_before: datetime | None,
     limit: int,
+    version: str | None = None,
 ) -> dict[str, str]:
     params = {
         "status": status,
         "workflow": workflow,
         "session": session,
+        "version": version,
         "created_after": None if created_after is None else rfc3339(created_after),
         "created_before": None if created_before is None else rfc3339(created_before),
         "limit": str(limit),

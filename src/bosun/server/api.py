@@ -172,6 +172,7 @@ async def list_runs(
     created_before: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,
+    version: str | None = None,
 ) -> dict[str, Any]:
     state, principal = await _caller(request, "read")
     if status is not None and status not in RUN_STATUSES:
@@ -183,6 +184,7 @@ async def list_runs(
             workflow=workflow,
             tenant=principal.tenant,
             session=session,
+            version=version,
             created_after=_time_or_none(created_after, "created_after"),
             created_before=_time_or_none(created_before, "created_before"),
             limit=limit + 1,

@@ -6,6 +6,7 @@ code; nothing above this line imports a database driver.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from bosun.store.notify import LocalNotifier
@@ -28,6 +29,7 @@ from bosun.store.records import (
     SessionMessage,
     SessionRecord,
     UsageTotals,
+    WorkerRecord,
 )
 
 if TYPE_CHECKING:
@@ -60,9 +62,10 @@ class Store(Protocol):
         """
 
     async def create_claimed_run(
-        self, run: NewRun, owner: str, lease_ttl: float
+        self, run: NewRun, owner: str, lease_ttl: float, *, version: str | None = None
     ) -> ClaimedRun | None:
-        """Insert a run already leased to `owner` (a local worker with a free slot).
+        """Insert a run already leased to `owner` (a local worker with a free slot), pinned
+        to the worker's deployment `version`.
 
         Returns None, creating nothing, if the idempotency key is taken: use `create_run`.
         """
@@ -96,9 +99,33 @@ class Store(Protocol):
         """Per queue: ready, in-flight and waiting runs, and the oldest ready run's age."""
 
     async def claim_runs(
-        self, owner: str, queues: list[str], limit: int, lease_ttl: float, now: float
+        self,
+        owner: str,
+        queues: list[str],
+        limit: int,
+        lease_ttl: float,
+        now: float,
+        *,
+        versions: Sequence[str] = (),
     ) -> list[ClaimedRun]:
-        """Lease up to `limit` ready runs (new, due, or whose lease expired)."""
+        """Lease up to `limit` ready runs (new, due, or whose lease expired).
+
+        `versions` is the claimer's deployment version followed by the older versions it is
+        compatible with. A run pinned to another version is claimed only once no live,
+        non-draining worker of that version serves its queue; every claimed run is pinned to
+        `versions[0]`. Empty: claim runs of any version and leave their pins alone.
+        """
+
+    async def announce_worker(self, worker: WorkerRecord) -> None:
+        """Insert or refresh a worker's row (it counts as alive until `expires_at`); forget
+        workers dead for over an hour."""
+
+    async def retire_worker(self, worker_id: str) -> None:
+        """Remove a worker that stopped cleanly."""
+
+    async def list_workers(self) -> list[WorkerRecord]:
+        """Every worker that announced itself recently, oldest first (dead ones included
+        until they are forgotten: compare `expires_at` with the clock)."""
 
     async def save_progress(self, lease: Lease, progress: Progress, lease_ttl: float) -> None:
         """Record progress atomically if `lease` still holds; raise LeaseLost otherwise.

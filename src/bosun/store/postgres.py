@@ -14,7 +14,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import psycopg
@@ -54,6 +54,7 @@ from bosun.store.postgres_rate_limits import PostgresRateLimits
 from bosun.store.postgres_schedules import PostgresSchedules
 from bosun.store.postgres_sessions import PostgresSessions
 from bosun.store.postgres_usage import PostgresUsage
+from bosun.store.postgres_workers import PostgresWorkers
 from bosun.store.records import (
     TERMINAL_STATUSES,
     ClaimedRun,
@@ -90,6 +91,7 @@ class PostgresStore(
     PostgresUsage,
     PostgresSessions,
     PostgresMemories,
+    PostgresWorkers,
 ):
     """Store on a PostgreSQL server; any number of processes and machines may share it."""
 
@@ -259,11 +261,16 @@ class PostgresStore(
         return await self._run(op, idempotent=True)
 
     async def create_claimed_run(
-        self, run: NewRun, owner: str, lease_ttl: float
+        self, run: NewRun, owner: str, lease_ttl: float, *, version: str | None = None
     ) -> ClaimedRun | None:
         async def op(conn: Conn) -> ClaimedRun | None:
             now = time.time()
-            params = {**run_params(run, now), "owner": owner, "expires": now + lease_ttl}
+            params = {
+                **run_params(run, now),
+                "owner": owner,
+                "expires": now + lease_ttl,
+                "version": version,
+            }
             row = await (await conn.execute(Q["insert_claimed_run"], params)).fetchone()
             if row is None:
                 return None
@@ -360,7 +367,14 @@ class PostgresStore(
     # -- workers --------------------------------------------------------------------------
 
     async def claim_runs(
-        self, owner: str, queues: list[str], limit: int, lease_ttl: float, now: float
+        self,
+        owner: str,
+        queues: list[str],
+        limit: int,
+        lease_ttl: float,
+        now: float,
+        *,
+        versions: Sequence[str] = (),
     ) -> list[ClaimedRun]:
         async def op(conn: Conn) -> list[ClaimedRun]:
             params = {
@@ -370,6 +384,7 @@ class PostgresStore(
                 "window": candidate_window(limit),
                 "expires": now + lease_ttl,
                 "now": now,
+                "versions": list(versions),
             }
             rows = await (await conn.execute(Q["claim_runs"], params)).fetchall()
             if not rows:

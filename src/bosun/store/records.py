@@ -82,6 +82,7 @@ class RunRecord:
     tenant: str = "default"
     session: str | None = None
     webhook_url: str | None = None
+    version: str | None = None  # the deployment version it runs on (None: not started yet)
 
 
 @dataclass
@@ -185,10 +186,33 @@ class RunFilter:
     parent_id: str | None = None
     tenant: str | None = None
     session: str | None = None
+    version: str | None = None
     created_after: float | None = None
     created_before: float | None = None
     limit: int = 50
     before: tuple[float, str] | None = None
+
+
+WORKER_FORGET_AFTER = 3600.0  # seconds a dead worker's row stays listed, for post-mortems
+
+
+@dataclass(frozen=True)
+class WorkerRecord:
+    """A worker process as it announced itself: what it serves, how busy it is, which
+    deployment version it runs, and until when it counts as alive."""
+
+    id: str  # equal to the `lease_owner` of the runs it holds
+    host: str
+    pid: int
+    queues: tuple[str, ...]
+    concurrency: int
+    busy: int
+    version: str
+    compatible: tuple[str, ...]
+    draining: bool
+    started_at: float
+    last_seen: float
+    expires_at: float
 
 
 @dataclass(frozen=True)

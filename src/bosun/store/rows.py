@@ -20,6 +20,7 @@ from bosun.store.records import (
     RunFilter,
     RunRecord,
     SignalRecord,
+    WorkerRecord,
 )
 
 
@@ -55,13 +56,14 @@ def run_from_row(row: Any) -> RunRecord:
         tenant=row["tenant"],
         session=row["session"],
         webhook_url=row["webhook_url"],
+        version=row["version"],
     )
 
 
 def list_runs_sql(where: RunFilter, placeholder: str) -> tuple[str, list[Any]]:
     """The query listing runs that match `where`, newest first, with its parameters."""
     clauses, params = [], []
-    for column in ("status", "workflow", "parent_id", "tenant", "session"):
+    for column in ("status", "workflow", "parent_id", "tenant", "session", "version"):
         value = getattr(where, column)
         if value is not None:
             clauses.append(f"{column} = {placeholder}")
@@ -200,3 +202,26 @@ def claimed_runs(
         )
         for row in rows
     ]
+
+
+def worker_from_row(row: Any) -> WorkerRecord:
+    """A worker row of either dialect (queue lists are JSON text on SQLite, arrays on
+    PostgreSQL)."""
+
+    def names(value: Any) -> tuple[str, ...]:
+        return tuple(json.loads(value) if isinstance(value, str) else value)
+
+    return WorkerRecord(
+        id=row["id"],
+        host=row["host"],
+        pid=row["pid"],
+        queues=names(row["queues"]),
+        concurrency=row["concurrency"],
+        busy=row["busy"],
+        version=row["version"],
+        compatible=names(row["compatible"]),
+        draining=bool(row["draining"]),
+        started_at=row["started_at"],
+        last_seen=row["last_seen"],
+        expires_at=row["expires_at"],
+    )

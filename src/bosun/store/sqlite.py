@@ -9,6 +9,7 @@ import dataclasses
 import json
 import sqlite3
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from bosun.errors import (
@@ -62,6 +63,7 @@ from bosun.store.sqlite_rate_limits import SqliteRateLimits
 from bosun.store.sqlite_schedules import SqliteSchedules
 from bosun.store.sqlite_sessions import SqliteSessions
 from bosun.store.sqlite_usage import SqliteUsage
+from bosun.store.sqlite_workers import SqliteWorkers
 
 
 def append_events(
@@ -103,7 +105,13 @@ def _settle_parent(
 
 
 class SqliteStore(
-    SqliteSchedules, SqliteRateLimits, SqliteApiKeys, SqliteUsage, SqliteSessions, SqliteMemories
+    SqliteSchedules,
+    SqliteRateLimits,
+    SqliteApiKeys,
+    SqliteUsage,
+    SqliteSessions,
+    SqliteMemories,
+    SqliteWorkers,
 ):
     """Store on a local SQLite file. Several processes may share the file."""
 
@@ -163,11 +171,16 @@ class SqliteStore(
         return result
 
     async def create_claimed_run(
-        self, run: NewRun, owner: str, lease_ttl: float
+        self, run: NewRun, owner: str, lease_ttl: float, *, version: str | None = None
     ) -> ClaimedRun | None:
         def op(conn: sqlite3.Connection) -> ClaimedRun | None:
             now = time.time()
-            params = {**run_params(run, now), "owner": owner, "expires": now + lease_ttl}
+            params = {
+                **run_params(run, now),
+                "owner": owner,
+                "expires": now + lease_ttl,
+                "version": version,
+            }
             large = len(run.input) > self.config.offload_bytes
             if large:
                 params["input"] = OFFLOADED
@@ -239,13 +252,26 @@ class SqliteStore(
     # -- workers --------------------------------------------------------------------------
 
     async def claim_runs(
-        self, owner: str, queues: list[str], limit: int, lease_ttl: float, now: float
+        self,
+        owner: str,
+        queues: list[str],
+        limit: int,
+        lease_ttl: float,
+        now: float,
+        *,
+        versions: Sequence[str] = (),
     ) -> list[ClaimedRun]:
         def op(conn: sqlite3.Connection) -> list[ClaimedRun]:
             qs = json.dumps(queues)
             fair = conn.execute(Q["fair_runs_ready"], {"queues": qs, "now": now}).fetchone()[0]
             query = Q["claim_candidates" if fair else "claim_candidates_fast"]
-            params = {"queues": qs, "now": now, "window": candidate_window(limit)}
+            params = {
+                "queues": qs,
+                "now": now,
+                "window": candidate_window(limit),
+                "any_version": not versions,
+                "versions": json.dumps(list(versions)),
+            }
             candidates = conn.execute(query, params).fetchall()
             if not candidates:
                 return []
@@ -269,6 +295,7 @@ class SqliteStore(
                     "run_ids": json.dumps(chosen),
                     "expires": now + lease_ttl,
                     "now": now,
+                    "version": versions[0] if versions else None,
                 },
             ).fetchall()
             if not rows:

@@ -22,6 +22,8 @@ from bosun.errors import BosunError, StoreError, WorkflowNotFound
 from bosun.schedules import Scheduler
 from bosun.store.notify import Wakeup
 from bosun.store.records import ClaimedRun, Lease, Outcome, Progress
+from bosun.worker.presence import Presence
+from bosun.worker.versioning import code_version
 
 if TYPE_CHECKING:
     from bosun.app import App
@@ -44,6 +46,10 @@ class WorkerOptions:
         until_idle: exit once nothing is ready and nothing is running.
         schedules: run a scheduler that starts the runs of due schedules (any number of
             workers may; each tick still starts one run).
+        version: the deployment version this worker advertises (default: a hash of the
+            App's workflow and step code). Runs stay on the version they started on.
+        compatible_versions: older versions whose runs this worker may take over while
+            workers of those versions still run.
     """
 
     queues: tuple[str, ...] = ("default",)
@@ -53,6 +59,8 @@ class WorkerOptions:
     grace: float = 30.0
     until_idle: bool = False
     schedules: bool = True
+    version: str | None = None
+    compatible_versions: tuple[str, ...] = ()
 
 
 @dataclass
@@ -84,6 +92,10 @@ class Worker:
         self._threads_busy = 0
         self._threads_lock = threading.Lock()
         self._backlog = True  # the last claim filled every free slot: more may be ready
+        self.version = options.version or code_version(app.registry.workflows, app.registry.steps)
+        # Claims take runs of these versions (or unpinned ones), and pin them to the first.
+        self._versions = (self.version, *options.compatible_versions)
+        self._presence: Presence | None = None
 
     @property
     def lease_ttl(self) -> float:
@@ -99,6 +111,8 @@ class Worker:
             log.info("worker %s draining", self.owner)
         self._draining = True
         self._wake.set()
+        if self._presence is not None:
+            self._presence.changed()  # runs pinned to this version may move on at once
 
     async def run(self) -> None:
         """Claim and execute until stopped (or idle, with `until_idle`), then drain."""
@@ -120,6 +134,19 @@ class Worker:
         for queue, max_running in self.app.queue_limits.items():
             if queue in self.options.queues:
                 await store.set_queue_limit(queue, max_running)
+        self._presence = Presence(
+            store,
+            worker_id=self.owner,
+            queues=self.options.queues,
+            concurrency=self.options.concurrency,
+            version=self.version,
+            compatible=self.options.compatible_versions,
+            ttl=self.options.lease_ttl,
+            busy=lambda: len(self._active),
+            draining=lambda: self._draining,
+        )
+        await self._presence.announce()
+        presence = asyncio.create_task(self._presence.keep_fresh())
         heartbeat = asyncio.create_task(self._heartbeat())
         pruner = asyncio.create_task(self._prune_periodically())
         scheduler: asyncio.Task[None] | None = None
@@ -131,10 +158,11 @@ class Worker:
                 scheduler.cancel()
             self._draining = True
             await self._drain()
-            for task in (heartbeat, pruner):
+            for task in (heartbeat, pruner, presence):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await self._presence.retire()
             if scheduler is not None:
                 with contextlib.suppress(asyncio.CancelledError):
                     await scheduler
@@ -152,7 +180,12 @@ class Worker:
             if free > 0:
                 try:
                     claimed = await self.app.store.claim_runs(
-                        self.owner, list(opts.queues), free, opts.lease_ttl, time.time()
+                        self.owner,
+                        list(opts.queues),
+                        free,
+                        opts.lease_ttl,
+                        time.time(),
+                        versions=self._versions,
                     )
                 except StoreError as exc:
                     log.warning("claim failed, retrying in %.1f s: %s", backoff, exc)

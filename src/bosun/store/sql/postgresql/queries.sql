@@ -17,12 +17,12 @@ SELECT id, pg_notify('bosun_work', queue) AS notified FROM inserted;
 INSERT INTO runs (id, workflow, queue, status, priority, input, idempotency_key, parent_id,
                   parent_seq, deadline, concurrency_key, concurrency_limit, fairness_key,
                   tenant, session, webhook_url, ready_at, lease_owner, lease_token,
-                  lease_expires_at, attempts, started_at, created_at, updated_at)
+                  lease_expires_at, attempts, started_at, created_at, updated_at, version)
 VALUES (%(id)s, %(workflow)s, %(queue)s, 'running', %(priority)s, %(input)s,
         %(idempotency_key)s, %(parent_id)s, %(parent_seq)s, %(deadline)s,
         %(concurrency_key)s, %(concurrency_limit)s, %(fairness_key)s, %(tenant)s,
         %(session)s, %(webhook_url)s, %(expires)s, %(owner)s, %(owner)s || ':1',
-        %(expires)s, 1, %(now)s, %(now)s, %(now)s)
+        %(expires)s, 1, %(now)s, %(now)s, %(now)s, %(version)s)
 ON CONFLICT DO NOTHING
 RETURNING *;
 
@@ -45,7 +45,8 @@ ON CONFLICT (queue) DO UPDATE SET max_running = excluded.max_running,
 DELETE FROM queue_limits WHERE queue = %(queue)s;
 
 -- name: claim_runs
-SELECT * FROM claim_runs(%(owner)s, %(queues)s, %(limit)s, %(window)s, %(expires)s, %(now)s);
+SELECT * FROM claim_runs(%(owner)s, %(queues)s, %(limit)s, %(window)s, %(expires)s, %(now)s,
+                         %(versions)s::text[]);
 
 -- name: journals_of
 SELECT * FROM journal WHERE run_id = ANY(%(run_ids)s) ORDER BY pos;
@@ -356,3 +357,21 @@ WHERE m.tenant = %(tenant)s AND m.namespace = %(namespace)s
   AND cardinality(m.embedding) = cardinality(%(query)s::double precision[])
 ORDER BY score DESC, m.created_at DESC
 LIMIT %(k)s;
+
+-- name: announce_worker
+INSERT INTO workers (id, host, pid, queues, concurrency, busy, version, compatible, draining,
+                     started_at, last_seen, expires_at)
+VALUES (%(id)s, %(host)s, %(pid)s, %(queues)s, %(concurrency)s, %(busy)s, %(version)s,
+        %(compatible)s, %(draining)s, %(started_at)s, %(last_seen)s, %(expires_at)s)
+ON CONFLICT (id) DO UPDATE SET
+    busy = excluded.busy, draining = excluded.draining, last_seen = excluded.last_seen,
+    expires_at = excluded.expires_at;
+
+-- name: forget_dead_workers
+DELETE FROM workers WHERE expires_at < %(before)s;
+
+-- name: retire_worker
+DELETE FROM workers WHERE id = %(id)s;
+
+-- name: list_workers
+SELECT * FROM workers ORDER BY started_at, id;

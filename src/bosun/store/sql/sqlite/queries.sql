@@ -11,11 +11,11 @@ ON CONFLICT DO NOTHING;
 INSERT INTO runs (id, workflow, queue, status, priority, input, idempotency_key, parent_id,
                   parent_seq, deadline, concurrency_key, concurrency_limit, fairness_key,
                   tenant, session, webhook_url, ready_at, lease_owner, lease_token,
-                  lease_expires_at, attempts, started_at, created_at, updated_at)
+                  lease_expires_at, attempts, started_at, created_at, updated_at, version)
 VALUES (:id, :workflow, :queue, 'running', :priority, :input, :idempotency_key, :parent_id,
         :parent_seq, :deadline, :concurrency_key, :concurrency_limit, :fairness_key,
         :tenant, :session, :webhook_url, :expires, :owner, :owner || ':1', :expires, 1, :now,
-        :now, :now)
+        :now, :now, :version)
 ON CONFLICT DO NOTHING
 RETURNING *;
 
@@ -48,6 +48,12 @@ SELECT id, queue, status FROM (
              SELECT 1 FROM runs AS o
              WHERE o.concurrency_key = r.concurrency_key AND o.started_at IS NULL
                AND o.status = 'queued' AND (o.created_at, o.id) < (r.created_at, r.id))))
+      AND (:any_version OR r.version IS NULL
+           OR r.version IN (SELECT value FROM json_each(:versions))
+           OR NOT EXISTS (
+             SELECT 1 FROM workers AS w, json_each(w.queues) AS wq
+             WHERE w.version = r.version AND wq.value = r.queue
+               AND w.expires_at > :now AND NOT w.draining))
 )
 ORDER BY priority DESC, fair_rank, ready_at
 LIMIT :window;
@@ -68,6 +74,12 @@ WHERE r.queue IN (SELECT value FROM json_each(:queues))
              SELECT 1 FROM runs AS o
              WHERE o.concurrency_key = r.concurrency_key AND o.started_at IS NULL
                AND o.status = 'queued' AND (o.created_at, o.id) < (r.created_at, r.id))))
+      AND (:any_version OR r.version IS NULL
+           OR r.version IN (SELECT value FROM json_each(:versions))
+           OR NOT EXISTS (
+             SELECT 1 FROM workers AS w, json_each(w.queues) AS wq
+             WHERE w.version = r.version AND wq.value = r.queue
+               AND w.expires_at > :now AND NOT w.draining))
 ORDER BY r.priority DESC, r.ready_at
 LIMIT :window;
 
@@ -103,7 +115,8 @@ SET status = 'running',
     lease_expires_at = :expires,
     ready_at = :expires,
     started_at = COALESCE(started_at, :now),
-    updated_at = :now
+    updated_at = :now,
+    version = COALESCE(:version, version)
 WHERE id IN (SELECT value FROM json_each(:run_ids))
   AND ready_at <= :now
   AND status IN ('queued', 'suspended', 'running')
@@ -430,3 +443,21 @@ ON CONFLICT (id) DO NOTHING;
 -- name: namespace_memories
 SELECT id, text, metadata, embedding, created_at FROM memories
 WHERE tenant = :tenant AND namespace = :namespace;
+
+-- name: announce_worker
+INSERT INTO workers (id, host, pid, queues, concurrency, busy, version, compatible, draining,
+                     started_at, last_seen, expires_at)
+VALUES (:id, :host, :pid, :queues, :concurrency, :busy, :version, :compatible, :draining,
+        :started_at, :last_seen, :expires_at)
+ON CONFLICT (id) DO UPDATE SET
+    busy = excluded.busy, draining = excluded.draining, last_seen = excluded.last_seen,
+    expires_at = excluded.expires_at;
+
+-- name: forget_dead_workers
+DELETE FROM workers WHERE expires_at < :before;
+
+-- name: retire_worker
+DELETE FROM workers WHERE id = :id;
+
+-- name: list_workers
+SELECT * FROM workers ORDER BY started_at, id;
