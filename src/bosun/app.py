@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import math
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -198,6 +198,10 @@ class App:
             journals and events (default 30 days). None: keep forever.
         webhook_secret: key that signs outbound webhooks; defaults to
             `BOSUN_WEBHOOK_SECRET`. None: webhooks are sent unsigned.
+        webhook_allow: host names, addresses and CIDR networks webhooks may reach although
+            they are private, loopback or link-local (refused by default, so a tenant's
+            webhook cannot call the internal network); defaults to `BOSUN_WEBHOOK_ALLOW`
+            (comma-separated).
     """
 
     def __init__(
@@ -209,9 +213,13 @@ class App:
         max_payload_bytes: int | None = DEFAULT_MAX_PAYLOAD_BYTES,
         retention: timedelta | None = DEFAULT_RETENTION,
         webhook_secret: str | None = None,
+        webhook_allow: Sequence[str] | None = None,
     ):
         self.name = name
         self.webhook_secret = webhook_secret or settings.webhook_secret()
+        self.webhook_allow: tuple[str, ...] = (
+            settings.webhook_allow() if webhook_allow is None else tuple(webhook_allow)
+        )
         self.database = database or settings.database_url()
         self.lease_ttl = lease_ttl
         self.max_payload_bytes = max_payload_bytes

@@ -29,3 +29,9 @@ def log_level() -> str:
 
 def webhook_secret() -> str | None:
     return os.environ.get("BOSUN_WEBHOOK_SECRET") or None
+
+
+def webhook_allow() -> tuple[str, ...]:
+    """Hosts and networks webhooks may reach although private (comma-separated)."""
+    raw = os.environ.get("BOSUN_WEBHOOK_ALLOW", "")
+    return tuple(entry.strip() for entry in raw.split(",") if entry.strip())

@@ -37,7 +37,7 @@ def register_delivery(app: App) -> None:
             return 0  # pruned before delivery: nothing left to report
         body = {"type": f"run.{record.status}", "run": run_view(record)}
         payload = json.dumps(body, separators=(",", ":")).encode()
-        return await deliver(url, payload, secret=app.webhook_secret)
+        return await deliver(url, payload, secret=app.webhook_secret, allow=app.webhook_allow)
 
     async def webhook(ctx: Context, run_id: str, url: str) -> int:
         return await post(run_id, url)

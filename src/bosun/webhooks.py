@@ -12,20 +12,23 @@ back-off is the caller's business (bosun runs each delivery as a durable run).
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import time
+from collections.abc import Sequence
+from http import HTTPStatus
 
 import httpx
 
 from bosun.errors import BosunError, ConfigurationError, InvalidRequest
+from bosun.sandbox.fetch import FetchFailed, FetchRefused, http_fetch
 
 __all__ = ["SIGNATURE_HEADER", "WebhookFailed", "deliver", "sign", "verify"]
 
 SIGNATURE_HEADER = "Bosun-Signature"
 _SCHEME = "v1"
 _EXCERPT_BYTES = 200  # of a failed answer's body, enough to say why without reading it all
+_KNOWN_STATUSES = frozenset(status.value for status in HTTPStatus)
 
 
 class WebhookFailed(BosunError):
@@ -141,30 +144,10 @@ def _origin(url: httpx.URL) -> str:
     return f"{url.scheme}://{url.netloc.decode('ascii')}"
 
 
-async def _excerpt(response: httpx.Response) -> str:
-    """The start of a streamed answer's body, without reading the rest."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.aiter_raw():
-        chunks.append(chunk)
-        size += len(chunk)
-        if size >= _EXCERPT_BYTES:
-            break
-    text = b"".join(chunks)[:_EXCERPT_BYTES].decode("utf-8", "replace").strip()
+def _excerpt(body: bytes) -> str:
+    """The start of an answer's body, for the error message."""
+    text = body[:_EXCERPT_BYTES].decode("utf-8", "replace").strip()
     return f": {text}" if text else ""
-
-
-async def _post(
-    client: httpx.AsyncClient, url: httpx.URL, body: bytes, headers: dict[str, str], timeout: float
-) -> int:
-    async with client.stream("POST", url, content=body, headers=headers, timeout=timeout) as rsp:
-        if rsp.is_success:
-            return rsp.status_code
-        raise WebhookFailed(
-            f"webhook at {_origin(url)} answered {rsp.status_code} {rsp.reason_phrase}"
-            f"{await _excerpt(rsp)}",
-            status=rsp.status_code,
-        )
 
 
 async def deliver(
@@ -173,9 +156,14 @@ async def deliver(
     *,
     secret: str | None,
     timeout: float = 10.0,
-    client: httpx.AsyncClient | None = None,
+    allow: Sequence[str] = (),
 ) -> int:
     """POST `body` (JSON) to `url` once, signed when `secret` is given.
+
+    The receiver's name is resolved here and every address checked before connecting, as
+    `bosun.sandbox.http_fetch` does: a tenant's webhook cannot make a worker call its
+    internal network (private, loopback, link-local, metadata addresses) unless `allow`
+    lists the host or network.
 
     Args:
         url: the receiver; only `http` and `https` URLs are accepted. Redirects are not
@@ -183,13 +171,14 @@ async def deliver(
         body: the JSON document, exactly as it will be signed and sent.
         secret: the signing secret, or `None` to send no `Bosun-Signature` header.
         timeout: seconds the whole attempt may take, connecting and answering included.
-        client: an `httpx.AsyncClient` to reuse; a short-lived one is made when omitted.
+        allow: host names, addresses and CIDR networks reachable although their address
+            class is refused (e.g. `["hooks.internal", "10.8.0.0/16"]`).
 
     Returns:
         The receiver's 2xx status code.
 
     Raises:
-        InvalidRequest: `url` is not an http(s) URL.
+        InvalidRequest: `url` is not an http(s) URL, or its host is refused.
         ConfigurationError: `secret` is the empty string.
         WebhookFailed: the receiver answered something other than 2xx, or did not answer.
     """
@@ -197,18 +186,33 @@ async def deliver(
     headers = {"Content-Type": "application/json", "User-Agent": "bosun-webhooks"}
     if secret is not None:
         headers[SIGNATURE_HEADER] = sign(secret, body, int(time.time()))
+    where = _origin(target)
     try:
-        # httpx's timeout bounds each read; this bounds the attempt against a slow drip.
-        async with asyncio.timeout(timeout):
-            if client is not None:
-                return await _post(client, target, body, headers, timeout)
-            async with httpx.AsyncClient() as own:
-                return await _post(own, target, body, headers, timeout)
-    except (TimeoutError, httpx.TimeoutException) as exc:
-        raise WebhookFailed(
-            f"webhook at {_origin(target)} did not answer within {timeout:g} s"
+        answer = await http_fetch(
+            str(target),
+            method="POST",
+            body=body,
+            headers=headers,
+            timeout=timeout,
+            max_bytes=_EXCERPT_BYTES,
+            follow_redirects=False,
+            allow=allow,
+        )
+    except FetchRefused as exc:
+        raise InvalidRequest(
+            f"webhook receiver {where} is not allowed: {exc}. Allow-list a receiver on a "
+            "private network with App(webhook_allow=[...]) or BOSUN_WEBHOOK_ALLOW"
         ) from exc
-    except httpx.HTTPError as exc:
-        raise WebhookFailed(
-            f"webhook at {_origin(target)} could not be reached: {type(exc).__name__}: {exc}"
-        ) from exc
+    except FetchFailed as exc:
+        if isinstance(exc.__cause__, TimeoutError | httpx.TimeoutException):
+            message = f"webhook at {where} did not answer within {timeout:g} s"
+        else:
+            message = f"webhook at {where} could not be reached: {exc}"
+        raise WebhookFailed(message) from exc
+    if 200 <= answer.status < 300:
+        return answer.status
+    reason = HTTPStatus(answer.status).phrase if answer.status in _KNOWN_STATUSES else ""
+    raise WebhookFailed(
+        f"webhook at {where} answered {answer.status} {reason}".rstrip() + _excerpt(answer.body),
+        status=answer.status,
+    )

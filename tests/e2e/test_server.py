@@ -19,6 +19,7 @@ from serving import Served, serve
 import bosun
 from bosun.loader import load_app
 from bosun.server import ServerConfig
+from bosun.store.records import RunFilter
 from bosun.webhooks import SIGNATURE_HEADER, verify
 from conftest import APPS, BOSUN
 
@@ -34,6 +35,7 @@ def _served(tmp_path: Path, **config: Any) -> Any:
     app = load_app(str(APPS / "server_app.py"))
     app.use_database(f"sqlite:///{tmp_path / 'api.db'}")
     app.webhook_secret = "test-secret"
+    app.webhook_allow = ("127.0.0.1",)  # the tests' receivers listen on loopback
     options: dict[str, Any] = {"worker_concurrency": 8, "key_cache_seconds": 0.0}
     options.update(config)
     return serve(app, ServerConfig(**options))
@@ -368,6 +370,30 @@ def test_webhooks_are_signed_and_retried_until_delivered(served: Served) -> None
     assert delivered["type"] == "run.completed"
     assert delivered["run"]["id"] == run["id"] and delivered["run"]["result"] == 2
     assert _Receiver.calls[0][1] == body  # the retry sent the same document
+
+
+def test_a_webhook_to_the_internal_network_fails_without_a_call(tmp_path: Path) -> None:
+    _Receiver.calls, _Receiver.fail_first = [], 0
+    receiver = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    url = f"http://localhost:{receiver.server_address[1]}/hook"
+    try:
+        with _served(tmp_path) as server:
+            server.app.webhook_allow = ()  # the default: no private receivers
+            with server.client(server.key("acme", "submit")) as client:
+                run = _submit(client, "steps", {"n": 1}, webhook=url)
+                _wait(client, run["id"])
+            internal = server.call(server.app.store.list_runs(RunFilter(workflow="bosun.webhook")))
+            assert len(internal) == 1
+            delivery = server.app.get_handle(internal[0].id)
+            with pytest.raises(bosun.RunFailed, match=r"not allowed.*loopback"):
+                server.call(delivery.result(timeout=20))
+            status = server.call(delivery.status())
+            assert status.status == "failed" and status.attempts == 1  # not retried
+    finally:
+        receiver.shutdown()
+        receiver.server_close()
+    assert _Receiver.calls == []
 
 
 # -- limits --------------------------------------------------------------------------------

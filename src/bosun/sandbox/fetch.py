@@ -130,6 +130,7 @@ async def http_fetch(
     timeout: float = 10.0,
     max_bytes: int = 1 * MiB,
     max_redirects: int = 5,
+    follow_redirects: bool = True,
     allow: Sequence[str] = (),
     resolver: Resolver | None = None,
     ssl_context: ssl.SSLContext | None = None,
@@ -144,6 +145,7 @@ async def http_fetch(
         timeout: seconds the whole fetch may take, resolution and redirects included.
         max_bytes: the body is read up to this size; the rest is dropped (`truncated`).
         max_redirects: redirects followed before giving up.
+        follow_redirects: False: a redirect is the answer (its body unread).
         allow: host names, addresses and CIDR networks reachable although their address
             class is refused (e.g. `["api.internal", "10.8.0.0/16"]`).
         resolver: resolves host names (`resolve`, the system resolver, when None); tests
@@ -179,7 +181,7 @@ async def http_fetch(
             for _ in range(max_redirects + 1):
                 answer = await hop.send(request)
                 location = answer.headers.get("location")
-                if answer.status not in _REDIRECTS or location is None:
+                if answer.status not in _REDIRECTS or location is None or not follow_redirects:
                     return FetchResult(
                         answer.status,
                         answer.headers,
@@ -282,6 +284,8 @@ class _Hop:
         if parse_ip(host) is not None:
             self.check(request, host, [host])
             return [host]
+        if host in METADATA_HOSTS and not self.allow.allows_host(host):
+            self.check(request, host, [])  # refused by name: not even resolved
         port = url.port or (443 if url.scheme == "https" else 80)
         addresses = list(await self.resolver(host, port))
         if not addresses:
