@@ -406,6 +406,54 @@ async def test_agent_runs_in_a_session_share_its_history(app: bosun.App) -> None
     assert [r.id for r in runs] == [first.run_id, second.run_id]
 
 
+async def test_history_beyond_the_context_is_folded_into_a_rolling_summary(
+    app: bosun.App,
+) -> None:
+    summaries: list[str] = []
+
+    def reply(request: Any) -> str:
+        system = request.messages[0].content or ""
+        if system.startswith("You maintain the memory"):
+            summaries.append(request.messages[-1].content or "")
+            return f"SUMMARY {len(summaries)}"
+        return "noted " + "x" * 300  # long answers: the history soon outgrows the context
+
+    provider = ScriptedProvider(rules=[Rule(lambda r: True, reply)])
+    config = ModelConfig(alias="default", provider="scripted", model="s", context_tokens=700)
+    app.models.register("default", provider, config)
+    agent = bosun.Agent(system="Be brief.", history="summarize")
+
+    @app.workflow(name="turn")
+    async def turn(ctx: bosun.Context, text: str) -> str:
+        answer = await agent.run(ctx, text)
+        await ctx.wait_for_signal("done")  # the next attempt replays the agent from the top
+        return str(answer)
+
+    async with app, app.worker():
+        for n in range(5):
+            handle = await app.start(turn, f"message {n} " + "y" * 300, session="s", tenant="t")
+            await _until_suspended(app, handle.run_id)
+            calls = len(provider.calls)
+            await handle.signal("done")
+            await handle.result(timeout=20)
+            assert len(provider.calls) == calls  # replay re-sent nothing
+        state = await app.session("s", tenant="t").state()
+        last = provider.calls[-1].messages
+
+    assert len(summaries) >= 2
+    assert "message 0" in summaries[0] and "Summary so far" not in summaries[0]
+    # Each later summary starts from the previous one and folds in only newer messages.
+    assert summaries[1].startswith("Summary so far:\nSUMMARY 1")
+    assert "message 0" not in summaries[1]
+    kept = state["bosun.summary"]
+    assert kept["text"] == f"SUMMARY {len(summaries)}" and kept["through"] > 0
+    # The last prompt: system, the latest summary, the recent history that fits, the input.
+    assert last[0].content == "Be brief."
+    assert last[1].role == "system" and last[1].content.endswith(f"SUMMARY {len(summaries)}")
+    assert last[-1].content.startswith("message 4")
+    assert "message 0" not in " ".join(m.content or "" for m in last)
+
+
 def test_history_is_trimmed_to_the_context_oldest_first() -> None:
     from bosun.agents.sessions import trim
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from bosun.agents import sessions
 from bosun.agents.errors import AgentError, InvalidToolArguments
@@ -52,6 +52,10 @@ class Agent:
         output: a type (pydantic model…) the final answer must parse as; None for text.
         tool_retry: retry policy of tool steps (default: one attempt; the model sees errors).
         idle_timeout: seconds without a token before an LLM call fails over.
+        history: what to do with session history that does not fit the model's context:
+            `trim` drops the oldest messages; `summarize` folds them into a rolling summary
+            kept in the session (see `bosun.agents.sessions`).
+        summary_model: the model alias that writes summaries (default: `model`).
     """
 
     def __init__(
@@ -64,9 +68,15 @@ class Agent:
         output: Any = None,
         tool_retry: Retry | None = None,
         idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+        history: Literal["trim", "summarize"] = "trim",
+        summary_model: str | None = None,
     ) -> None:
         if max_turns < 1:
             raise ConfigurationError("max_turns must be >= 1")
+        if history not in ("trim", "summarize"):
+            raise ConfigurationError(f"history must be 'trim' or 'summarize', got {history!r}")
+        self.history = history
+        self.summary_model = summary_model or model
         self.model = model
         self.system = system
         self.max_turns = max_turns
@@ -89,17 +99,14 @@ class Agent:
         answer: text, or a value of type `output`.
 
         In a session (`session=`, by default the one the run was submitted with), the loop
-        starts from the session's history (trimmed to the model's context) and appends the
-        input and every turn to it.
+        starts from the session's history (trimmed or summarised to fit the model's context)
+        and appends the input and every turn to it.
         """
         execution = ctx._execution
         session = session if session is not None else execution.run.session
         new = [Message.user(input)] if isinstance(input, str) else list(input)
         system = [] if self.system is None else [Message.system(self.system)]
-        history = await sessions.load_history(execution, session)
-        if history:
-            context = ctx.llm.context_tokens(self.model)
-            history = sessions.trim(history, context, system + new)
+        history = await self._history(ctx, session, system + new)
         await sessions.append(execution, session, new)
         messages = [*system, *history, *new]
         specs = [tool.spec for tool in self.tools.values()]
@@ -123,6 +130,41 @@ class Agent:
             messages.extend(answers)
             await sessions.append(execution, session, [message, *answers])
         raise AgentError(f"the agent gave no final answer within {self.max_turns} turns")
+
+    async def _history(
+        self, ctx: Context, session: str | None, keep: list[Message]
+    ) -> list[Message]:
+        """The session's history as this run's prompt shows it."""
+        loaded = await sessions.load_history(ctx._execution, session)
+        if session is None or not (loaded.messages or loaded.summary):
+            return []
+        summary = [] if loaded.summary is None else [sessions.summary_message(loaded.summary)]
+        messages = [m for _, m in loaded.messages]
+        context = ctx.llm.context_tokens(self.model)
+        start = sessions.fitting_from(messages, context, keep + summary)
+        if self.history == "trim":
+            return messages[start:]
+        dropped = [(seq, m) for seq, m in loaded.messages[:start] if seq > loaded.summary_through]
+        if not dropped:
+            return summary + messages[start:]
+        text = await self._summarize(ctx, loaded.summary, [m for _, m in dropped])
+        await sessions.save_summary(ctx._execution, session, text, dropped[-1][0])
+        return [sessions.summary_message(text), *messages[start:]]
+
+    async def _summarize(self, ctx: Context, previous: str | None, new: list[Message]) -> str:
+        """Fold `new` messages into the `previous` summary with one journaled LLM call."""
+        prompt = sessions.SUMMARY_PROMPT.format(words=sessions.SUMMARY_WORDS)
+        budget = ctx.llm.context_tokens(self.summary_model)
+        start = sessions.fitting_from(new, budget, [Message.system(prompt)])
+        parts = [] if previous is None else [f"Summary so far:\n{previous}"]
+        parts.append("New messages:\n" + sessions.transcript(new[start:]))
+        response = await ctx.llm.chat(
+            "\n\n".join(parts),
+            system=prompt,
+            model=self.summary_model,
+            idle_timeout=self.idle_timeout,
+        )
+        return (response.message.content or "").strip()
 
     async def _final(self, ctx: Context, messages: list[Message], text: str) -> Any:
         if self.output is None:
