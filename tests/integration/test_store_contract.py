@@ -442,3 +442,21 @@ async def test_sessions_hold_ordered_messages_state_and_metadata(store: Store) -
     assert await store.session_messages("acme", "chat-1") == []
     run_id, _ = await store.create_run(new_run(tenant="acme", session="chat-2"))
     assert [r.id for r in await store.session_runs("acme", "chat-2")] == [run_id]
+
+
+async def test_deleting_a_session_forgets_its_memories_but_not_the_tenants(store: Store) -> None:
+    from bosun.store.records import NewMemory
+
+    await store.ensure_session("acme", "s1")
+    for memory_id, namespace in (("m1", "session:s1"), ("m2", "session:s2"), ("m3", "tenant")):
+        await store.add_memory(
+            NewMemory(memory_id, "acme", namespace, memory_id, "{}", [1.0, 0.0], "e")
+        )
+    assert await store.delete_session("acme", "s1")
+
+    async def texts(namespace: str) -> list[str]:
+        return [h.text for h in await store.search_memories("acme", namespace, [1.0, 0.0], 5)]
+
+    assert await texts("session:s1") == []
+    assert await texts("session:s2") == ["m2"]
+    assert await texts("tenant") == ["m3"]

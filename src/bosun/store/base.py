@@ -183,7 +183,7 @@ class Store(Protocol):
         """Replace the state and/or metadata (JSON objects); None if there is no session."""
 
     async def delete_session(self, tenant: str, session_id: str) -> bool:
-        """Delete the session and its messages (its runs stay)."""
+        """Delete the session, its messages and its memories (its runs stay)."""
 
     async def append_messages(
         self,

@@ -70,6 +70,7 @@ class PostgresSessions:
         async def op(conn: Conn) -> bool:
             async with conn.transaction():
                 await conn.execute(Q["delete_session_messages"], params)
+                await conn.execute(Q["delete_session_memories"], params)
                 cur = await conn.execute(Q["delete_session"], params)
                 return cur.rowcount == 1
 

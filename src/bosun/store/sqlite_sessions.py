@@ -67,6 +67,7 @@ class SqliteSessions:
 
         def op(conn: sqlite3.Connection) -> bool:
             conn.execute(Q["delete_session_messages"], params)
+            conn.execute(Q["delete_session_memories"], params)
             return conn.execute(Q["delete_session"], params).rowcount == 1
 
         return await self._writer.submit(op)

@@ -315,6 +315,10 @@ DELETE FROM sessions WHERE tenant = %(tenant)s AND id = %(id)s;
 -- name: delete_session_messages
 DELETE FROM session_messages WHERE tenant = %(tenant)s AND session_id = %(id)s;
 
+-- name: delete_session_memories
+-- A session's memories go with it (tenant-wide memories stay).
+DELETE FROM memories WHERE tenant = %(tenant)s AND namespace = 'session:' || %(id)s;
+
 -- name: take_message_seqs
 UPDATE sessions SET last_seq = last_seq + %(n)s, updated_at = %(now)s
 WHERE tenant = %(tenant)s AND id = %(id)s

@@ -409,6 +409,10 @@ DELETE FROM sessions WHERE tenant = :tenant AND id = :id;
 -- name: delete_session_messages
 DELETE FROM session_messages WHERE tenant = :tenant AND session_id = :id;
 
+-- name: delete_session_memories
+-- A session's memories go with it (tenant-wide memories stay).
+DELETE FROM memories WHERE tenant = :tenant AND namespace = 'session:' || :id;
+
 -- name: take_message_seqs
 UPDATE sessions SET last_seq = last_seq + :n, updated_at = :now
 WHERE tenant = :tenant AND id = :id
