@@ -10,7 +10,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Seque
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Concatenate, Generic, Literal, ParamSpec, TypeVar, overload
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, Literal, ParamSpec, TypeVar, overload
 
 from bosun import serde, settings
 from bosun.agents.budget import Budget
@@ -39,6 +40,9 @@ from bosun.store.records import TERMINAL_STATUSES, MissedPolicy, NewRun
 from bosun.webhook_delivery import register_delivery
 from bosun.wire import DEFAULT_TENANT, KEY_SEPARATOR, store_key
 from bosun.worker.worker import Worker, WorkerOptions
+
+if TYPE_CHECKING:
+    from bosun.observe import Observability
 
 P = ParamSpec("P")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -145,6 +149,7 @@ class _Options:
     session: str | None
     webhook: str | None
     double_texting: DoubleTexting = "enqueue"
+    traceparent: str | None = None
 
 
 DoubleTexting = Literal["reject", "enqueue", "interrupt", "rollback"]
@@ -233,6 +238,10 @@ class App:
         #: first use), or registered in code with `app.models.register(alias, provider)`.
         self.models = Models()
         self.tenant_budgets: dict[str | None, Budget] = {}
+        #: Where this process's tool calls keep session workspaces; its workers remove those
+        #: of deleted sessions (`bosun.sandbox.workspace_sweep`).
+        self.workspace_roots: set[Path] = set()
+        self._observability: Observability | None = None
         register_delivery(self)
 
     # -- registration ---------------------------------------------------------------------
@@ -313,16 +322,23 @@ class App:
         self.tenant_budgets[tenant] = budget
 
     def tool(
-        self, *, sandbox: bool = False, limits: SandboxLimits | None = None
+        self,
+        *,
+        sandbox: bool = False,
+        limits: SandboxLimits | None = None,
+        network_hosts: Sequence[str] = (),
     ) -> Callable[[F], F]:
         """Mark a function as an agent tool. With `sandbox=True` its code runs in
         `bosun.sandbox` on every call: it must then be self-contained (standard library,
-        imports inside the body); see `bosun.agents.sandboxed`."""
+        imports inside the body); see `bosun.agents.sandboxed`. `network_hosts` lets that
+        code reach these hosts over HTTP(S) (see `bosun.sandbox.hosts`); none by default."""
 
         def decorate(fn: F) -> F:
             if not sandbox:
+                if network_hosts:
+                    raise ConfigurationError("network_hosts applies to sandbox=True tools only")
                 return fn
-            return sandboxed(fn, limits=limits)
+            return sandboxed(fn, limits=limits, network_hosts=network_hosts)
 
         return decorate
 
@@ -354,6 +370,15 @@ class App:
         if known is not None and known != limit:
             raise ConfigurationError(f"a rate limit named {name!r} is already registered: {known}")
         self.registry.rate_limits[name] = limit
+
+    @property
+    def observability(self) -> Observability:
+        """The App's metrics and tracing (`bosun.observe`), made on first use."""
+        if self._observability is None:
+            from bosun.observe import Observability  # prometheus_client: only when used
+
+            self._observability = Observability(self.name)
+        return self._observability
 
     # -- store ----------------------------------------------------------------------------
 
@@ -438,12 +463,25 @@ class App:
         session: str | None = None,
         webhook: str | None = None,
         double_texting: DoubleTexting = "enqueue",
+        traceparent: str | None = None,
     ) -> RunHandle[Any]:
-        """Start a run from JSON input (an object of named inputs or an array)."""
+        """Start a run from JSON input (an object of named inputs or an array).
+
+        `traceparent` (a W3C trace context header) makes the run's trace continue the
+        caller's; an invalid one is ignored.
+        """
         definition = self.registry.workflow(workflow)
         payload = self._checked(definition.encode_json_input(data), definition)
         options = _Options(
-            idempotency_key, queue, priority, deadline, tenant, session, webhook, double_texting
+            idempotency_key,
+            queue,
+            priority,
+            deadline,
+            tenant,
+            session,
+            webhook,
+            double_texting,
+            traceparent,
         )
         return await self._submit(definition, payload, options)
 
@@ -501,6 +539,7 @@ class App:
             tenant=options.tenant,
             session=options.session,
             webhook_url=options.webhook,
+            traceparent=self.observability.submission_traceparent(options.traceparent),
         )
         # Runs under flow control must go through the claim query, which enforces it.
         direct = concurrency_key is None and new.queue not in self.queue_limits
@@ -518,8 +557,11 @@ class App:
             finally:
                 worker.adopt(claimed)
             if claimed is not None:
+                self.observability.run_submitted(new.workflow)
                 return RunHandle(self, new.id, workflow=new.workflow, fresh=True, created=True)
         run_id, created = await self.store.create_run(new)
+        if created:
+            self.observability.run_submitted(new.workflow)
         return RunHandle(self, run_id, workflow=new.workflow, fresh=created, created=created)
 
     async def _double_texting(self, options: _Options) -> None:
@@ -557,6 +599,8 @@ class App:
         ids = await self.store.cancel_run(run_id)
         for rid in ids:
             record = await self.store.get_run(rid)
+            if record is not None:
+                self.observability.run_cancelled(record)
             if record is not None and record.webhook_url:
                 await self.store.create_run(webhook_run(record))
         return ids

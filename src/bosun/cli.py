@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
@@ -72,6 +73,32 @@ AppRef = Annotated[
 ]
 
 
+def _log_format(value: str) -> str:
+    if value not in ("auto", "json", "text"):
+        raise typer.BadParameter(f"{value!r} is not one of auto, json, text")
+    return value
+
+
+LogFormatOpt = Annotated[
+    str,
+    typer.Option(
+        "--log-format",
+        callback=_log_format,
+        help="Log lines as JSON objects or text (auto, json, text); auto: JSON unless stderr "
+        "is a terminal.",
+    ),
+]
+MetricsTokenOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--metrics-token",
+        envvar="BOSUN_METRICS_TOKEN",
+        show_envvar=True,
+        help="Require 'Authorization: Bearer TOKEN' on /metrics (default: open).",
+    ),
+]
+
+
 def _fail(message: str, code: int = 1) -> NoReturn:
     err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
@@ -109,12 +136,10 @@ def _parse_json(text: str | None, what: str) -> Any:
         _fail(f"{what} is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})", 2)
 
 
-def _setup_logging() -> None:
-    logging.basicConfig(
-        level=settings.log_level(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+def _setup_logging(log_format: str = "text") -> None:
+    from bosun.observe.logs import configure
+
+    configure(settings.log_level(), log_format, sys.stderr)  # type: ignore[arg-type]
 
 
 def _load(ref: str) -> Any:
@@ -180,8 +205,24 @@ def worker(
         bool, typer.Option("--until-idle", help="Exit once no work is ready or running.")
     ] = False,
     grace: Annotated[
-        float, typer.Option(min=0, help="Seconds steps in flight get to finish on SIGTERM.")
-    ] = 30.0,
+        float | None,
+        typer.Option(
+            min=0,
+            help="Seconds steps in flight get to finish on SIGTERM (default 30; with "
+            "--max-seconds N, min(30, N/4)).",
+            show_default=False,
+        ),
+    ] = None,
+    max_seconds: Annotated[
+        float | None,
+        typer.Option(
+            "--max-seconds",
+            min=0.1,
+            help="Drain mode: stop claiming --grace seconds before N, hand back what is held "
+            "by N, exit (see docs/serverless.md).",
+            metavar="N",
+        ),
+    ] = None,
     lease_ttl: Annotated[
         float | None, typer.Option(min=0.5, help="Seconds a claim lasts without renewal.")
     ] = None,
@@ -205,15 +246,72 @@ def worker(
             help="An older version whose runs this worker may take over at once (repeatable).",
         ),
     ] = None,
+    autoscale: Annotated[
+        str | None,
+        typer.Option(
+            metavar="MIN:MAX",
+            help="Supervise MIN to MAX worker processes scaled on queue depth and age.",
+            rich_help_panel="Autoscaling",
+        ),
+    ] = None,
+    scale_interval: Annotated[
+        float,
+        typer.Option(min=0.05, help="Seconds between queue polls.", rich_help_panel="Autoscaling"),
+    ] = 5.0,
+    cooldown: Annotated[
+        float,
+        typer.Option(
+            min=0, help="Seconds of lower load before scaling down.", rich_help_panel="Autoscaling"
+        ),
+    ] = 60.0,
+    scale_up_age: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            help="Add a worker while the oldest ready run waited longer than this (seconds).",
+            rich_help_panel="Autoscaling",
+        ),
+    ] = 30.0,
+    status_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write the supervisor's state here as JSON.", rich_help_panel="Autoscaling"
+        ),
+    ] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(min=0, max=65535, help="Serve Prometheus metrics at :PORT/metrics."),
+    ] = None,
+    metrics_host: Annotated[
+        str, typer.Option(help="Address the metrics port listens on.")
+    ] = "127.0.0.1",
+    metrics_token: MetricsTokenOpt = None,
+    log_format: LogFormatOpt = "auto",
     database: DatabaseOpt = None,
 ) -> None:
-    """Run a worker: claim ready runs and execute them. SIGTERM drains gracefully."""
+    """Run a worker: claim ready runs and execute them. SIGTERM drains gracefully.
+
+    Exit status: 0 stopped cleanly, 1 error, 2 usage error, 3 some runs could not be handed
+    back (they resume once their leases expire).
+    """
+    from bosun.observe.exposition import serve_metrics
+    from bosun.worker.timebox import worker_grace
     from bosun.worker.worker import Worker, WorkerOptions
 
-    _setup_logging()
+    # A SIGTERM while the app loads and the store opens must not kill the process: note it,
+    # and drain as soon as the worker exists (it holds nothing yet, so that is at once).
+    stop_early: list[int] = []
+    if autoscale is None:  # the supervisor installs its own handlers
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda number, _frame: stop_early.append(number))
+    _setup_logging(log_format)
     app = _load(app_ref)
     if database:
         app.use_database(database)
+    try:
+        grace = worker_grace(grace, max_seconds)
+    except ConfigurationError as exc:
+        _fail(str(exc), 2)
     options = WorkerOptions(
         queues=tuple(queue or ["default"]),
         concurrency=concurrency,
@@ -221,17 +319,37 @@ def worker(
         poll_interval=poll_interval,
         grace=grace,
         until_idle=until_idle,
+        max_seconds=max_seconds,
         schedules=schedules,
         version=version,
         compatible_versions=tuple(compatible_with or ()),
     )
+    if autoscale is not None:
+        from bosun.worker.autoscale import supervise_app
 
-    async def main() -> int:
-        async with app:
+        _run(
+            lambda: supervise_app(
+                app_ref,
+                app,
+                options,
+                autoscale,
+                interval=scale_interval,
+                cooldown=cooldown,
+                scale_up_age=scale_up_age,
+                status_file=status_file,
+                extra_args=("--log-format", log_format),
+            )
+        )
+        return
+
+    async def main() -> tuple[int, int]:
+        async with app, serve_metrics(app, metrics_host, metrics_port, metrics_token):
             w = Worker(app, options)
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, w.request_stop)
+            if stop_early:
+                w.request_stop()
             logging.getLogger("bosun.worker").info(
                 "worker %s (version %s) serving %s on %s",
                 w.owner,
@@ -240,9 +358,9 @@ def worker(
                 app.database,
             )
             await w.run()
-            return w.abandoned_threads
+            return w.abandoned_threads, w.summary.exit_code
 
-    abandoned = _run(main)
+    abandoned, code = _run(main)
     if abandoned:
         # Their runs were handed back; waiting for the threads would keep this process (and
         # its pod) alive past the grace period, and a thread cannot be interrupted.
@@ -252,7 +370,9 @@ def worker(
         logging.shutdown()
         sys.stdout.flush()
         sys.stderr.flush()
-        os._exit(0)
+        os._exit(code)
+    if code:
+        raise typer.Exit(code)
 
 
 # -- run ------------------------------------------------------------------------------------
@@ -739,4 +859,4 @@ def main() -> None:
 
 # `bosun server`, `bosun dev`, `bosun keys` and `bosun sandbox` live in their own modules;
 # importing them registers them on `cli`.
-from bosun import cli_sandbox, cli_server, cli_workers  # noqa: E402, F401
+from bosun import cli_deploy, cli_plan, cli_sandbox, cli_server, cli_workers  # noqa: E402, F401

@@ -21,13 +21,15 @@ cli.add_typer(sandbox_cli, name="sandbox")
 
 @sandbox_cli.command("check")
 def sandbox_check(as_json: JsonOpt = False) -> None:
-    """Show each backend, whether it works here and why, and the one BOSUN_SANDBOX selects.
+    """Show each backend, whether it works here and why, whether it enforces an allow-list of
+    hosts (`network_hosts`), and the one BOSUN_SANDBOX selects.
 
     Exits 1 when BOSUN_SANDBOX selects none that works (sandboxed tools would refuse to run).
     """
     from bosun import sandbox
 
     report = sandbox.check()
+    hosts = {name: (ok, reason) for name, ok, reason in sandbox.check_network_hosts()}
     setting = os.environ.get(sandbox.ENV_VAR, "").strip().lower() or "auto"
     selected: str | None = None
     problem: str | None = None
@@ -42,14 +44,23 @@ def sandbox_check(as_json: JsonOpt = False) -> None:
                 "selected": selected,
                 "error": problem,
                 "backends": [
-                    {"name": name, "available": ok, "reason": reason} for name, ok, reason in report
+                    {
+                        "name": name,
+                        "available": ok,
+                        "reason": reason,
+                        "network_hosts": {"supported": hosts[name][0], "reason": hosts[name][1]},
+                    }
+                    for name, ok, reason in report
                 ],
             }
         )
     else:
-        table = Table("backend", "available", "why")
+        table = Table("backend", "available", "why", "network_hosts")
         for name, ok, reason in report:
-            table.add_row(name, "yes" if ok else "no", reason)
+            supported, how = hosts[name]
+            table.add_row(
+                name, "yes" if ok else "no", reason, f"{'yes' if supported else 'no'}: {how}"
+            )
         out.print(table)
         if selected is not None:
             warning = "  [bold red](no isolation)[/]" if selected == "none" else ""

@@ -15,6 +15,8 @@ from bosun.cli import (
     AppRef,
     DatabaseOpt,
     JsonOpt,
+    LogFormatOpt,
+    MetricsTokenOpt,
     _fail,
     _print_json,
     _run,
@@ -60,6 +62,7 @@ def _serve(app_ref: str, database: str | None, host: str, port: int, config: Any
             host=host,
             port=port,
             log_level=settings.log_level().lower(),
+            log_config=None,  # uvicorn's records go through bosun's handler (JSON or text)
             lifespan="on",
             timeout_graceful_shutdown=35,
         )
@@ -99,11 +102,13 @@ def server(
     max_streams: Annotated[
         int, typer.Option("--max-streams", help="Open event streams per API key (0: off).")
     ] = 100,
+    metrics_token: MetricsTokenOpt = None,
+    log_format: LogFormatOpt = "auto",
 ) -> None:
-    """Serve the HTTP API (/v1, SSE, /healthz, /readyz, /openapi.json) for the App."""
+    """Serve the HTTP API (/v1, SSE, /healthz, /readyz, /metrics, /openapi.json) for the App."""
     from bosun.server import ServerConfig
 
-    _setup_logging()
+    _setup_logging(log_format)
     if no_auth and not _is_loopback(host):
         _fail(
             f"--no-auth serves everyone as the default tenant; it is only allowed on a loopback "
@@ -116,6 +121,7 @@ def server(
         max_body_bytes=max_body_bytes,
         rate_limit=rate_limit,
         max_streams=max_streams,
+        metrics_token=metrics_token,
     )
     _serve(app_ref, database, host, port, config)
 
@@ -129,19 +135,22 @@ def dev(
     concurrency: Annotated[
         int, typer.Option("--concurrency", help="Worker slots in this process.")
     ] = 16,
+    log_format: LogFormatOpt = "text",
 ) -> None:
     """Run everything in one process: API, UI and a worker, on the embedded SQLite store.
 
     Prints the URL and an API key (kept in .bosun/dev-key and reused while it is valid).
     """
     from bosun.server import ServerConfig
+    from bosun.server.ui.access import login_link
 
-    _setup_logging()
+    _setup_logging(log_format)
     url = database or settings.database_url()
     key = _run(lambda: _with_store(url, _dev_key, create=True))
     base = f"http://{host}:{port}"
     out.print(f"bosun dev: serving {app_ref} at [bold]{base}[/bold] (database {url})")
     out.print(f"API key:   [bold]{key}[/bold]")
+    out.print(f"Web UI:    {login_link(base, key)}", soft_wrap=True)
     out.print(
         f"Try:       curl -H 'Authorization: Bearer {key}' {base}/v1/workflows", soft_wrap=True
     )

@@ -6,6 +6,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from bosun.errors import SessionNotFound
+from bosun.sandbox.workspace_sweep import remove_session_workspaces
 from bosun.store.records import RunRecord, SessionRecord
 
 if TYPE_CHECKING:
@@ -61,6 +62,10 @@ class Session:
         return await self.app.store.session_runs(self.tenant, self.id)
 
     async def delete(self) -> bool:
-        """Delete the session's history, state and metadata (its runs stay)."""
+        """Delete the session's history, state and metadata (its runs stay), and its
+        sandbox workspaces on this machine (workers elsewhere sweep theirs)."""
         await self.app.open()
-        return await self.app.store.delete_session(self.tenant, self.id)
+        deleted = await self.app.store.delete_session(self.tenant, self.id)
+        if deleted:
+            await remove_session_workspaces(self.app.workspace_roots, self.tenant, self.id)
+        return deleted

@@ -15,6 +15,9 @@ ENVIRONMENT = {
     "BOSUN_API_KEY": "API key for BOSUN_URL",
     "BOSUN_SANDBOX": "sandbox backend for untrusted tool code: auto (default), bubblewrap, "
     "landlock, or none (no isolation; logged loudly)",
+    "BOSUN_METRICS_TOKEN": "bearer token that /metrics requires (server and worker); unset: open",
+    "OTEL_EXPORTER_OTLP_ENDPOINT": "send OpenTelemetry traces there (needs bosun[otel]); the "
+    "other OTEL_* variables apply too (docs/observability.md)",
 }
 
 

@@ -22,7 +22,7 @@ from five_steps_checks import APP, STEPS, Start, assert_all_completed, step_star
 from five_steps_checks import wait_all_completed as wait_all
 
 from bosun.loader import load_app
-from conftest import PgEnv
+from conftest import PgEnv, wait_for
 
 RUNS = 500
 BATCH = 25
@@ -109,6 +109,12 @@ async def test_sigkill_every_second_loses_no_run_and_repeats_only_interrupted_st
     await wait_all(env, RUNS, FINISH_WITHIN, chaos.check_alive, chaos.logs)
 
     chaos.check_alive()
+    # A replacement started by the last kills may still be importing; SIGTERM kills such a
+    # process outright (it holds nothing yet). The drain under test needs a running worker.
+    for slot, proc in chaos.workers.items():
+        started = f":{proc.pid}:"
+        log = f"w{slot}"
+        wait_for(lambda s=started, n=log: s in env.log(n), 30, f"{log} to start")
     for proc in chaos.workers.values():
         proc.send_signal(signal.SIGTERM)
     for slot, proc in chaos.workers.items():

@@ -78,3 +78,13 @@ def test_sigterm_exits_after_the_grace_period_when_a_step_overruns(env: Env, wor
     assert run["status"] == "queued", run
     assert run["lease_owner"] is None, run
     assert not any(e["status"] == "completed" for e in run["journal"]), run["journal"]
+
+
+@pytest.mark.timeout(60)
+def test_sigterm_while_the_app_loads_stops_the_worker_cleanly(env: Env) -> None:
+    worker = env.worker(APPS / "slow_import.py", name="slow")
+    marker = env.effects.with_name(env.effects.name + ".importing")
+    wait_for(marker.exists, 30, "the app's import to start")
+    worker.send_signal(signal.SIGTERM)  # the worker's loop and handlers do not exist yet
+    assert wait_exit(worker, 30, env, "slow") == 0, env.log("slow")
+    assert "draining" in env.log("slow")

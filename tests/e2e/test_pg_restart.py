@@ -248,7 +248,8 @@ async def test_postgres_restart_mid_load_loses_nothing(
     in_flight, repeated, early = _check_repeats(env, runs, stopped_at, back_at)
     assert in_flight, "no run was in flight at the outage: the test exercised nothing"
     for i in range(WORKERS):
-        assert " WARNING " in env.log(f"w{i}") or " ERROR " in env.log(f"w{i}"), (
+        logged = env.log(f"w{i}")  # JSON lines: the workers' output is not a terminal
+        assert '"level": "WARNING"' in logged or '"level": "ERROR"' in logged, (
             f"worker w{i} logged nothing about the outage:\n{env.log(f'w{i}')[-2000:]}"
         )
     print(

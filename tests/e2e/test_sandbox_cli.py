@@ -29,6 +29,17 @@ def test_sandbox_check_reports_every_backend_and_the_choice() -> None:
     assert human.returncode == 0 and "BOSUN_SANDBOX" in human.stdout
 
 
+def test_sandbox_check_says_which_backends_enforce_network_hosts() -> None:
+    done = _check("--json")
+    backends = {entry["name"]: entry for entry in json.loads(done.stdout)["backends"]}
+    landlock = backends["landlock"]["network_hosts"]
+    assert landlock["supported"] is False and "bubblewrap" in landlock["reason"]
+    assert backends["none"]["network_hosts"]["supported"] is False
+    bwrap = backends["bubblewrap"]
+    assert bwrap["network_hosts"]["supported"] is bwrap["available"]  # python3 is in /usr
+    assert "network_hosts" in _check().stdout
+
+
 def test_an_unknown_backend_is_a_clear_error() -> None:
     done = _check(sandbox="firejail")
     assert done.returncode != 0

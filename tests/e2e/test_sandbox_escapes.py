@@ -126,6 +126,37 @@ async def test_tcp_to_a_server_on_the_hosts_loopback_fails(
     assert len(accepted) == 1
 
 
+UNLISTED = """
+    import socket, sys
+    port = int(sys.argv[1])
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=3)
+        print("direct: connected")
+    except OSError as exc:
+        print("direct: failed")
+    # Around the forwarder, straight to the proxy's socket: the policy is enforced there.
+    for how, address in (("by address", "127.0.0.1"), ("by name", "localhost")):
+        proxy = socket.socket(socket.AF_UNIX)
+        proxy.connect("/run/bosun/egress.sock")
+        proxy.sendall(f"CONNECT {address}:{port} HTTP/1.1\\r\\n\\r\\n".encode())
+        print(how + ":", proxy.recv(100).split(b"\\r\\n")[0].decode())
+"""
+
+
+async def test_network_hosts_reach_nothing_off_the_list(
+    bwrap: BubblewrapBackend, loopback_server: tuple[int, list[object]]
+) -> None:
+    port, accepted = loopback_server
+    argv = ["python3", "-I", "-c", textwrap.dedent(UNLISTED), str(port)]
+    result = await bwrap.run(Request(argv=argv, network_hosts=("localhost", "example.com")))
+    assert result.stdout.decode().splitlines() == [
+        "direct: failed",
+        "by address: HTTP/1.1 403 Forbidden",  # not listed
+        "by name: HTTP/1.1 403 Forbidden",  # listed, but resolves to an unlisted loopback
+    ], result.stderr
+    assert accepted == []
+
+
 async def test_dns_resolution_fails(bwrap: BubblewrapBackend) -> None:
     result = await run(
         bwrap,

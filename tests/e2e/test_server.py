@@ -288,7 +288,8 @@ def test_probes_and_openapi(served: Served) -> None:
         assert ready["status"] == "ready" and ready["schema_version"] >= 8
         spec = client.get("/openapi.json").json()
         assert "/v1/runs" in spec["paths"] and "/v1/runs/{run_id}/events" in spec["paths"]
-        assert "bosun" in client.get("/").text
+        home = client.get("/", follow_redirects=True)  # the UI, which asks for a key first
+        assert home.url.path == "/ui/login" and "bosun" in home.text
         unknown = client.get("/v1/nothing-here")
         assert unknown.status_code == 404 and unknown.headers["content-type"] == PROBLEM
 

@@ -297,5 +297,6 @@ def test_the_public_names() -> None:
         "SandboxUnavailable",
         "backend",
         "check",
+        "check_network_hosts",
         "run",
     ]

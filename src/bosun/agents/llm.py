@@ -32,6 +32,7 @@ from bosun.agents.messages import (
 from bosun.agents.structured import json_schema_for, validate
 from bosun.engine.definitions import StepDef
 from bosun.engine.execution import current_step
+from bosun.engine.hooks import LlmCall
 from bosun.errors import ConfigurationError, StepFailed
 from bosun.retry import Retry
 
@@ -125,6 +126,7 @@ class LLM:
         async def call() -> dict[str, Any]:
             provider = models.provider(model)
             response: ChatResponse | None = None
+            started = time.monotonic()
             async with _Deltas(execution) as deltas:
                 async for item in provider.stream(request, idle_timeout=idle_timeout):
                     if isinstance(item, ChatResponse):
@@ -135,7 +137,20 @@ class LLM:
                             on_delta(item.text)
             if response is None:  # a provider that broke its protocol
                 raise ConfigurationError(f"model {model!r}: the stream ended without a response")
-            return {"response": response.model_dump(), "cost": config.cost(response.usage)}
+            cost = config.cost(response.usage)
+            usage = response.usage
+            report = LlmCall(
+                alias=model,
+                model=config.model,
+                provider=config.provider,
+                input_tokens=usage.prompt_tokens,
+                output_tokens=usage.completion_tokens,
+                cached_tokens=usage.cached_tokens,
+                cost=cost,
+                seconds=time.monotonic() - started,
+            )
+            execution.env.observer.llm_called(execution, report)
+            return {"response": response.model_dump(), "cost": cost}
 
         step = StepDef(
             fn=call, name=f"llm:{model}", retry=LLM_RETRY, is_async=True, return_hint=Any

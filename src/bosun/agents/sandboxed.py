@@ -5,7 +5,8 @@ arguments (as JSON on standard input); its JSON-able return value comes back. Th
 the system's Python and standard library, not the worker's virtualenv or the app's modules,
 so such a tool must be self-contained: import what it needs inside its body, use only the
 standard library, and capture nothing from the enclosing module. In exchange it gets no
-network, no view of the worker's files or environment, and the sandbox's limits.
+network (or only the hosts of `network_hosts`, over HTTP(S) through a proxy), no view of the
+worker's files or environment, and the sandbox's limits.
 
 To an `Agent` it is a tool like any other (its schema comes from its signature and
 docstring, each call is a journaled step); a failure inside the sandbox is raised as
@@ -19,10 +20,11 @@ import functools
 import inspect
 import json
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from bosun.errors import BosunError, ConfigurationError
+from bosun.sandbox.hosts import HostAllowList
 from bosun.sandbox.spec import Limits
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -67,8 +69,14 @@ def source_of(fn: Callable[..., Any]) -> str:
     return ast.unparse(node)
 
 
-def sandboxed(fn: F, *, limits: Limits | None = None) -> F:
-    """`fn`, run in the sandbox whenever it is called (see the module docstring)."""
+def sandboxed(fn: F, *, limits: Limits | None = None, network_hosts: Sequence[str] = ()) -> F:
+    """`fn`, run in the sandbox whenever it is called (see the module docstring), able to
+    reach `network_hosts` over HTTP(S) through the egress proxy (`bosun.sandbox.hosts`).
+
+    Raises:
+        ValueError: a `network_hosts` entry is malformed (the message shows the forms).
+    """
+    hosts = HostAllowList.parse(network_hosts).entries  # checked now, not at the first call
     program = source_of(fn) + _RUNNER.format(name=fn.__name__, marker=RESULT_MARKER)
 
     @functools.wraps(fn)
@@ -77,7 +85,10 @@ def sandboxed(fn: F, *, limits: Limits | None = None) -> F:
 
         arguments = inspect.signature(fn).bind(*args, **kwargs).arguments
         result = await sandbox.run(
-            python=program, stdin=json.dumps(arguments), limits=limits or Limits()
+            python=program,
+            stdin=json.dumps(arguments),
+            network_hosts=hosts,
+            limits=limits or Limits(),
         )
         out = result.stdout.decode("utf-8", "replace")
         if result.limit is not None and result.limit != "output":

@@ -20,11 +20,13 @@ import traceback
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bosun import serde
 from bosun.engine.control import Abandon, Release, Suspend
 from bosun.engine.definitions import StepDef, WorkflowDef
+from bosun.engine.hooks import NULL_OBSERVER, RunObserver
 from bosun.errors import (
     ChildFailed,
     ConfigurationError,
@@ -68,6 +70,7 @@ class StepScope:
     run_id: str
     seq: str
     attempt: int
+    name: str = ""
 
 
 current_execution: contextvars.ContextVar[Execution | None] = contextvars.ContextVar(
@@ -107,6 +110,11 @@ class RunEnvironment:
     models: Any = None
     # Tenant budgets (`bosun.agents.budget.Budget`) by tenant; None is every tenant's.
     tenant_budgets: Mapping[str | None, Any] = field(default_factory=dict)
+    # Metrics, traces and log context of what this worker executes (`bosun.observe`).
+    observer: RunObserver = NULL_OBSERVER
+    # Where session workspaces live (`bosun.sandbox.workspace`): the App's set, which tool
+    # calls add to and the worker sweeps of deleted sessions' workspaces.
+    workspace_roots: set[Path] = field(default_factory=set)
 
 
 class Execution:
@@ -117,6 +125,7 @@ class Execution:
         self.lease = claimed.lease
         self.journal = claimed.journal
         self.signals = list(claimed.signals)
+        self.took_over = claimed.took_over
         self.workflow = workflow
         self.env = env
         self.pending = Progress()
@@ -214,14 +223,33 @@ class Execution:
         if announce:
             await self.flush()
         started = time.time()
-        token = current_step.set(StepScope(self.run.id, seq, attempt))
+        observed = self.env.observer.step_started(self, seq, step.name, kind, attempt)
+        token = current_step.set(StepScope(self.run.id, seq, attempt, step.name))
         try:
             result = await self._invoke(step, args, kwargs)
         except Exception as exc:
-            return self._step_error(step, seq, attempt, started, exc, kind)
+            return self._step_error(step, seq, attempt, started, exc, kind, observed)
         finally:
             current_step.reset(token)
-        output = self.dump(result, step.return_hint, f"step {step.name!r}")
+        self._step_completed(step, seq, kind, attempt, started, result, observed)
+        return result
+
+    def _step_completed(
+        self,
+        step: StepDef,
+        seq: str,
+        kind: EntryKind,
+        attempt: int,
+        started: float,
+        result: Any,
+        observed: object,
+    ) -> None:
+        """Add a step's result to the pending progress, and report it."""
+        try:
+            output = self.dump(result, step.return_hint, f"step {step.name!r}")
+        except Exception as exc:
+            self.env.observer.step_finished(observed, "failed", time.time() - started, exc)
+            raise
         finished = time.time()
         self.record(
             JournalEntry(
@@ -237,7 +265,7 @@ class Execution:
         )
         duration = round(finished - started, 6)
         self.pending.events.append(events.step_completed(seq, step.name, attempt, duration))
-        return result
+        self.env.observer.step_finished(observed, "completed", finished - started, None)
 
     async def _invoke(self, step: StepDef, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if step.is_async:
@@ -260,6 +288,7 @@ class Execution:
         started: float,
         exc: Exception,
         kind: EntryKind,
+        observed: object = None,
     ) -> Any:
         now = time.time()
         error = error_dict(exc)
@@ -286,6 +315,7 @@ class Execution:
             self.pending.events.append(
                 events.step_retrying(seq, step.name, attempt, error, wake_at)
             )
+            self.env.observer.step_finished(observed, "retrying", now - started, exc)
             raise Suspend(wake_at)
         entry = JournalEntry(
             seq,
@@ -299,6 +329,7 @@ class Execution:
         )
         self.record(entry)
         self.pending.events.append(events.step_failed(seq, step.name, attempt, error))
+        self.env.observer.step_finished(observed, "failed", now - started, exc)
         raise _step_failed(step.name, entry) from exc
 
     # -- timers and signals ---------------------------------------------------------------
@@ -396,6 +427,7 @@ class Execution:
             wf.encode_input(args, kwargs), self.env.max_payload_bytes, f"child {wf.name!r} input"
         )
         concurrency_key, concurrency_limit, fairness_key = wf.keys_for(payload)
+        self.env.observer.run_submitted(wf.name)
         self.pending.children.append(
             NewRun(
                 id=child_id,

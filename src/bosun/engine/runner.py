@@ -11,6 +11,7 @@ import uuid
 from bosun.context import Context
 from bosun.engine.control import Abandon, Release, Suspend
 from bosun.engine.execution import Cursor, Execution, current_cursor, current_execution, error_dict
+from bosun.engine.hooks import current_observer
 from bosun.errors import DeadlineExceeded, DeterminismError, LeaseLost
 from bosun.store import events
 from bosun.store.records import NewRun, Outcome, RunRecord
@@ -35,9 +36,21 @@ def webhook_run(run: RunRecord) -> NewRun:
 async def execute(execution: Execution) -> Outcome | None:
     """Replay the workflow and record where it stopped; return that outcome once it is
     durable (None if the run was abandoned). Never raises for run failures."""
-    run = execution.run
     current_execution.set(execution)
     current_cursor.set(Cursor())
+    observer = execution.env.observer
+    current_observer.set(observer)
+    observer.execution_started(execution)
+    outcome: Outcome | None = None
+    try:
+        outcome = await _settle(execution)
+        return outcome
+    finally:
+        observer.execution_finished(execution, outcome)
+
+
+async def _settle(execution: Execution) -> Outcome | None:
+    run = execution.run
     try:
         outcome = await _outcome(execution)
         if outcome.kind == "suspend" and run.deadline is not None:

@@ -15,6 +15,8 @@ The backend is chosen at first use from `BOSUN_SANDBOX`:
 - `none`: no sandbox at all (logged loudly once): the operator's explicit opt-out.
 
 Refusing means raising `SandboxUnavailable`, whose message says how to enable a backend.
+`network_hosts=[...]` opens HTTP(S) to those hosts only, through an egress proxy
+(`bosun.sandbox.egress`; bubblewrap only).
 `bosun sandbox check` prints what each backend can do here, and why. See docs/sandbox.md.
 """
 
@@ -22,9 +24,11 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from bosun.engine.hooks import current_observer
+from bosun.sandbox.hosts import HostAllowList
 from bosun.sandbox.spec import Backend, Limits, Request, Result, SandboxUnavailable
 
 __all__ = [
@@ -35,6 +39,7 @@ __all__ = [
     "SandboxUnavailable",
     "backend",
     "check",
+    "check_network_hosts",
     "run",
 ]
 
@@ -69,6 +74,7 @@ async def run(
     workdir: str | os.PathLike[str] | None = None,
     env: Mapping[str, str] | None = None,
     network: bool = False,
+    network_hosts: Sequence[str] = (),
     limits: Limits = Limits(),  # noqa: B008 (frozen, hence safe to share)
 ) -> Result:
     """Run a command, or a Python snippet, in the sandbox and return what happened.
@@ -81,16 +87,21 @@ async def run(
         collect: files to read back afterwards (relative paths or globs such as `out/*.csv`).
         workdir: a directory kept across calls (a session's); a fresh one when None.
         env: the whole environment of the command, on top of PATH, HOME and LANG.
-        network: allow network access (none at all by default).
+        network: allow network access (none at all by default): the worker's whole network.
+        network_hosts: instead, let the command reach only these hosts, over HTTP(S) through
+            an egress proxy (`["pypi.org", "api.github.com:443", "*.example.com"]`; see
+            `bosun.sandbox.hosts`); bubblewrap only. Empty: no network.
         limits: resource limits.
 
     Raises:
         SandboxUnavailable: no sandbox can run here (the message says how to enable one).
         ValueError: the request itself is malformed (both or neither of argv and python, a
-            path leaving the work directory...).
+            path leaving the work directory, a bad `network_hosts` entry...).
     """
     if (argv is None) == (python is None):
         raise ValueError("give exactly one of argv or python=")
+    if network and network_hosts:
+        raise ValueError("network=True is the whole network, network_hosts some hosts: give one")
     inputs = dict(files or {})
     if python is not None:
         code = python.encode()
@@ -108,9 +119,22 @@ async def run(
         workdir=None if workdir is None else Path(workdir),
         env=dict(env or {}),
         network=network,
+        network_hosts=tuple(HostAllowList.parse(network_hosts).entries),
         limits=limits,
     )
-    return await backend().run(request)
+    result = await backend().run(request)
+    current_observer.get().sandbox_ran(result.backend, _outcome(result), result.wall_seconds)
+    return result
+
+
+def _outcome(result: Result) -> str:
+    """How a sandboxed run ended, for metrics: `ok`, the limit that stopped it, `killed` by
+    a signal, or `error` (a non-zero exit)."""
+    if result.limit is not None:
+        return result.limit
+    if result.exit_code == 0:
+        return "ok"
+    return "killed" if result.exit_code is None else "error"
 
 
 def backend() -> Backend:
@@ -159,6 +183,15 @@ def _choose(setting: str) -> Backend:
 
 def check() -> list[tuple[str, bool, str]]:
     """Every backend with whether it works here and why (or why not), in one line each."""
+    return _probe_each(lambda backend: backend.available())
+
+
+def check_network_hosts() -> list[tuple[str, bool, str]]:
+    """Every backend with whether it enforces `network_hosts` here, and how (or why not)."""
+    return _probe_each(lambda backend: backend.network_hosts_support())
+
+
+def _probe_each(probe: Callable[[Backend], tuple[bool, str]]) -> list[tuple[str, bool, str]]:
     report = []
     for name in ("bubblewrap", "landlock", "none"):
         candidate = _build(name)
@@ -166,7 +199,7 @@ def check() -> list[tuple[str, bool, str]]:
             report.append((name, False, _missing(name)))
             continue
         try:
-            ok, reason = candidate.available()
+            ok, reason = probe(candidate)
         except Exception as exc:  # a probe that breaks is a backend that is not available
             ok, reason = False, f"probe failed: {exc!r}"
         report.append((name, ok, reason))

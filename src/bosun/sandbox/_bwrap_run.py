@@ -41,6 +41,7 @@ shift 2
 ulimit -f {fsize_blocks} && ulimit -n {nofile} && ulimit -c 0 && \
 {{ ulimit -u {nproc} 2>/dev/null || ulimit -p {nproc}; }}; }} || \
 {{ echo "bosun: could not set the sandbox's resource limits" >&2; exit 125; }}
+{prelude}
 printf r >"/proc/self/fd/$s"
 read -r go <"/proc/self/fd/$c" && [ "$go" = g ] || exit 125
 "$@"
@@ -48,8 +49,12 @@ exit $?
 """
 
 
-def init_script(limits: Limits) -> str:
-    """The init's shell script with `limits` filled in (in POSIX `ulimit` units)."""
+def init_script(limits: Limits, *, prelude: str = "", helpers: int = 0) -> str:
+    """The init's shell script with `limits` filled in (in POSIX `ulimit` units).
+
+    `prelude` runs under the limits before the command: it starts `helpers` long-lived
+    processes (the egress forwarder), which count in the process limit on top of the
+    command's `limits.processes`."""
     cpu = max(1, math.ceil(limits.cpu_seconds))
     return _INIT.format(
         cpu=cpu,
@@ -57,7 +62,8 @@ def init_script(limits: Limits) -> str:
         as_kib=max(1, limits.memory_bytes // 1024),
         fsize_blocks=max(1, math.ceil(limits.file_size_bytes / 512)),
         nofile=NOFILE,
-        nproc=limits.processes + 1,  # and the init itself
+        nproc=limits.processes + 1 + helpers,  # and the init itself
+        prelude=prelude,
     )
 
 
@@ -101,10 +107,19 @@ class _Ended:
 class BwrapRun:
     """Sets up, runs and tears down one sandbox."""
 
-    def __init__(self, bwrap: str, system_args: list[str], request: Request) -> None:
+    def __init__(
+        self,
+        bwrap: str,
+        system_args: list[str],
+        request: Request,
+        *,
+        prelude: str = "",
+        helpers: int = 0,
+    ) -> None:
         self.bwrap = bwrap
         self.system_args = system_args
         self.request = request
+        self.prelude, self.helpers = prelude, helpers  # see init_script
         self.limits = request.limits
         self.who = identity()
         self.fds: list[int] = []  # closed at the end
@@ -159,7 +174,7 @@ class BwrapRun:
         return [*args, "--info-fd", str(info_fd), "--seccomp", str(seccomp_fd)]
 
     def _command(self, status_fd: int, go_fd: int) -> list[str]:
-        init = init_script(self.limits)
+        init = init_script(self.limits, prelude=self.prelude, helpers=self.helpers)
         return ["/bin/sh", "-c", init, "bosun-init", str(status_fd), str(go_fd), *self.request.argv]
 
     def _spawn(self) -> tuple[Capture, int, Capture, Capture, Feed | None, int]:

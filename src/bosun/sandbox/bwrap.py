@@ -34,13 +34,16 @@ root's processes, and a process that left the namespaces would be nobody, not ro
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import subprocess
 from collections.abc import Sequence
 
 from bosun.sandbox import _workfiles, seccomp
+from bosun.sandbox._bwrap_egress import egress_door, forwarder_python
 from bosun.sandbox._bwrap_run import SANDBOX_ID, BwrapRun, identity
+from bosun.sandbox.hosts import HostAllowList
 from bosun.sandbox.spec import Request, Result, SandboxUnavailable
 
 SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
@@ -75,6 +78,9 @@ def check_request(request: Request) -> None:
             raise ValueError(f"bad environment variable name: {key!r}")
     for path in (*request.files, *request.collect):
         _workfiles.relative_parts(path)
+    if request.network and request.network_hosts:
+        raise ValueError("network=True is the whole network, network_hosts some hosts: give one")
+    HostAllowList.parse(request.network_hosts)
     if sum(len(data) for data in request.files.values()) > request.limits.workdir_bytes:
         raise ValueError("the input files are larger than limits.workdir_bytes")
 
@@ -159,7 +165,38 @@ class BubblewrapBackend:
         if not ok:
             raise SandboxUnavailable(f"the bubblewrap sandbox is unavailable: {reason}")
         check_request(request)
+        if request.network_hosts:
+            return await self._run_with_egress(request)
         return await BwrapRun(self._bwrap, self.system_args(request.network), request).execute()
+
+    def network_hosts_support(self) -> tuple[bool, str]:
+        """`network_hosts` needs bubblewrap and a system Python for the forwarder."""
+        ok, _ = self.available()
+        if not ok:
+            return False, "bubblewrap does not work here"
+        if forwarder_python() is None:
+            return False, "no python3 under /usr to run the in-sandbox forwarder"
+        return True, "egress proxy outside the sandbox, reached through its own loopback"
+
+    async def _run_with_egress(self, request: Request) -> Result:
+        """Run with an egress proxy for `request.network_hosts` (see `_bwrap_egress`)."""
+        supported, why = self.network_hosts_support()
+        python = forwarder_python()
+        if not supported or python is None:
+            raise SandboxUnavailable(f"network_hosts cannot be served here: {why}")
+        allow = HostAllowList.parse(request.network_hosts)
+        async with egress_door(allow, request.limits, identity().owner, python) as door:
+            run = BwrapRun(
+                self._bwrap,
+                [*self.system_args(False), *door.args],
+                dataclasses.replace(request, env={**request.env, **door.env}),
+                prelude=door.prelude,
+                helpers=1,  # the forwarder
+            )
+            result = await run.execute()
+        if door.proxy.exhausted and result.limit is None:
+            result = dataclasses.replace(result, limit="network")
+        return result
 
 
 def _output(argv: list[str]) -> str:

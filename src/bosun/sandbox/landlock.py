@@ -42,7 +42,11 @@ a non-root worker shares its uid with the command (RLIMIT_NPROC is then the uid'
 task count plus the limit, racing the worker's own threads, and before Landlock ABI 6 the
 command may signal the worker's processes); UNIX sockets by path stay reachable where file
 permissions allow (Landlock does not check `connect()`); and `request.network=True` opens the
-whole network, with no allow-list of hosts.
+whole network. An allow-list of hosts (`request.network_hosts`) is refused
+(`NO_NETWORK_HOSTS`): without a network namespace the command shares the worker's network,
+and Landlock's TCP rules name ports, not addresses, so a command allowed to reach the egress
+proxy's port could reach that port on any host, and seccomp cannot read `connect()`'s
+address.
 """
 
 from __future__ import annotations
@@ -85,6 +89,13 @@ _LAUNCHER = Path(__file__).with_name("_launch.py")
 _NOFILE = 1024
 _POLL_SECONDS = 0.5
 _LAUNCHER_GRACE_SECONDS = 1.0  # to reap the killed leftovers and exit
+NO_NETWORK_HOSTS = (
+    "the Landlock fallback cannot enforce network_hosts: it has no network namespace of its "
+    "own, and Landlock's TCP rules allow ports, not hosts, so code allowed to reach the egress "
+    "proxy's port could reach that port on any host. Run the worker where bubblewrap works "
+    "(docs/sandbox.md, 'Enabling bubblewrap'), give agents the http_fetch tool for HTTP "
+    "requests instead, or drop network_hosts"
+)
 _HOW_TO_ENABLE = (
     "the Landlock fallback needs Linux >= 5.13 with Landlock enabled (`lsm=...,landlock` on the "
     "kernel command line) and seccomp filters, with the landlock_* syscalls allowed by the "
@@ -152,8 +163,15 @@ class LandlockBackend:
             f"seccomp, rlimits; commands run as {who}"
         )
 
+    def network_hosts_support(self) -> tuple[bool, str]:
+        """Never: see `NO_NETWORK_HOSTS`."""
+        return False, "Landlock's TCP rules name ports, not hosts: use bubblewrap"
+
     async def run(self, request: Request) -> Result:
-        """Run `request` confined; raise `SandboxUnavailable` only if it cannot start."""
+        """Run `request` confined; raise `SandboxUnavailable` only if it cannot start (or
+        asks for `network_hosts`)."""
+        if request.network_hosts:
+            raise SandboxUnavailable(NO_NETWORK_HOSTS)
         ok, reason = self.available()
         if not ok:
             raise SandboxUnavailable(f"the Landlock sandbox is unavailable: {reason}")

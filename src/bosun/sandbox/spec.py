@@ -15,7 +15,7 @@ from bosun.errors import BosunError
 
 MiB = 1024 * 1024
 
-LimitName = Literal["wall", "cpu", "memory", "processes", "file_size", "disk", "output"]
+LimitName = Literal["wall", "cpu", "memory", "processes", "file_size", "disk", "output", "network"]
 
 
 class SandboxUnavailable(BosunError):
@@ -36,6 +36,8 @@ class Limits:
         tmp_bytes: size of the private /tmp (a size-capped tmpfs).
         output_bytes: stdout and stderr are each kept up to this size; the rest is dropped
             (and the result says it was truncated), without blocking the process.
+        network_bytes: with `network_hosts`, bytes through the egress proxy (both directions
+            together); past it the proxy cuts every connection.
     """
 
     wall_seconds: float = 30.0
@@ -46,6 +48,7 @@ class Limits:
     workdir_bytes: int = 256 * MiB
     tmp_bytes: int = 64 * MiB
     output_bytes: int = 1 * MiB
+    network_bytes: int = 64 * MiB
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,10 @@ class Request:
         workdir: an existing directory to use as the work directory (a persistent session
             sandbox); a fresh one, deleted afterwards, when None.
         env: the command's whole environment; nothing of the worker's is inherited.
-        network: False: no network at all (a new, empty network namespace).
+        network: False: no network at all (a new, empty network namespace); True: the
+            worker's network.
+        network_hosts: with `network` False, the hosts reachable through the egress proxy
+            (`bosun.sandbox.hosts`); empty: none.
         limits: resource limits.
     """
 
@@ -74,6 +80,7 @@ class Request:
     workdir: Path | None = None
     env: dict[str, str] = field(default_factory=dict)
     network: bool = False
+    network_hosts: tuple[str, ...] = ()
     limits: Limits = field(default_factory=Limits)
 
 
@@ -119,6 +126,10 @@ class Backend(Protocol):
 
     def available(self) -> tuple[bool, str]:
         """Whether this backend works here, and why (or why not), in one line."""
+        ...
+
+    def network_hosts_support(self) -> tuple[bool, str]:
+        """Whether this backend enforces `network_hosts` here, and how (or why not)."""
         ...
 
     async def run(self, request: Request) -> Result:

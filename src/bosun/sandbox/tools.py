@@ -4,7 +4,8 @@ public addresses.
 ```python
 agent = Agent(tools=[python, shell, http_fetch_tool])          # the defaults
 agent = Agent(tools=sandbox_tools(                             # or configured
-    allow_hosts=["api.internal"],
+    allow_hosts=["api.internal"],                              # for http_fetch
+    network_hosts=["pypi.org", "files.pythonhosted.org"],     # for python and shell
     limits=Limits(wall_seconds=10),
     workspace=session_workspaces(quota_bytes=64 * MiB),        # files persist per session
 ))
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from bosun.sandbox.fetch import http_fetch
+from bosun.sandbox.hosts import HostAllowList
 from bosun.sandbox.spec import Limits, Result
 from bosun.sandbox.workspace import (
     SessionWorkspace,
@@ -62,6 +64,7 @@ class _Config:
     limits: Limits = dataclasses.field(default_factory=Limits)
     workspace: WorkspaceSource | None = None
     fetch_max_bytes: int = FETCH_MAX_BYTES
+    network_hosts: tuple[str, ...] = ()
 
 
 _DEFAULTS = _Config()
@@ -121,19 +124,28 @@ def sandbox_tools(
     limits: Limits | None = None,
     workspace: WorkspaceSource | None = None,
     fetch_max_bytes: int = FETCH_MAX_BYTES,
+    network_hosts: Sequence[str] = (),
 ) -> list[Callable[..., Any]]:
     """`python`, `shell` and `http_fetch`, configured.
 
     Args:
         allow_hosts: hosts, addresses and CIDR networks `http_fetch` may reach although
             their address class is refused (e.g. `["api.internal", "10.8.0.0/16"]`).
+            `http_fetch` reaches every public host anyway; this list is its exceptions.
         limits: the sandbox's limits for `python` and `shell` (`Limits()` when None).
         workspace: a `SessionWorkspace`, or a function choosing one per call such as
             `session_workspaces()`: the calls of a session then share their work directory.
             None: a fresh work directory for every call.
         fetch_max_bytes: the most of a fetched body returned to the model.
+        network_hosts: the hosts `python` and `shell` code may reach over HTTP(S), through
+            the sandbox's egress proxy (`["pypi.org", "api.github.com:443"]`, see
+            `bosun.sandbox.hosts`); none when empty. Needs the bubblewrap backend.
+
+    Raises:
+        ValueError: a `network_hosts` entry is malformed (the message shows the forms).
     """
-    config = _Config(tuple(allow_hosts), limits or Limits(), workspace, fetch_max_bytes)
+    hosts = HostAllowList.parse(network_hosts).entries
+    config = _Config(tuple(allow_hosts), limits or Limits(), workspace, fetch_max_bytes, hosts)
     persists = workspace is not None
 
     async def python(
@@ -149,8 +161,8 @@ def sandbox_tools(
     ) -> dict[str, Any]:
         return await _fetch(config, url, method, body)
 
-    python.__doc__ = _describe(_python_doc, persists)
-    shell.__doc__ = _describe(_shell_doc, persists)
+    python.__doc__ = _describe(_python_doc, persists, hosts)
+    shell.__doc__ = _describe(_shell_doc, persists, hosts)
     http_fetch.__doc__ = http_fetch_tool.__doc__
     return [python, shell, http_fetch]
 
@@ -159,18 +171,27 @@ def sandbox_tools(
 
 _python_doc = inspect.getdoc(python) or ""
 _shell_doc = inspect.getdoc(shell) or ""
+_NETWORK = (
+    "It can reach these hosts only, over HTTP and HTTPS through the proxy its HTTP_PROXY and "
+    "HTTPS_PROXY variables name (urllib, pip and curl use it; DNS and other connections "
+    "fail): {hosts}."
+)
 _PERSISTS = (
     "Files in the work directory are kept between calls of this conversation: what one call "
     "writes, the next call finds."
 )
 
 
-def _describe(doc: str, persists: bool) -> str:
-    """The docstring, saying that files persist (before its `Args:` section) if they do."""
-    if not persists:
-        return doc
+def _describe(doc: str, persists: bool, hosts: tuple[str, ...]) -> str:
+    """The docstring, saying which hosts the code can reach and that files persist (before
+    its `Args:` section), when they do."""
     text, sep, args = doc.partition("\n\nArgs:")
-    return f"{text}\n{_PERSISTS}{sep}{args}"
+    if hosts:
+        text = text.replace("has no network,", "has no network but the hosts below,", 1)
+        text += "\n" + _NETWORK.format(hosts=", ".join(hosts))
+    if persists:
+        text += "\n" + _PERSISTS
+    return f"{text}{sep}{args}"
 
 
 async def _python(
@@ -209,6 +230,7 @@ async def _sandboxed(
             files={path: text.encode() for path, text in (files or {}).items()},
             collect=list(collect or []),
             workdir=workdir,
+            network_hosts=config.network_hosts,
             limits=limits,
         )
     return _report(result)

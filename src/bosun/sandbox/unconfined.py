@@ -3,7 +3,8 @@
 The command runs as the worker, with the worker's network, files and privileges. Only the
 bookkeeping stays: a private work directory (a temporary one, or `request.workdir`), an
 environment of `request.env` alone, the wall-clock kill of its process group, output caps,
-files in and out. No resource limit other than the wall clock applies.
+files in and out. No resource limit other than the wall clock applies, and `network=False`
+or `network_hosts` restrict nothing: the command has the worker's whole network.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ class UnconfinedBackend:
             "no isolation: commands run as the worker, with its network and files "
             "(only with BOSUN_SANDBOX=none)"
         )
+
+    def network_hosts_support(self) -> tuple[bool, str]:
+        return False, "not enforced: commands have the worker's whole network"
 
     async def run(self, request: Request) -> Result:
         """Run `request` unconfined, in its own process group and work directory."""

@@ -12,8 +12,9 @@ fills it. Calls of one workspace run one at a time within a worker process.
 
 Workspaces live on the worker's disk: a session whose runs move between workers only keeps
 its files if `base` is shared storage. A tool call that crashed half-way and is retried finds
-what the first attempt wrote. Remove a workspace with `cleanup()` when its session ends, or
-sweep idle ones with `prune_workspaces`.
+what the first attempt wrote. A workspace goes when its session is deleted: workers sweep the
+bases their runs used (`bosun.sandbox.workspace_sweep`); `cleanup()` removes one at once and
+`prune_workspaces` the idle ones.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ __all__ = [
     "WorkspaceSource",
     "prune_workspaces",
     "session_workspaces",
+    "workspaces_under",
 ]
 
 MiB = 1024 * 1024
@@ -147,6 +149,12 @@ class SessionWorkspace:
             yield path
             await asyncio.to_thread(self.check_quota)
 
+    @property
+    def in_use(self) -> bool:
+        """Whether a call of this process holds the workspace now (see `use`)."""
+        lock = _LOCKS.get(self.path)
+        return lock is not None and lock.locked()
+
     def remaining_bytes(self) -> int:
         """What the workspace may still take (0 when full)."""
         return max(self.quota_bytes - self.usage().bytes, 0)
@@ -184,12 +192,14 @@ def session_workspaces(
         from bosun.engine.execution import current_execution  # the engine imports agents
 
         execution = current_execution.get()
-        run = None if execution is None else execution.run
-        if run is None or run.session is None:
+        session = None if execution is None else execution.run.session
+        if execution is None or session is None:
             return None
+        # The worker sweeps the workspaces of deleted sessions under the bases in use.
+        execution.env.workspace_roots.add(Path(base).absolute())
         return SessionWorkspace(
-            run.session,
-            tenant=run.tenant,
+            session,
+            tenant=execution.run.tenant,
             base=base,
             quota_bytes=quota_bytes,
             max_entries=max_entries,
@@ -202,7 +212,8 @@ def prune_workspaces(
     base: str | os.PathLike[str] = DEFAULT_BASE, *, idle_seconds: float
 ) -> list[Path]:
     """Delete the session workspaces under `base` unused for `idle_seconds`; the removed
-    paths. Run it from a schedule to reclaim the workspaces of sessions that ended."""
+    paths. Run it from a schedule to reclaim the space of sessions that went quiet (those
+    deleted are swept by the workers: `bosun.sandbox.workspace_sweep`)."""
     root = Path(base).absolute()
     cutoff = time.time() - idle_seconds
     removed: list[Path] = []
@@ -214,6 +225,18 @@ def prune_workspaces(
         with suppress(OSError):
             tenant.rmdir()
     return removed
+
+
+def workspaces_under(base: str | os.PathLike[str] = DEFAULT_BASE) -> list[SessionWorkspace]:
+    """The session workspaces under `base` (directories `<tenant>/<session>` whose names a
+    workspace could have; anything else there is left alone)."""
+    root = Path(base).absolute()
+    found = []
+    for tenant in _subdirectories(root):
+        for session in _subdirectories(tenant):
+            if _TENANT.fullmatch(tenant.name) and _SESSION.fullmatch(session.name):
+                found.append(SessionWorkspace(session.name, tenant=tenant.name, base=root))
+    return found
 
 
 def _subdirectories(path: Path) -> list[Path]:

@@ -129,7 +129,9 @@ async def submit_run(
     request: Request,
     body: SubmitRun,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    traceparent: Annotated[str | None, Header(max_length=512)] = None,
 ) -> JSONResponse:
+    """A W3C `traceparent` header makes the run's trace continue the caller's."""
     state, principal = await _caller(request, "submit")
     app = state.app
     workflow = _public_workflow(app, body.workflow)
@@ -147,6 +149,7 @@ async def submit_run(
         session=body.session,
         webhook=state.checked_webhook(body.webhook),
         double_texting=body.double_texting,
+        traceparent=traceparent,
     )
     record = await _owned_run(app, principal, handle.run_id)
     return JSONResponse(

@@ -1,4 +1,4 @@
-"""The ASGI application: `/v1` API, health probes, a UI placeholder, RFC 9457 errors."""
+"""The ASGI application: `/v1` API, health probes, the web UI, RFC 9457 errors."""
 
 from __future__ import annotations
 
@@ -11,17 +11,19 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import bosun
 from bosun.app import App
 from bosun.errors import BosunError, RateLimited
+from bosun.observe.exposition import scrape
 from bosun.problems import PROBLEM_CONTENT_TYPE, problem, problem_for
 from bosun.server.api import router
 from bosun.server.sessions_api import router as sessions_router
 from bosun.server.state import ServerConfig, ServerState
+from bosun.server.ui import mount_ui
 
 log = logging.getLogger("bosun.server")
 
@@ -118,6 +120,7 @@ def create_server(app: App, config: ServerConfig | None = None) -> FastAPI:
     api.state.bosun = state
     api.include_router(router)
     api.include_router(sessions_router)
+    mount_ui(api)
     _add_probes(api, state)
     _add_error_handlers(api)
     api.add_middleware(BodyLimit, limit=config.max_body_bytes)
@@ -142,9 +145,10 @@ def _add_probes(api: FastAPI, state: ServerState) -> None:
             return problem_response(503, problem(503, "not-ready", "Not ready", detail))
         return JSONResponse({"status": "ready", "schema_version": version})
 
-    @api.get("/", include_in_schema=False)
-    async def home() -> HTMLResponse:
-        return HTMLResponse(_HOME.replace("{name}", state.app.name))
+    @api.get("/metrics", include_in_schema=False)
+    async def metrics(request: Request) -> Response:
+        authorization = request.headers.get("authorization")
+        return await scrape(state.app, authorization, state.config.metrics_token)
 
 
 def _add_error_handlers(api: FastAPI) -> None:
@@ -181,16 +185,3 @@ def _add_error_handlers(api: FastAPI) -> None:
         log.exception("%s %s crashed", request.method, request.url.path)
         status, body = problem_for(exc)
         return problem_response(status, body)
-
-
-_HOME = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>bosun: {name}</title>
-<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem}
-code{background:#f3f3f3;padding:0 .2rem}</style></head>
-<body><h1>bosun: {name}</h1>
-<p>The API is up. The web UI for runs, sessions and queues comes here; until then:</p>
-<ul><li><a href="/docs">API reference</a> (<a href="/openapi.json">OpenAPI</a>)</li>
-<li><code>GET /v1/runs</code>, <code>GET /v1/runs/{id}/events</code> (SSE)</li>
-<li><a href="/healthz">/healthz</a>, <a href="/readyz">/readyz</a></li></ul>
-</body></html>
-"""

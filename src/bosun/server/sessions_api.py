@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bosun.errors import InvalidRequest, SessionNotFound
 from bosun.ids import new_id
+from bosun.sandbox.workspace_sweep import remove_session_workspaces
 from bosun.server.api import KEEPALIVE_SECONDS, _caller, _unicode
 from bosun.server.feeds import Ephemeral
 from bosun.server.sse import comment, format_event
@@ -116,6 +117,8 @@ async def delete_session(request: Request, session_id: str) -> Response:
     state, principal = await _caller(request, "submit")
     if not await state.app.store.delete_session(principal.tenant, session_id):
         raise SessionNotFound(f"no session {session_id!r}")
+    # Workspaces on this process's disk go now; workers elsewhere sweep theirs.
+    await remove_session_workspaces(state.app.workspace_roots, principal.tenant, session_id)
     return Response(status_code=204)
 
 

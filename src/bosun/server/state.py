@@ -31,6 +31,9 @@ class ServerConfig:
         max_streams: event streams one API key may hold open at once; 0: unlimited.
         key_cache_seconds: how long a verified key is trusted before it is looked up again
             (so how long a revoked key keeps working).
+        metrics_token: when set, `/metrics` answers only requests with
+            `Authorization: Bearer <metrics_token>`; unset, it is open, as Prometheus
+            scrapes (its labels name workflows, queues and tenants).
     """
 
     auth: bool = True
@@ -40,6 +43,7 @@ class ServerConfig:
     rate_limit: float = 50.0
     max_streams: int = 100
     key_cache_seconds: float = CACHE_SECONDS
+    metrics_token: str | None = None
 
 
 class ServerState:

@@ -31,6 +31,7 @@ from bosun.store.records import (
     UsageTotals,
     WorkerRecord,
 )
+from bosun.store.workload import WorkloadSample
 
 if TYPE_CHECKING:
     from bosun.ratelimit import BucketState, RateLimit
@@ -162,6 +163,10 @@ class Store(Protocol):
         since: float = 0.0,
     ) -> UsageTotals:
         """LLM usage of the completed `ctx.llm` calls matching every filter given."""
+
+    async def workload_sample(self, since: float, limit: int = 20_000) -> WorkloadSample:
+        """Runs created since `since`: hourly counts of all, details of the newest `limit`
+        (for `bosun plan --from-db`)."""
 
     # -- sessions ---
 

@@ -55,6 +55,7 @@ from bosun.store.postgres_schedules import PostgresSchedules
 from bosun.store.postgres_sessions import PostgresSessions
 from bosun.store.postgres_usage import PostgresUsage
 from bosun.store.postgres_workers import PostgresWorkers
+from bosun.store.postgres_workload import PostgresWorkload
 from bosun.store.records import (
     TERMINAL_STATUSES,
     ClaimedRun,
@@ -92,6 +93,7 @@ class PostgresStore(
     PostgresSessions,
     PostgresMemories,
     PostgresWorkers,
+    PostgresWorkload,
 ):
     """Store on a PostgreSQL server; any number of processes and machines may share it."""
 
@@ -398,7 +400,8 @@ class PostgresStore(
             if signal_ids:
                 cur = await conn.execute(Q["pending_signals_of"], {"run_ids": signal_ids})
                 signal_rows = await cur.fetchall()
-            return claimed_runs(rows, owner, journal_rows, signal_rows)
+            expired = [row["id"] for row in rows if row["took_over"]]
+            return claimed_runs(rows, owner, journal_rows, signal_rows, expired)
 
         return await self._run(op)
 

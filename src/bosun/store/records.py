@@ -54,6 +54,7 @@ class NewRun:
     tenant: str = "default"
     session: str | None = None
     webhook_url: str | None = None
+    traceparent: str | None = None  # W3C trace context the submitter gave (tracing)
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,7 @@ class RunRecord:
     session: str | None = None
     webhook_url: str | None = None
     version: str | None = None  # the deployment version it runs on (None: not started yet)
+    traceparent: str | None = None  # W3C trace context it was submitted with, if any
 
 
 @dataclass
@@ -146,6 +148,7 @@ class ClaimedRun:
     lease: Lease
     journal: dict[str, JournalEntry]
     signals: list[SignalRecord]
+    took_over: bool = False  # claimed from a worker whose lease had expired
 
 
 OutcomeKind = Literal["suspend", "release", "complete", "fail", "block"]

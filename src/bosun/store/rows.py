@@ -7,6 +7,7 @@ back records; records go in as parameter mappings. Error dicts are stored as JSO
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from typing import Any
 
 from bosun.store.records import (
@@ -57,6 +58,7 @@ def run_from_row(row: Any) -> RunRecord:
         session=row["session"],
         webhook_url=row["webhook_url"],
         version=row["version"],
+        traceparent=row["traceparent"],
     )
 
 
@@ -155,6 +157,7 @@ def run_params(run: NewRun, now: float) -> dict[str, Any]:
         "tenant": run.tenant,
         "session": run.session,
         "webhook_url": run.webhook_url,
+        "traceparent": run.traceparent,
         "now": now,
     }
 
@@ -184,9 +187,14 @@ def with_history(rows: list[Any]) -> tuple[list[str], list[str]]:
 
 
 def claimed_runs(
-    rows: list[Any], owner: str, journal_rows: list[Any], signal_rows: list[Any]
+    rows: list[Any],
+    owner: str,
+    journal_rows: list[Any],
+    signal_rows: list[Any],
+    took_over: Collection[str] = (),
 ) -> list[ClaimedRun]:
-    """Assemble claimed runs from their rows, journal rows and pending-signal rows."""
+    """Assemble claimed runs from their rows, journal rows and pending-signal rows;
+    `took_over` holds the ids whose expired lease the claim took over."""
     journals: dict[str, dict[str, JournalEntry]] = {row["id"]: {} for row in rows}
     for r in journal_rows:
         journals[r["run_id"]][r["seq"]] = entry_from_row(r)
@@ -199,6 +207,7 @@ def claimed_runs(
             Lease(row["id"], owner, row["lease_token"], row["wake_seq"]),
             journals[row["id"]],
             signals[row["id"]],
+            took_over=row["id"] in took_over,
         )
         for row in rows
     ]

@@ -64,6 +64,7 @@ from bosun.store.sqlite_schedules import SqliteSchedules
 from bosun.store.sqlite_sessions import SqliteSessions
 from bosun.store.sqlite_usage import SqliteUsage
 from bosun.store.sqlite_workers import SqliteWorkers
+from bosun.store.sqlite_workload import SqliteWorkload
 
 
 def append_events(
@@ -112,6 +113,7 @@ class SqliteStore(
     SqliteSessions,
     SqliteMemories,
     SqliteWorkers,
+    SqliteWorkload,
 ):
     """Store on a local SQLite file. Several processes may share the file."""
 
@@ -309,7 +311,9 @@ class SqliteStore(
             if signal_ids:
                 params = {"run_ids": json.dumps(signal_ids)}
                 signal_rows = conn.execute(Q["pending_signals_of"], params).fetchall()
-            return claimed_runs(rows, owner, journal_rows, signal_rows)
+            # A running candidate is one whose lease expired: claiming it is a takeover.
+            expired = {c["id"] for c in candidates if c["status"] == "running"}
+            return claimed_runs(rows, owner, journal_rows, signal_rows, expired)
 
         return await self._writer.submit(op)
 

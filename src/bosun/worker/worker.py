@@ -19,10 +19,13 @@ from typing import TYPE_CHECKING, Any
 from bosun.engine.execution import Execution, RunEnvironment
 from bosun.engine.runner import execute
 from bosun.errors import BosunError, StoreError, WorkflowNotFound
+from bosun.sandbox.workspace_sweep import SWEEP_INTERVAL, sweep_workspaces_periodically
 from bosun.schedules import Scheduler
 from bosun.store.notify import Wakeup
 from bosun.store.records import ClaimedRun, Lease, Outcome, Progress
 from bosun.worker.presence import Presence
+from bosun.worker.summary import WorkerSummary
+from bosun.worker.timebox import stop_near_budget
 from bosun.worker.versioning import code_version
 
 if TYPE_CHECKING:
@@ -50,6 +53,10 @@ class WorkerOptions:
             App's workflow and step code). Runs stay on the version they started on.
         compatible_versions: older versions whose runs this worker may take over while
             workers of those versions still run.
+        max_seconds: drain mode's time budget, counted from `run()`: stop claiming `grace`
+            seconds before it ends, hand back what is still held at its end (see timebox).
+        workspace_sweep_interval: seconds between sweeps removing the session workspaces
+            of deleted sessions (`bosun.sandbox.workspace_sweep`); 0 disables them.
     """
 
     queues: tuple[str, ...] = ("default",)
@@ -61,6 +68,8 @@ class WorkerOptions:
     schedules: bool = True
     version: str | None = None
     compatible_versions: tuple[str, ...] = ()
+    max_seconds: float | None = None
+    workspace_sweep_interval: float = SWEEP_INTERVAL
 
 
 @dataclass
@@ -92,6 +101,7 @@ class Worker:
         self._threads_busy = 0
         self._threads_lock = threading.Lock()
         self._backlog = True  # the last claim filled every free slot: more may be ready
+        self.summary = WorkerSummary()
         self.version = options.version or code_version(app.registry.workflows, app.registry.steps)
         # Claims take runs of these versions (or unpinned ones), and pin them to the first.
         self._versions = (self.version, *options.compatible_versions)
@@ -130,6 +140,10 @@ class Worker:
             lease_deadline=self._lease_deadline,
             models=self.app.models,
             tenant_budgets=self.app.tenant_budgets,
+            workspace_roots=self.app.workspace_roots,
+            observer=self.app.observability.run_observer(
+                self.options.concurrency, lambda: self._draining
+            ),
         )
         for queue, max_running in self.app.queue_limits.items():
             if queue in self.options.queues:
@@ -149,16 +163,26 @@ class Worker:
         presence = asyncio.create_task(self._presence.keep_fresh())
         heartbeat = asyncio.create_task(self._heartbeat())
         pruner = asyncio.create_task(self._prune_periodically())
+        sweeper = asyncio.create_task(
+            sweep_workspaces_periodically(
+                store, self.app.workspace_roots, self.options.workspace_sweep_interval
+            )
+        )
         scheduler: asyncio.Task[None] | None = None
+        budget = stop_near_budget(self)
         try:
             scheduler = await self._start_scheduler()
             await self._claim_loop()
         finally:
+            if budget is not None:
+                budget.cancel()
             if scheduler is not None:
                 scheduler.cancel()
             self._draining = True
             await self._drain()
-            for task in (heartbeat, pruner, presence):
+            self.summary.stop()
+            log.info("worker %s stopped: %s", self.owner, self.summary.line())
+            for task in (heartbeat, pruner, presence, sweeper):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -250,6 +274,7 @@ class Worker:
             return
         execution = Execution(claimed, workflow, self._environment)
         outcome = await execute(execution)
+        self.summary.record(outcome)
         if outcome is not None:
             self._schedule_local_wake(claimed.run.id, outcome)
 
@@ -337,17 +362,21 @@ class Worker:
         """Let runs reach their next step boundary within the grace period, then hand back."""
         tasks = [held.task for held in self._active.values()]
         held = list(self._active)
+        settled = self.summary.settled
         if tasks:
             _, pending = await asyncio.wait(tasks, timeout=self.options.grace)
             for task in pending:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending)
+            self.summary.abandoned += len(pending)
         try:
             released = await self.app.store.release_leases(self.owner, held) if held else 0
         except StoreError as exc:
             log.warning("could not release leases (they will expire): %s", exc)
+            self.summary.kept += len(held) - (self.summary.settled - settled)
             return
+        self.summary.handed_back += released
         if released:
             log.info("worker %s handed %d run(s) back", self.owner, released)
 

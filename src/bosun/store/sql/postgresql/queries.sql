@@ -3,11 +3,11 @@ WITH inserted AS (
     INSERT INTO runs (id, workflow, queue, status, priority, input, idempotency_key,
                       parent_id, parent_seq, deadline, concurrency_key, concurrency_limit,
                       fairness_key, tenant, session, webhook_url, ready_at, created_at,
-                      updated_at)
+                      updated_at, traceparent)
     VALUES (%(id)s, %(workflow)s, %(queue)s, 'queued', %(priority)s, %(input)s,
             %(idempotency_key)s, %(parent_id)s, %(parent_seq)s, %(deadline)s,
             %(concurrency_key)s, %(concurrency_limit)s, %(fairness_key)s, %(tenant)s,
-            %(session)s, %(webhook_url)s, %(now)s, %(now)s, %(now)s)
+            %(session)s, %(webhook_url)s, %(now)s, %(now)s, %(now)s, %(traceparent)s)
     ON CONFLICT DO NOTHING
     RETURNING id, queue
 )
@@ -17,12 +17,13 @@ SELECT id, pg_notify('bosun_work', queue) AS notified FROM inserted;
 INSERT INTO runs (id, workflow, queue, status, priority, input, idempotency_key, parent_id,
                   parent_seq, deadline, concurrency_key, concurrency_limit, fairness_key,
                   tenant, session, webhook_url, ready_at, lease_owner, lease_token,
-                  lease_expires_at, attempts, started_at, created_at, updated_at, version)
+                  lease_expires_at, attempts, started_at, created_at, updated_at, version,
+                  traceparent)
 VALUES (%(id)s, %(workflow)s, %(queue)s, 'running', %(priority)s, %(input)s,
         %(idempotency_key)s, %(parent_id)s, %(parent_seq)s, %(deadline)s,
         %(concurrency_key)s, %(concurrency_limit)s, %(fairness_key)s, %(tenant)s,
         %(session)s, %(webhook_url)s, %(expires)s, %(owner)s, %(owner)s || ':1',
-        %(expires)s, 1, %(now)s, %(now)s, %(now)s, %(version)s)
+        %(expires)s, 1, %(now)s, %(now)s, %(now)s, %(version)s, %(traceparent)s)
 ON CONFLICT DO NOTHING
 RETURNING *;
 
@@ -45,8 +46,12 @@ ON CONFLICT (queue) DO UPDATE SET max_running = excluded.max_running,
 DELETE FROM queue_limits WHERE queue = %(queue)s;
 
 -- name: claim_runs
-SELECT * FROM claim_runs(%(owner)s, %(queues)s, %(limit)s, %(window)s, %(expires)s, %(now)s,
-                         %(versions)s::text[]);
+-- `took_over`: the run was still `running` (its lease expired) before this claim. The outer
+-- query's snapshot predates the function's update, so it reads the status the claim replaced.
+SELECT c.*, EXISTS (SELECT 1 FROM runs AS before
+                    WHERE before.id = c.id AND before.status = 'running') AS took_over
+FROM claim_runs(%(owner)s, %(queues)s, %(limit)s, %(window)s, %(expires)s, %(now)s,
+                %(versions)s::text[]) AS c;
 
 -- name: journals_of
 SELECT * FROM journal WHERE run_id = ANY(%(run_ids)s) ORDER BY pos;
@@ -379,3 +384,30 @@ DELETE FROM workers WHERE id = %(id)s;
 
 -- name: list_workers
 SELECT * FROM workers ORDER BY started_at, id;
+
+-- workload (bosun plan --from-db)
+
+-- name: workload_hourly
+SELECT floor(created_at / 3600)::bigint AS hour, COUNT(*) AS runs, MIN(created_at) AS first
+FROM runs WHERE created_at >= %(since)s
+GROUP BY 1 ORDER BY 1;
+
+-- name: workload_queues
+SELECT DISTINCT queue FROM runs WHERE created_at >= %(since)s ORDER BY queue;
+
+-- name: workload_runs
+SELECT r.queue, r.status, r.attempts, r.created_at, r.finished_at,
+       MIN(j.started_at) AS started_at,
+       COUNT(*) FILTER (WHERE j.kind IN ('step', 'tool')) AS steps,
+       COUNT(*) FILTER (WHERE j.kind = 'llm') AS llm_calls,
+       COALESCE(SUM(j.finished_at - j.started_at)
+                FILTER (WHERE j.kind IN ('sleep', 'signal', 'child')), 0) AS waiting_s,
+       COALESCE(MAX(j.finished_at - j.started_at)
+                FILTER (WHERE j.kind IN ('step', 'tool', 'llm')), 0) AS longest_step_s,
+       COALESCE(SUM(octet_length(j.output)), 0) + octet_length(r.input)
+         + COALESCE(octet_length(r.result), 0) AS state_bytes
+FROM (SELECT * FROM runs WHERE created_at >= %(since)s
+      ORDER BY created_at DESC LIMIT %(limit)s) AS r
+LEFT JOIN journal AS j ON j.run_id = r.id
+GROUP BY r.id, r.queue, r.status, r.attempts, r.created_at, r.finished_at, r.input, r.result
+ORDER BY r.created_at DESC;

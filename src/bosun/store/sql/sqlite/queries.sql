@@ -1,21 +1,22 @@
 -- name: insert_run
 INSERT INTO runs (id, workflow, queue, status, priority, input, idempotency_key, parent_id,
                   parent_seq, deadline, concurrency_key, concurrency_limit, fairness_key,
-                  tenant, session, webhook_url, ready_at, created_at, updated_at)
+                  tenant, session, webhook_url, ready_at, created_at, updated_at, traceparent)
 VALUES (:id, :workflow, :queue, 'queued', :priority, :input, :idempotency_key, :parent_id,
         :parent_seq, :deadline, :concurrency_key, :concurrency_limit, :fairness_key,
-        :tenant, :session, :webhook_url, :now, :now, :now)
+        :tenant, :session, :webhook_url, :now, :now, :now, :traceparent)
 ON CONFLICT DO NOTHING;
 
 -- name: insert_claimed_run
 INSERT INTO runs (id, workflow, queue, status, priority, input, idempotency_key, parent_id,
                   parent_seq, deadline, concurrency_key, concurrency_limit, fairness_key,
                   tenant, session, webhook_url, ready_at, lease_owner, lease_token,
-                  lease_expires_at, attempts, started_at, created_at, updated_at, version)
+                  lease_expires_at, attempts, started_at, created_at, updated_at, version,
+                  traceparent)
 VALUES (:id, :workflow, :queue, 'running', :priority, :input, :idempotency_key, :parent_id,
         :parent_seq, :deadline, :concurrency_key, :concurrency_limit, :fairness_key,
         :tenant, :session, :webhook_url, :expires, :owner, :owner || ':1', :expires, 1, :now,
-        :now, :now, :version)
+        :now, :now, :version, :traceparent)
 ON CONFLICT DO NOTHING
 RETURNING *;
 
@@ -465,3 +466,35 @@ DELETE FROM workers WHERE id = :id;
 
 -- name: list_workers
 SELECT * FROM workers ORDER BY started_at, id;
+
+-- workload (bosun plan --from-db)
+
+-- name: workload_hourly
+SELECT CAST(created_at / 3600 AS INTEGER) AS hour, COUNT(*) AS runs, MIN(created_at) AS first
+FROM runs WHERE created_at >= :since
+GROUP BY hour ORDER BY hour;
+
+-- name: workload_queues
+SELECT DISTINCT queue FROM runs WHERE created_at >= :since ORDER BY queue;
+
+-- name: workload_runs
+SELECT r.queue, r.status, r.attempts, r.created_at, r.finished_at,
+       MIN(j.started_at) AS started_at,
+       COUNT(*) FILTER (WHERE j.kind IN ('step', 'tool')) AS steps,
+       COUNT(*) FILTER (WHERE j.kind = 'llm') AS llm_calls,
+       COALESCE(SUM(j.finished_at - j.started_at)
+                FILTER (WHERE j.kind IN ('sleep', 'signal', 'child')), 0) AS waiting_s,
+       COALESCE(MAX(j.finished_at - j.started_at)
+                FILTER (WHERE j.kind IN ('step', 'tool', 'llm')), 0) AS longest_step_s,
+       COALESCE(SUM(length(CAST(j.output AS BLOB))), 0)
+         + CASE WHEN r.input = '@offloaded'
+                THEN (SELECT size FROM run_payloads WHERE run_id = r.id AND field = 'input')
+                ELSE length(CAST(r.input AS BLOB)) END
+         + CASE WHEN r.result = '@offloaded'
+                THEN (SELECT size FROM run_payloads WHERE run_id = r.id AND field = 'result')
+                ELSE COALESCE(length(CAST(r.result AS BLOB)), 0) END AS state_bytes
+FROM (SELECT * FROM runs WHERE created_at >= :since
+      ORDER BY created_at DESC LIMIT :limit) AS r
+LEFT JOIN journal AS j ON j.run_id = r.id
+GROUP BY r.id
+ORDER BY r.created_at DESC;

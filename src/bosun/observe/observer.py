@@ -1,0 +1,109 @@
+"""The `RunObserver` a worker installs: metrics always, spans when tracing is on."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from bosun.engine.hooks import LlmCall, StepStatus
+from bosun.observe.metrics import Metrics, SlotCounter
+
+if TYPE_CHECKING:
+    from bosun.engine.execution import Execution
+    from bosun.observe.tracing import StepSpan, Tracing
+    from bosun.store.records import Outcome
+
+# What an execution's outcome means for the run: its status when the run is over.
+FINAL_STATUS = {"complete": "completed", "fail": "failed", "block": "blocked"}
+
+
+class Observer:
+    """Counts what one worker executes, and traces it when `tracing` is given.
+
+    Args:
+        metrics: the App's metrics.
+        tracing: the App's tracing, or None when tracing is off.
+        concurrency: the worker's slots.
+        is_draining: whether the worker has stopped taking work.
+    """
+
+    def __init__(
+        self,
+        metrics: Metrics,
+        tracing: Tracing | None,
+        concurrency: int,
+        is_draining: Callable[[], bool],
+    ) -> None:
+        self.metrics = metrics
+        self.tracing = tracing
+        self.slots = SlotCounter(concurrency, is_draining)
+        metrics.slots.track(self.slots)
+        # Histogram children by (kind, step, status): `labels()` costs more than `observe()`.
+        self._durations: dict[tuple[str, str, str], Any] = {}
+
+    def run_submitted(self, workflow: str) -> None:
+        self.metrics.runs_submitted.labels(workflow).inc()
+
+    def execution_started(self, execution: Execution) -> None:
+        self.slots.busy += 1
+        if execution.took_over:
+            self.metrics.lease_takeovers.labels(execution.run.queue).inc()
+        if self.tracing is not None:
+            self.tracing.execution_started(execution)
+
+    def execution_finished(self, execution: Execution, outcome: Outcome | None) -> None:
+        self.slots.busy -= 1
+        run = execution.run
+        kind = outcome.kind if outcome is not None else "abandoned"
+        self.metrics.executions.labels(run.workflow, kind).inc()
+        status = FINAL_STATUS.get(kind)
+        if status is not None:
+            self.metrics.runs_finished.labels(run.workflow, status).inc()
+        if self.tracing is not None:
+            self.tracing.execution_finished(outcome)
+            if outcome is not None and status is not None and kind != "block":
+                self.tracing.run_finished(run, status, outcome.error, time.time())
+
+    def step_started(
+        self, execution: Execution, seq: str, name: str, kind: str, attempt: int
+    ) -> object:
+        span = None
+        if self.tracing is not None:
+            span = self.tracing.step_started(seq, name, kind, attempt)
+        return _Step(kind, name, span)
+
+    def step_finished(
+        self, started: object, status: StepStatus, seconds: float, error: BaseException | None
+    ) -> None:
+        assert isinstance(started, _Step)
+        key = (started.kind, started.name, status)
+        duration = self._durations.get(key)
+        if duration is None:
+            duration = self._durations[key] = self.metrics.step_seconds.labels(*key)
+        duration.observe(seconds)
+        if status == "retrying":
+            self.metrics.step_retries.labels(started.kind, started.name).inc()
+        if started.span is not None and self.tracing is not None:
+            self.tracing.step_finished(started.span, status, error)
+
+    def llm_called(self, execution: Execution, call: LlmCall) -> None:
+        metrics, tenant = self.metrics, execution.run.tenant
+        metrics.llm_seconds.labels(call.model).observe(call.seconds)
+        metrics.llm_tokens.labels(call.model, tenant, "input").inc(call.input_tokens)
+        metrics.llm_tokens.labels(call.model, tenant, "output").inc(call.output_tokens)
+        metrics.llm_cost.labels(call.model, tenant).inc(call.cost)
+        if self.tracing is not None:
+            self.tracing.llm_called(call)
+
+    def sandbox_ran(self, backend: str, outcome: str, seconds: float) -> None:
+        self.metrics.sandbox_runs.labels(backend, outcome).inc()
+
+
+class _Step:
+    __slots__ = ("kind", "name", "span")
+
+    def __init__(self, kind: str, name: str, span: StepSpan | None) -> None:
+        self.kind = kind
+        self.name = name
+        self.span = span

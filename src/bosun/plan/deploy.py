@@ -1,0 +1,61 @@
+"""The `bosun deploy` command lines the planner recommends, built in one place.
+
+`bosun deploy` takes a target and the app reference:
+
+    bosun deploy compose APP_REF [--workers N]
+    bosun deploy helm APP_REF [--min-replicas N] [--max-replicas N] [--scale-to-zero]
+                              [--gpu-pool QUEUE]
+    bosun deploy manifests APP_REF   (the options of helm)
+    bosun deploy cloud-run APP_REF [--max-seconds N]
+    bosun deploy lambda APP_REF [--max-seconds N]
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import Literal
+
+DeployTarget = Literal["compose", "helm", "manifests", "cloud-run", "lambda"]
+_OPTIONS: dict[str, frozenset[str]] = {
+    "compose": frozenset({"workers"}),
+    "helm": frozenset({"min_replicas", "max_replicas", "scale_to_zero", "gpu_pool"}),
+    "manifests": frozenset({"min_replicas", "max_replicas", "scale_to_zero", "gpu_pool"}),
+    "cloud-run": frozenset({"max_seconds"}),
+    "lambda": frozenset({"max_seconds"}),
+}
+
+
+def deploy_command(
+    target: DeployTarget,
+    app_ref: str,
+    *,
+    workers: int | None = None,
+    min_replicas: int | None = None,
+    max_replicas: int | None = None,
+    scale_to_zero: bool = False,
+    gpu_pool: str | None = None,
+    max_seconds: int | None = None,
+) -> str:
+    """The command line, with each option only where the target takes it.
+
+    Raises:
+        ValueError: an option the target does not take.
+    """
+    given = {
+        "workers": workers,
+        "min_replicas": min_replicas,
+        "max_replicas": max_replicas,
+        "scale_to_zero": scale_to_zero or None,
+        "gpu_pool": gpu_pool,
+        "max_seconds": max_seconds,
+    }
+    wrong = sorted(k for k, v in given.items() if v is not None and k not in _OPTIONS[target])
+    if wrong:
+        raise ValueError(f"bosun deploy {target} takes no {', '.join(wrong)}")
+    words = ["bosun", "deploy", target, shlex.quote(app_ref)]
+    for name, value in given.items():
+        if value is None:
+            continue
+        flag = "--" + name.replace("_", "-")
+        words.append(flag if value is True else f"{flag} {shlex.quote(str(value))}")
+    return " ".join(words)

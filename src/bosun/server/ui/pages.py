@@ -1,0 +1,258 @@
+"""The UI's pages: runs, one run, sessions, one session, queues. Each reads the store the
+way the matching `/v1` endpoint does, scoped to the logged-in key's tenant, and shows the
+records through the API's own JSON views (`bosun.wire.run_view`, the sessions view)."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import RedirectResponse
+
+from bosun.errors import InvalidRequest
+from bosun.server.api import INTERNAL_PREFIX, _owned_run
+from bosun.server.sessions_api import _session
+from bosun.server.sessions_api import _view as session_view
+from bosun.server.ui.access import principal, server_state
+from bosun.server.ui.render import render
+from bosun.server.ui.routing import PageRoute
+from bosun.server.ui.views import chat_line, timeline
+from bosun.store import Store
+from bosun.store.records import RUN_STATUSES, TERMINAL_STATUSES, RunFilter, RunRecord
+from bosun.wire import decode_cursor, encode_cursor, event_view, run_view
+
+router = APIRouter(prefix="/ui", route_class=PageRoute, include_in_schema=False)
+
+DEFAULT_LIMIT = 50
+POLL_SECONDS = 2
+QUEUE_SCAN_BATCH = 200
+QUEUE_SCAN_MAX = 5000  # rows one page may look through for a queue filter
+EVENTS_SHOWN = 1000
+MESSAGES_SHOWN = 500
+
+
+def _blank(value: str | None) -> str | None:
+    """An empty form field means no filter."""
+    if value is None:
+        return None
+    return value.strip() or None
+
+
+def run_row(record: RunRecord) -> dict[str, Any]:
+    """A run as the API shows it, plus raw times for the UI's relative dates."""
+    end = record.finished_at or (time.time() if record.status == "running" else None)
+    return {
+        **run_view(record),
+        "created_ts": record.created_at,
+        "took": None if end is None else end - record.created_at,
+    }
+
+
+async def _page_of_runs(
+    store: Store, where: RunFilter, queue: str | None
+) -> tuple[list[RunRecord], tuple[float, str] | None]:
+    """One page of runs newest first and the cursor of the next page (None: no more).
+
+    The store filters by status, workflow, session and tenant; a queue filter is applied
+    here, looking through at most QUEUE_SCAN_MAX runs per page (the cursor then continues
+    from where the look stopped, so paging stays exact)."""
+    limit = where.limit
+    if queue is None:
+        records = await store.list_runs(dataclasses.replace(where, limit=limit + 1))
+        page = records[:limit]
+        more = len(records) > limit
+        return page, (page[-1].created_at, page[-1].id) if more else None
+    matched: list[RunRecord] = []
+    before = where.before
+    scanned = 0
+    while scanned < QUEUE_SCAN_MAX:
+        batch = await store.list_runs(
+            dataclasses.replace(where, before=before, limit=QUEUE_SCAN_BATCH)
+        )
+        for record in batch:
+            before = (record.created_at, record.id)
+            if record.queue == queue:
+                matched.append(record)
+                if len(matched) == limit:
+                    return matched, before
+        scanned += len(batch)
+        if len(batch) < QUEUE_SCAN_BATCH:
+            return matched, None
+    return matched, before
+
+
+def _workflow_names(request: Request) -> list[str]:
+    workflows = server_state(request).app.registry.workflows
+    return sorted(n for n in workflows if not n.startswith(INTERNAL_PREFIX))
+
+
+async def _queue_names(request: Request) -> list[str]:
+    app = server_state(request).app
+    names = {d.queue for d in app.registry.workflows.values()}
+    names.update(s.queue for s in await app.store.queue_stats())
+    return sorted(names)
+
+
+@router.get("/")
+async def ui_home() -> Response:
+    return RedirectResponse("/ui/runs", status_code=303)
+
+
+@router.get("/runs")
+async def runs_page(
+    request: Request,
+    status: str | None = None,
+    workflow: str | None = None,
+    queue: str | None = None,
+    session: str | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = DEFAULT_LIMIT,
+    partial: str | None = None,
+) -> Response:
+    who = await principal(request, "read")
+    filters = {
+        "status": _blank(status),
+        "workflow": _blank(workflow),
+        "queue": _blank(queue),
+        "session": _blank(session),
+    }
+    if filters["status"] is not None and filters["status"] not in RUN_STATUSES:
+        raise InvalidRequest(f"status must be one of {', '.join(RUN_STATUSES)}; got {status!r}")
+    where = RunFilter(
+        status=filters["status"],  # checked against RUN_STATUSES above
+        workflow=filters["workflow"],
+        session=filters["session"],
+        tenant=who.tenant,
+        limit=limit,
+        before=None if not cursor else decode_cursor(cursor),
+    )
+    store = server_state(request).app.store
+    records, after = await _page_of_runs(store, where, filters["queue"])
+    context: dict[str, Any] = {"runs": [run_row(r) for r in records]}
+    if partial == "rows":
+        return render(request, "runs_rows.html", context, principal=who)
+    query = {k: v for k, v in filters.items() if v is not None}
+    if limit != DEFAULT_LIMIT:
+        query["limit"] = str(limit)
+    here = dict(query, **({"cursor": cursor} if cursor else {}))
+    context.update(
+        filters=filters,
+        statuses=RUN_STATUSES,
+        workflows=_workflow_names(request),
+        queues=await _queue_names(request),
+        cursor=cursor,
+        limit=limit,
+        default_limit=DEFAULT_LIMIT,
+        first_url="/ui/runs?" + urlencode(query),
+        next_url=None
+        if after is None
+        else "/ui/runs?" + urlencode(dict(query, cursor=encode_cursor(*after))),
+        poll_url="/ui/runs?" + urlencode(dict(here, partial="rows")),
+        poll_seconds=POLL_SECONDS,
+    )
+    return render(request, "runs.html", context, principal=who)
+
+
+@router.get("/runs/{run_id}")
+async def run_page(request: Request, run_id: str, partial: str | None = None) -> Response:
+    who = await principal(request, "read")
+    app = server_state(request).app
+    store = app.store
+    record = await _owned_run(app, who, run_id)
+    journal = await store.get_journal(run_id)
+    events = await store.list_events(run_id, after=0, limit=EVENTS_SHOWN)
+    now = time.time()
+    waiting = next((e for e in journal if e.kind == "signal" and e.status == "waiting"), None)
+    children = await store.list_runs(RunFilter(parent_id=run_id, tenant=who.tenant, limit=100))
+    context: dict[str, Any] = {
+        "run": run_view(record),
+        "record": record,
+        "took": (record.finished_at or now) - record.created_at,
+        "journal": journal,
+        "timeline": timeline(record, journal, events, now),
+        "usage": await store.usage_totals(run_id=run_id),
+        "children": [run_row(c) for c in children],
+    }
+    if partial == "live":
+        return render(request, "run_live.html", context, principal=who)
+    context.update(
+        events=[event_view(e, record) for e in events],
+        events_truncated=len(events) == EVENTS_SHOWN,
+        last_event=events[-1].seq if events else 0,
+        finished=record.status in TERMINAL_STATUSES,
+        waiting_for=None if waiting is None else waiting.name,
+    )
+    return render(request, "run.html", context, principal=who)
+
+
+@router.get("/sessions")
+async def sessions_page(
+    request: Request,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = DEFAULT_LIMIT,
+) -> Response:
+    who = await principal(request, "read")
+    store = server_state(request).app.store
+    before = None if not cursor else decode_cursor(cursor)
+    records = await store.list_sessions(who.tenant, limit + 1, before)
+    page = records[:limit]
+    sessions = [
+        {**session_view(r), "updated_ts": r.updated_at, "created_ts": r.created_at} for r in page
+    ]
+    next_url = None
+    if len(records) > limit:
+        next_url = "/ui/sessions?" + urlencode(
+            {"cursor": encode_cursor(page[-1].updated_at, page[-1].id), "limit": limit}
+        )
+    context = {"sessions": sessions, "cursor": cursor, "next_url": next_url}
+    return render(request, "sessions.html", context, principal=who)
+
+
+@router.get("/sessions/{session_id}")
+async def session_page(request: Request, session_id: str) -> Response:
+    who = await principal(request, "read")
+    state = server_state(request)
+    store = state.app.store
+    record = await _session(state, who.tenant, session_id)
+    after = max(0, record.last_seq - MESSAGES_SHOWN)
+    messages = await store.session_messages(who.tenant, session_id, after, MESSAGES_SHOWN)
+    runs = await store.session_runs(who.tenant, session_id)
+    context = {
+        "session": session_view(record),
+        "record": record,
+        "lines": [chat_line(m.seq, m.run_id, m.created_at, m.message) for m in messages],
+        "truncated": after > 0,
+        "runs": [run_row(r) for r in sorted(runs, key=lambda r: r.created_at, reverse=True)],
+        "usage": await store.usage_totals(tenant=who.tenant, session=session_id),
+    }
+    return render(request, "session.html", context, principal=who)
+
+
+@router.get("/queues")
+async def queues_page(request: Request, partial: str | None = None) -> Response:
+    who = await principal(request, "read")
+    app = server_state(request).app
+    by_queue: dict[str, list[str]] = {}
+    for name, definition in sorted(app.registry.workflows.items()):
+        if not name.startswith(INTERNAL_PREFIX):
+            by_queue.setdefault(definition.queue, []).append(name)
+    stats = {s.queue: s for s in await app.store.queue_stats()}
+    queues = []
+    for name in sorted(set(stats) | set(by_queue)):
+        s = stats.get(name)
+        queues.append(
+            {
+                "queue": name,
+                "ready": s.ready if s else 0,
+                "in_flight": s.in_flight if s else 0,
+                "waiting": s.waiting if s else 0,
+                "oldest_ready_age": s.oldest_ready_age if s else 0.0,
+                "workflows": by_queue.get(name, []),
+            }
+        )
+    context: dict[str, Any] = {"queues": queues, "poll_seconds": POLL_SECONDS}
+    template = "queues_rows.html" if partial == "rows" else "queues.html"
+    return render(request, template, context, principal=who)
