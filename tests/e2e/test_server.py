@@ -695,5 +695,8 @@ def test_runs_show_and_filter_by_the_version_they_ran_on(served: Served) -> None
         pinned = client.get("/v1/runs", params={"version": version}).json()["runs"]
         assert [r["id"] for r in pinned] == [run["id"]]
         assert client.get("/v1/runs", params={"version": "v0"}).json()["runs"] == []
+        by_queue = client.get("/v1/runs", params={"queue": run["queue"]}).json()["runs"]
+        assert [r["id"] for r in by_queue] == [run["id"]]
+        assert client.get("/v1/runs", params={"queue": "elsewhere"}).json()["runs"] == []
     with bosun.Client(served.url, api_key=key) as typed:
         assert [r.version for r in typed.iter_runs(version=version)] == [version]

@@ -29,6 +29,7 @@ from bosun.server.feeds import Ephemeral
 from bosun.server.models import SendSignal, SubmitRun
 from bosun.server.sse import comment, format_event, parse_last_event_id
 from bosun.server.state import ServerState
+from bosun.store import Store
 from bosun.store.events import FINAL_TYPES
 from bosun.store.records import (
     RUN_STATUSES,
@@ -176,30 +177,40 @@ async def list_runs(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,
     version: str | None = None,
+    queue: str | None = None,
 ) -> dict[str, Any]:
     state, principal = await _caller(request, "read")
     if status is not None and status not in RUN_STATUSES:
         raise InvalidRequest(f"status must be one of {', '.join(RUN_STATUSES)}; got {status!r}")
     run_status: RunStatus | None = status
-    records = await state.app.store.list_runs(
-        RunFilter(
-            status=run_status,
-            workflow=workflow,
-            tenant=principal.tenant,
-            session=session,
-            version=version,
-            created_after=_time_or_none(created_after, "created_after"),
-            created_before=_time_or_none(created_before, "created_before"),
-            limit=limit + 1,
-            before=None if cursor is None else decode_cursor(cursor),
-        )
+    where = RunFilter(
+        status=run_status,
+        workflow=workflow,
+        queue=queue,
+        tenant=principal.tenant,
+        session=session,
+        version=version,
+        created_after=_time_or_none(created_after, "created_after"),
+        created_before=_time_or_none(created_before, "created_before"),
+        limit=limit,
+        before=None if cursor is None else decode_cursor(cursor),
     )
-    page = records[:limit]
-    more = len(records) > limit
+    page, after = await page_of_runs(state.app.store, where)
     return {
         "runs": [run_view(r) for r in page],
-        "next_cursor": encode_cursor(page[-1].created_at, page[-1].id) if more else None,
+        "next_cursor": None if after is None else encode_cursor(*after),
     }
+
+
+async def page_of_runs(
+    store: Store, where: RunFilter
+) -> tuple[list[RunRecord], tuple[float, str] | None]:
+    """Up to `where.limit` runs, newest first, and the position after the last one when
+    there are more (None: this is the last page)."""
+    records = await store.list_runs(dataclasses.replace(where, limit=where.limit + 1))
+    page = records[: where.limit]
+    more = len(records) > where.limit
+    return page, (page[-1].created_at, page[-1].id) if more else None
 
 
 @router.post("/runs/{run_id}/cancel", summary="Cancel a run and its unfinished children")

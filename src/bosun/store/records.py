@@ -186,6 +186,7 @@ class RunFilter:
 
     status: RunStatus | None = None
     workflow: str | None = None
+    queue: str | None = None
     parent_id: str | None = None
     tenant: str | None = None
     session: str | None = None

@@ -65,7 +65,7 @@ def run_from_row(row: Any) -> RunRecord:
 def list_runs_sql(where: RunFilter, placeholder: str) -> tuple[str, list[Any]]:
     """The query listing runs that match `where`, newest first, with its parameters."""
     clauses, params = [], []
-    for column in ("status", "workflow", "parent_id", "tenant", "session", "version"):
+    for column in ("status", "workflow", "queue", "parent_id", "tenant", "session", "version"):
         value = getattr(where, column)
         if value is not None:
             clauses.append(f"{column} = {placeholder}")

@@ -4,7 +4,6 @@ records through the API's own JSON views (`bosun.wire.run_view`, the sessions vi
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -13,14 +12,13 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
 from bosun.errors import InvalidRequest
-from bosun.server.api import INTERNAL_PREFIX, _owned_run
+from bosun.server.api import INTERNAL_PREFIX, _owned_run, page_of_runs
 from bosun.server.sessions_api import _session
 from bosun.server.sessions_api import _view as session_view
 from bosun.server.ui.access import principal, server_state
 from bosun.server.ui.render import render
 from bosun.server.ui.routing import PageRoute
 from bosun.server.ui.views import chat_line, timeline
-from bosun.store import Store
 from bosun.store.records import RUN_STATUSES, TERMINAL_STATUSES, RunFilter, RunRecord
 from bosun.wire import decode_cursor, encode_cursor, event_view, run_view
 
@@ -28,8 +26,6 @@ router = APIRouter(prefix="/ui", route_class=PageRoute, include_in_schema=False)
 
 DEFAULT_LIMIT = 50
 POLL_SECONDS = 2
-QUEUE_SCAN_BATCH = 200
-QUEUE_SCAN_MAX = 5000  # rows one page may look through for a queue filter
 EVENTS_SHOWN = 1000
 MESSAGES_SHOWN = 500
 
@@ -49,39 +45,6 @@ def run_row(record: RunRecord) -> dict[str, Any]:
         "created_ts": record.created_at,
         "took": None if end is None else end - record.created_at,
     }
-
-
-async def _page_of_runs(
-    store: Store, where: RunFilter, queue: str | None
-) -> tuple[list[RunRecord], tuple[float, str] | None]:
-    """One page of runs newest first and the cursor of the next page (None: no more).
-
-    The store filters by status, workflow, session and tenant; a queue filter is applied
-    here, looking through at most QUEUE_SCAN_MAX runs per page (the cursor then continues
-    from where the look stopped, so paging stays exact)."""
-    limit = where.limit
-    if queue is None:
-        records = await store.list_runs(dataclasses.replace(where, limit=limit + 1))
-        page = records[:limit]
-        more = len(records) > limit
-        return page, (page[-1].created_at, page[-1].id) if more else None
-    matched: list[RunRecord] = []
-    before = where.before
-    scanned = 0
-    while scanned < QUEUE_SCAN_MAX:
-        batch = await store.list_runs(
-            dataclasses.replace(where, before=before, limit=QUEUE_SCAN_BATCH)
-        )
-        for record in batch:
-            before = (record.created_at, record.id)
-            if record.queue == queue:
-                matched.append(record)
-                if len(matched) == limit:
-                    return matched, before
-        scanned += len(batch)
-        if len(batch) < QUEUE_SCAN_BATCH:
-            return matched, None
-    return matched, before
 
 
 def _workflow_names(request: Request) -> list[str]:
@@ -124,13 +87,13 @@ async def runs_page(
     where = RunFilter(
         status=filters["status"],  # checked against RUN_STATUSES above
         workflow=filters["workflow"],
+        queue=filters["queue"],
         session=filters["session"],
         tenant=who.tenant,
         limit=limit,
         before=None if not cursor else decode_cursor(cursor),
     )
-    store = server_state(request).app.store
-    records, after = await _page_of_runs(store, where, filters["queue"])
+    records, after = await page_of_runs(server_state(request).app.store, where)
     context: dict[str, Any] = {"runs": [run_row(r) for r in records]}
     if partial == "rows":
         return render(request, "runs_rows.html", context, principal=who)
