@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from tests.echo_server import echo_server
 
 import bosun
 from bosun import sandbox
@@ -92,25 +93,8 @@ def server() -> Iterator[Server]:
 
 @pytest.fixture(scope="module")
 def echo_port() -> Iterator[int]:
-    """A TCP server (a stand-in for a TLS one behind CONNECT): it answers each connection
-    with what it read, upper-cased."""
-    listener = socket.create_server(("127.0.0.1", 0))
-
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            with conn:
-                data = b""
-                while chunk := conn.recv(4096):
-                    data += chunk
-                conn.sendall(data.upper())
-
-    threading.Thread(target=serve, daemon=True).start()
-    yield listener.getsockname()[1]
-    listener.close()
+    with echo_server() as port:
+        yield port
 
 
 async def run_python(

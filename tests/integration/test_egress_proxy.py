@@ -20,6 +20,7 @@ import pytest
 
 from bosun.sandbox.egress import EgressProxy
 from bosun.sandbox.hosts import HostAllowList
+from tests.echo_server import echo_server
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -60,24 +61,8 @@ def upstream() -> Iterator[Upstream]:
 
 @pytest.fixture
 def echo_port() -> Iterator[int]:
-    """A TCP server that answers each connection with what it read, upper-cased."""
-    listener = socket.create_server(("127.0.0.1", 0))
-
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            with conn:
-                data = b""
-                while chunk := conn.recv(4096):
-                    data += chunk
-                conn.sendall(data.upper())
-
-    threading.Thread(target=serve, daemon=True).start()
-    yield listener.getsockname()[1]
-    listener.close()
+    with echo_server() as port:
+        yield port
 
 
 def fake_resolver(table: dict[str, list[str]]) -> Any:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 from serving import Served
-from uiworld import run_of, served_ui, submit, wait_status
+from uiworld import run_of, submit, wait_status
 
 from bosun.server.ui.access import login_link
 
@@ -51,17 +51,6 @@ def browser() -> Iterator[Browser]:
         launched = playwright.chromium.launch(executable_path=CHROMIUM)
         yield launched
         launched.close()
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Served, ModuleType]]:
-    with served_ui(tmp_path_factory.mktemp("ui") / "ui.db") as pair:
-        yield pair
-
-
-@pytest.fixture(scope="module")
-def served(world: tuple[Served, ModuleType]) -> Served:
-    return world[0]
 
 
 @pytest.fixture(scope="module")

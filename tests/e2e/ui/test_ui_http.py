@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from urllib.parse import unquote
 
 import httpx
@@ -16,17 +15,6 @@ from serving import Served
 from uiworld import served_ui, submit, wait_status
 
 PROBLEM = "application/problem+json"
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Served, ModuleType]]:
-    with served_ui(tmp_path_factory.mktemp("ui-http") / "ui.db") as pair:
-        yield pair
-
-
-@pytest.fixture(scope="module")
-def served(world: tuple[Served, ModuleType]) -> Served:
-    return world[0]
 
 
 @pytest.fixture(scope="module")
