@@ -15,7 +15,9 @@ APP = APPS / "three_steps.py"
 
 @pytest.mark.timeout(60)
 def test_workers_advertise_their_version_and_runs_are_listed_by_it(env: Env) -> None:
-    worker = env.worker(APP, "--version", "blue", "--queue", "default", name="blue")
+    worker = env.worker(
+        APP, "--version", "blue", "--compatible-with", "azure", "--queue", "default", name="blue"
+    )
 
     def registered() -> list[dict[str, object]]:
         done = env.bosun("workers", "--database", env.url, "--json")
@@ -26,6 +28,7 @@ def test_workers_advertise_their_version_and_runs_are_listed_by_it(env: Env) -> 
     [entry] = wait_for(registered, 20, "the worker to register")
     assert entry["queues"] == ["default"] and entry["state"] == "alive"
     assert entry["concurrency"] == 16
+    assert entry["compatible"] == ["azure"]  # may take over azure's runs
 
     run_id = env.submit(APP, "three_steps")
     wait_for(lambda: env.show(run_id)["status"] == "completed", 30, "the run to complete")

@@ -282,3 +282,15 @@ async def test_an_allow_listed_network_is_reachable(receiver: Receiver) -> None:
     assert await deliver(receiver.url, BODY, secret=SECRET, allow=["127.0.0.0/8"]) == 200
     with pytest.raises(InvalidRequest, match="not allowed"):
         await deliver(receiver.url, BODY, secret=SECRET, allow=["10.0.0.0/8"])
+
+
+def test_the_allow_list_comes_from_the_environment_unless_given(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import bosun
+
+    monkeypatch.setenv("BOSUN_WEBHOOK_ALLOW", " hooks.internal, 10.8.0.0/16 ,")
+    assert bosun.App("a").webhook_allow == ("hooks.internal", "10.8.0.0/16")
+    assert bosun.App("b", webhook_allow=["x.internal"]).webhook_allow == ("x.internal",)
+    monkeypatch.delenv("BOSUN_WEBHOOK_ALLOW")
+    assert bosun.App("c").webhook_allow == ()
