@@ -1,7 +1,7 @@
 """The PostgreSQL connector: psycopg 3 async with a pool, SKIP LOCKED claims, LISTEN/NOTIFY.
 
-Each domain operation is one round trip where it matters: a worker's fenced write is a single
-call of the `save_progress` SQL function (see `sql/postgresql/migrations`). NOTIFY wakes idle
+Each domain operation is one round trip where it matters: a worker's fenced writes are one
+call of the `save_progress_batch` SQL function (see `sql/postgresql/migrations`). NOTIFY wakes idle
 workers when a run becomes ready and result waiters when a run ends; polling stays the fallback.
 Schedules and rate limits live in their own modules, mixed in here.
 """
@@ -412,20 +412,18 @@ class PostgresStore(
             "token": lease.token,
             "wake_seq": lease.wake_seq,
             "now": time.time(),
-            "journal": Jsonb([entry_params(e) for e in progress.journal]),
-            "consumed": Jsonb([{"id": i, "seq": s} for i, s in progress.consumed_signals]),
-            "events": Jsonb([[t, d] for t, d in progress.events]),
-            "children": Jsonb([run_params(c, 0) for c in progress.children]),
+            "journal": [entry_params(e) for e in progress.journal],
+            "consumed": [{"id": i, "seq": s} for i, s in progress.consumed_signals],
+            "events": progress.events,
+            "children": [run_params(c, 0) for c in progress.children],
             "outcome": None
             if outcome is None
-            else Jsonb(
-                {
-                    "kind": outcome.kind,
-                    "wake_at": outcome.wake_at,
-                    "result": outcome.result,
-                    "error": dump_json(outcome.error),
-                }
-            ),
+            else {
+                "kind": outcome.kind,
+                "wake_at": outcome.wake_at,
+                "result": outcome.result,
+                "error": dump_json(outcome.error),
+            },
         }
 
         finished = await self._progress.submit(params)

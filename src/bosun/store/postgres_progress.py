@@ -1,14 +1,16 @@
 """Group commit of workers' progress writes on PostgreSQL.
 
-Concurrent `save_progress` calls of one process queue up; one task sends each batch over one
-connection in a single pipelined transaction, so many runs' steps share one round trip and one
-commit. A run whose lease is gone is reported in its row; it does not undo the others.
+Concurrent `save_progress` calls of one process queue up; one task sends each batch as one
+call of the `save_progress_batch` SQL function (one JSON document, one statement, one commit),
+so many runs' steps share a round trip and an fsync. A run whose lease is gone is reported in
+its row; it does not undo the others.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
@@ -56,16 +58,7 @@ class ProgressBatcher:
                     future.set_result(status)
 
     async def _write(self, batch: list[tuple[dict[str, Any], Any]]) -> list[str | None]:
+        document = json.dumps([params for params, _ in batch], separators=(",", ":"))
         async with self._pool.connection() as conn:
-            if len(batch) == 1:
-                row = await (await conn.execute(Q["save_progress"], batch[0][0])).fetchone()
-                return [row["final_status"] if row else None]
-            async with conn.transaction(), conn.pipeline() as pipeline:
-                cursors = []
-                for params, _ in batch:
-                    cursor = conn.cursor()
-                    await cursor.execute(Q["save_progress"], params)
-                    cursors.append(cursor)
-                await pipeline.sync()
-                rows = [await cursor.fetchone() for cursor in cursors]
-            return [row["final_status"] if row else None for row in rows]
+            rows = await (await conn.execute(Q["save_progress_batch"], (document,))).fetchall()
+        return [row["final_status"] for row in rows]

@@ -100,7 +100,8 @@ class Worker:
         self._reserved = 0
         self._threads_busy = 0
         self._threads_lock = threading.Lock()
-        self._backlog = True  # the last claim filled every free slot: more may be ready
+        self._backlog = True  # the last claim got all it asked for: more may be ready
+        self._claim_chunk = max(1, (options.concurrency + 1) // 2)
         self.summary = WorkerSummary()
         self.version = options.version or code_version(app.registry.workflows, app.registry.steps)
         # Claims take runs of these versions (or unpinned ones), and pin them to the first.
@@ -199,7 +200,10 @@ class Worker:
         opts = self.options
         backoff = opts.poll_interval
         while not self._draining:
-            free = opts.concurrency - len(self._active) - self._reserved
+            # Claim at most half the slots at a time: the next claim's round trip then
+            # overlaps the execution and the progress writes of the runs just claimed,
+            # instead of a full worker waiting for its whole batch to commit first.
+            free = min(opts.concurrency - len(self._active) - self._reserved, self._claim_chunk)
             claimed: list[ClaimedRun] = []
             if free > 0:
                 try:

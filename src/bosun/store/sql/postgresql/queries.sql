@@ -63,9 +63,9 @@ SELECT * FROM journal WHERE run_id = %(run_id)s ORDER BY pos;
 SELECT id, run_id, name, payload, created_at FROM signals
 WHERE run_id = ANY(%(run_ids)s) AND consumed_seq IS NULL ORDER BY id;
 
--- name: save_progress
-SELECT * FROM save_progress(%(run_id)s, %(token)s, %(wake_seq)s, %(now)s, %(journal)s,
-                            %(consumed)s, %(events)s, %(children)s, %(outcome)s);
+-- name: save_progress_batch
+-- A JSON array of save_progress arguments, as one call (see migration 0015).
+SELECT i, final_status FROM save_progress_batch(%s::jsonb) ORDER BY i;
 
 -- name: renew_leases
 UPDATE runs SET lease_expires_at = %(expires)s, ready_at = %(expires)s
