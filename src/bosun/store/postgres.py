@@ -388,9 +388,10 @@ class PostgresStore(
                 "now": now,
                 "versions": list(versions),
             }
-            rows = await (await conn.execute(Q["claim_runs"], params)).fetchall()
-            if not rows:
+            claimed = await (await conn.execute(Q["claim_runs"], params)).fetchall()
+            if not claimed:
                 return []
+            rows = [row["run"] for row in claimed]
             journal_ids, signal_ids = with_history(rows)
             journal_rows: list[dict[str, Any]] = []
             signal_rows: list[dict[str, Any]] = []
@@ -400,7 +401,7 @@ class PostgresStore(
             if signal_ids:
                 cur = await conn.execute(Q["pending_signals_of"], {"run_ids": signal_ids})
                 signal_rows = await cur.fetchall()
-            expired = [row["id"] for row in rows if row["took_over"]]
+            expired = [row["run"]["id"] for row in claimed if row["took_over"]]
             return claimed_runs(rows, owner, journal_rows, signal_rows, expired)
 
         return await self._run(op)

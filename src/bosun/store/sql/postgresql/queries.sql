@@ -46,12 +46,8 @@ ON CONFLICT (queue) DO UPDATE SET max_running = excluded.max_running,
 DELETE FROM queue_limits WHERE queue = %(queue)s;
 
 -- name: claim_runs
--- `took_over`: the run was still `running` (its lease expired) before this claim. The outer
--- query's snapshot predates the function's update, so it reads the status the claim replaced.
-SELECT c.*, EXISTS (SELECT 1 FROM runs AS before
-                    WHERE before.id = c.id AND before.status = 'running') AS took_over
-FROM claim_runs(%(owner)s, %(queues)s, %(limit)s, %(window)s, %(expires)s, %(now)s,
-                %(versions)s::text[]) AS c;
+SELECT * FROM claim_ready(%(owner)s, %(queues)s, %(limit)s, %(window)s, %(expires)s, %(now)s,
+                          %(versions)s::text[]);
 
 -- name: journals_of
 SELECT * FROM journal WHERE run_id = ANY(%(run_ids)s) ORDER BY pos;

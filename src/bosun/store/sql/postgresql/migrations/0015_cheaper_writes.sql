@@ -1,20 +1,26 @@
 -- Cheaper claims and progress writes; same signatures and behaviour.
 --
 -- claim_runs read and sorted every ready run of its queues on each call (`queue = ANY(...)`
--- cannot use the (queue, priority, ready_at) index in order), so a claim cost grew with the
--- backlog: 14 ms with 20 000 runs waiting. It now scans each queue's index in order and stops
--- after the window, and reads no more candidates than it wants when no queue has a limit.
+-- cannot use the (queue, priority, ready_at) index in order, and with stale statistics the
+-- planner chose a bitmap scan and a sort anyway), so a claim's cost grew with the backlog:
+-- 14 ms with 20 000 runs waiting. claim_ready scans each queue's index in order and stops
+-- after the window, reads no more candidates than it wants when no queue has a limit, and
+-- returns whether each claim took over an expired lease (the caller's check of that read
+-- every running run when the planner hashed it).
 --
 -- save_progress locked the run's row, moved its event position, then updated it again with
 -- the outcome: up to three row versions per write. It now makes one fenced UPDATE that does
 -- all three (a row lock only when there is nothing to change), then writes the journal,
 -- events and children.
 
-CREATE OR REPLACE FUNCTION claim_runs(p_owner text, p_queues text[], p_limit integer, p_window integer,
-                           p_expires double precision, p_now double precision,
-                           p_versions text[] DEFAULT '{}')
-RETURNS SETOF runs
-LANGUAGE plpgsql AS $$
+CREATE FUNCTION claim_ready(p_owner text, p_queues text[], p_limit integer, p_window integer,
+                            p_expires double precision, p_now double precision,
+                            p_versions text[] DEFAULT '{}')
+RETURNS TABLE (run jsonb, took_over boolean)
+LANGUAGE plpgsql
+-- Index scans only: with stale statistics (a burst into a fresh table) the planner would
+-- otherwise read every ready run through a bitmap and sort them, on every claim.
+SET enable_seqscan = off SET enable_bitmapscan = off AS $$
 DECLARE
     v_free jsonb := '{}';
     v_chosen text[] := '{}';
@@ -92,6 +98,7 @@ BEGIN
     END LOOP;
     CLOSE v_candidates;
 
+    -- `took_over`: the run was still `running` (its lease expired) before this claim.
     RETURN QUERY
     UPDATE runs
     SET status = 'running',
@@ -104,14 +111,25 @@ BEGIN
         updated_at = p_now,
         version = COALESCE(p_versions[1], runs.version)
     FROM (
-        SELECT id FROM runs
+        SELECT id, status FROM runs
         WHERE id = ANY(v_chosen) AND ready_at <= p_now
           AND status IN ('queued', 'suspended', 'running')
         FOR UPDATE SKIP LOCKED
     ) AS picked
     WHERE runs.id = picked.id
-    RETURNING runs.*;
+    RETURNING to_jsonb(runs.*), picked.status = 'running';
 END $$;
+
+-- The previous interface, for workers of the release before this one during a rolling
+-- deploy: the same claim, as rows of `runs`.
+CREATE OR REPLACE FUNCTION claim_runs(p_owner text, p_queues text[], p_limit integer, p_window integer,
+                           p_expires double precision, p_now double precision,
+                           p_versions text[] DEFAULT '{}')
+RETURNS SETOF runs
+LANGUAGE sql AS $$
+    SELECT (jsonb_populate_record(NULL::runs, c.run)).*
+    FROM claim_ready(p_owner, p_queues, p_limit, p_window, p_expires, p_now, p_versions) AS c;
+$$;
 
 CREATE OR REPLACE FUNCTION save_progress(p_run_id text, p_token text, p_wake_seq bigint,
                               p_now double precision, p_journal jsonb, p_consumed jsonb,
