@@ -111,12 +111,16 @@ BEGIN
         updated_at = p_now,
         version = COALESCE(p_versions[1], runs.version)
     FROM (
-        SELECT id, status FROM runs
-        WHERE id = ANY(v_chosen) AND ready_at <= p_now
-          AND status IN ('queued', 'suspended', 'running')
+        -- Lock by primary key only (OFFSET 0 keeps the outer conditions out of this scan,
+        -- which misleading statistics could otherwise turn into a scan of every ready
+        -- run), then check the locked, current rows are still claimable.
+        SELECT id, status, ready_at FROM runs
+        WHERE id = ANY(v_chosen)
+        OFFSET 0
         FOR UPDATE SKIP LOCKED
     ) AS picked
-    WHERE runs.id = picked.id
+    WHERE runs.id = picked.id AND picked.ready_at <= p_now
+      AND picked.status IN ('queued', 'suspended', 'running')
     RETURNING to_jsonb(runs.*), picked.status = 'running';
 END $$;
 
