@@ -83,6 +83,7 @@ from bosun.store.rows import (
 
 log = logging.getLogger("bosun.store.postgres")
 MAX_NOTIFY_BYTES = 7900  # PostgreSQL refuses NOTIFY payloads of 8000 bytes or more
+PLAIN_OUTCOMES = frozenset({"complete", "fail", "suspend"})
 
 
 class PostgresStore(
@@ -408,12 +409,18 @@ class PostgresStore(
 
     async def save_progress(self, lease: Lease, progress: Progress, lease_ttl: float) -> None:
         outcome = progress.outcome
+        journal = progress.journal
         params = {
+            # A plain write is made set-based with the rest of its batch (migration 0015).
+            "plain": not progress.children
+            and not progress.consumed_signals
+            and (outcome.kind in PLAIN_OUTCOMES if outcome else bool(progress.events))
+            and len({entry.seq for entry in journal}) == len(journal),
             "run_id": lease.run_id,
             "token": lease.token,
             "wake_seq": lease.wake_seq,
             "now": time.time(),
-            "journal": [entry_params(e) for e in progress.journal],
+            "journal": [entry_params(e) for e in journal],
             "consumed": [{"id": i, "seq": s} for i, s in progress.consumed_signals],
             "events": progress.events,
             "children": [run_params(c, 0) for c in progress.children],

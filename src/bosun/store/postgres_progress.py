@@ -1,9 +1,14 @@
 """Group commit of workers' progress writes on PostgreSQL.
 
-Concurrent `save_progress` calls of one process queue up; one task sends each batch as one
-call of the `save_progress_batch` SQL function (one JSON document, one statement, one commit),
-so many runs' steps share a round trip and an fsync. A run whose lease is gone is reported in
-its row; it does not undo the others.
+Concurrent `save_progress` calls of one process queue up; each batch goes to the database as
+one call of the `save_progress_batch` SQL function (one JSON document, one statement, one
+commit), so many runs' steps share a round trip and an fsync. Up to `WRITERS` batches are in
+flight at once, on their own connections, so the next batch is written while the last one
+commits. A run whose lease is gone is reported in its row; it does not undo the others.
+
+Batches in flight together touch different runs, but settling a child's parent can make two
+of them lock the same rows in opposite orders; PostgreSQL then aborts one whole batch, which
+is written again (nothing of it was committed).
 """
 
 from __future__ import annotations
@@ -11,36 +16,43 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 from typing import Any
 
+import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from bosun.store.postgres_io import Conn, Q, translate
 
+log = logging.getLogger("bosun.store.postgres")
 MAX_BATCH = 256
+WRITERS = 2
+RETRIES = 5  # of a batch aborted by a deadlock or a serialization failure
 
 
 class ProgressBatcher:
-    """Queue of pending `save_progress` calls, flushed batch after batch."""
+    """Queue of pending `save_progress` calls, flushed in batches by up to `WRITERS` tasks."""
 
     def __init__(self, pool: AsyncConnectionPool[Conn], where: str) -> None:
         self._pool = pool
         self._where = where
         self._queue: list[tuple[dict[str, Any], asyncio.Future[str | None]]] = []
-        self._task: asyncio.Task[None] | None = None
+        self._writers: set[asyncio.Task[None]] = set()
 
     async def submit(self, params: dict[str, Any]) -> str | None:
         """Record one run's progress; return its final status (or 'lease_lost', or None)."""
         future: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
         self._queue.append((params, future))
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._drain(), name="bosun-pg-progress")
+        if len(self._writers) < WRITERS:
+            task = asyncio.create_task(self._drain(), name="bosun-pg-progress")
+            self._writers.add(task)
+            task.add_done_callback(self._writers.discard)
         return await future
 
     async def close(self) -> None:
-        if self._task is not None:
+        for task in list(self._writers):
             with contextlib.suppress(Exception):
-                await self._task
+                await task
 
     async def _drain(self) -> None:
         while self._queue:
@@ -59,6 +71,17 @@ class ProgressBatcher:
 
     async def _write(self, batch: list[tuple[dict[str, Any], Any]]) -> list[str | None]:
         document = json.dumps([params for params, _ in batch], separators=(",", ":"))
-        async with self._pool.connection() as conn:
-            rows = await (await conn.execute(Q["save_progress_batch"], (document,))).fetchall()
-        return [row["final_status"] for row in rows]
+        for attempt in range(1, RETRIES + 1):
+            try:
+                async with self._pool.connection() as conn:
+                    cur = await conn.execute(Q["save_progress_batch"], (document,))
+                    rows = await cur.fetchall()
+                return [row["final_status"] for row in rows]
+            except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
+                if attempt == RETRIES:
+                    raise
+                log.info(
+                    "progress batch of %d runs aborted by a lock conflict; writing it again",
+                    len(batch),
+                )
+        raise AssertionError("unreachable")
