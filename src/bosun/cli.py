@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
@@ -99,19 +100,58 @@ MetricsTokenOpt = Annotated[
 ]
 
 
+class Loop(StrEnum):
+    """The event loop `bosun worker` runs on."""
+
+    auto = "auto"
+    asyncio = "asyncio"
+    uvloop = "uvloop"
+
+
+LoopOpt = Annotated[
+    Loop,
+    typer.Option(
+        "--loop",
+        envvar="BOSUN_LOOP",
+        show_envvar=True,
+        help="Event loop: auto (uvloop when installed, as with the 'fast' extra), asyncio or "
+        "uvloop.",
+    ),
+]
+
+
 def _fail(message: str, code: int = 1) -> NoReturn:
     err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
-def _run(main: Callable[[], Awaitable[T]]) -> T:
-    """Run a coroutine, turning bosun errors into a clear message and exit code 1."""
+LoopFactory = Callable[[], asyncio.AbstractEventLoop]
+
+
+def _run(main: Callable[[], Awaitable[T]], loop_factory: LoopFactory | None = None) -> T:
+    """Run a coroutine (on asyncio's loop unless `loop_factory` makes another), turning
+    bosun errors into a clear message and exit code 1."""
     try:
-        return asyncio.run(main())  # type: ignore[arg-type]
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            return runner.run(main())  # type: ignore[arg-type]
     except ConfigurationError as exc:
         _fail(str(exc), 2)
     except BosunError as exc:
         _fail(str(exc))
+
+
+def _loop_factory(choice: Loop) -> LoopFactory | None:
+    """uvloop's loop for 'uvloop', and for 'auto' when it is installed; else asyncio's."""
+    if choice is Loop.asyncio:
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        if choice is Loop.uvloop:
+            _fail("--loop uvloop needs the uvloop package: pip install 'bosun[fast]'", 2)
+        return None
+    factory: LoopFactory = uvloop.new_event_loop
+    return factory
 
 
 def _remote(url: str, api_key: str | None, action: Callable[[Client], T]) -> T:
@@ -287,6 +327,7 @@ def worker(
     ] = "127.0.0.1",
     metrics_token: MetricsTokenOpt = None,
     log_format: LogFormatOpt = "auto",
+    loop: LoopOpt = Loop.auto,
     database: DatabaseOpt = None,
 ) -> None:
     """Run a worker: claim ready runs and execute them. SIGTERM drains gracefully.
@@ -305,6 +346,7 @@ def worker(
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda number, _frame: stop_early.append(number))
     _setup_logging(log_format)
+    loop_factory = _loop_factory(loop)
     app = _load(app_ref)
     if database:
         app.use_database(database)
@@ -360,7 +402,7 @@ def worker(
             await w.run()
             return w.abandoned_threads, w.summary.exit_code
 
-    abandoned, code = _run(main)
+    abandoned, code = _run(main, loop_factory)
     if abandoned:
         # Their runs were handed back; waiting for the threads would keep this process (and
         # its pod) alive past the grace period, and a thread cannot be interrupted.
