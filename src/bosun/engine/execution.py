@@ -106,6 +106,9 @@ class RunEnvironment:
     rate_limits: Mapping[str, RateLimit] = field(default_factory=dict)
     max_payload_bytes: int | None = None
     lease_deadline: Callable[[str], float | None] = lambda _run_id: None
+    # Called when a run's code is done and only the write of its outcome is left: the
+    # worker may give its slot to another run while that write commits.
+    settling: Callable[[str], None] = lambda _run_id: None
     # The App's model aliases (`bosun.agents.registry.Models`), for `ctx.llm`.
     models: Any = None
     # Tenant budgets (`bosun.agents.budget.Budget`) by tenant; None is every tenant's.

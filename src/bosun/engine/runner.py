@@ -65,6 +65,7 @@ async def _settle(execution: Execution) -> Outcome | None:
             )
         if outcome.kind in ("complete", "fail") and run.webhook_url:
             execution.pending.children.append(webhook_run(run))
+        execution.env.settling(run.id)
         await execution.flush()
         return outcome
     except Abandon as abandon:

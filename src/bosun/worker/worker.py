@@ -91,6 +91,7 @@ class Worker:
         self.options = options
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._active: dict[str, _Held] = {}
+        self._settling_runs: set[str] = set()  # of _active: only their outcome's write left
         self._draining = False
         self._pool = ThreadPoolExecutor(
             max_workers=max(4, options.concurrency), thread_name_prefix="bosun-step"
@@ -139,6 +140,7 @@ class Worker:
             rate_limits=self.app.registry.rate_limits,
             max_payload_bytes=self.app.max_payload_bytes,
             lease_deadline=self._lease_deadline,
+            settling=self._settling,
             models=self.app.models,
             tenant_budgets=self.app.tenant_budgets,
             workspace_roots=self.app.workspace_roots,
@@ -203,7 +205,7 @@ class Worker:
             # Claim at most half the slots at a time: the next claim's round trip then
             # overlaps the execution and the progress writes of the runs just claimed,
             # instead of a full worker waiting for its whole batch to commit first.
-            free = min(opts.concurrency - len(self._active) - self._reserved, self._claim_chunk)
+            free = min(self._free_slots(), self._claim_chunk)
             claimed: list[ClaimedRun] = []
             if free > 0:
                 try:
@@ -230,11 +232,23 @@ class Worker:
                     return
             await self._wake.wait(opts.poll_interval)
 
+    def _free_slots(self) -> int:
+        """Slots for more runs: a run whose outcome is being written holds none (its code is
+        done; the next run's claim overlaps that write's commit)."""
+        busy = len(self._active) - len(self._settling_runs) + self._reserved
+        return self.options.concurrency - busy
+
+    def _settling(self, run_id: str) -> None:
+        if run_id in self._active:
+            self._settling_runs.add(run_id)
+            if self._backlog:
+                self._wake.set()
+
     def reserve_slot(self, queue: str) -> bool:
         """Hold a free slot for a run this process is about to create (direct dispatch)."""
         if self._draining or queue not in self.options.queues:
             return False
-        if len(self._active) + self._reserved >= self.options.concurrency:
+        if self._free_slots() <= 0:
             return False
         self._reserved += 1
         return True
@@ -266,6 +280,7 @@ class Worker:
         current = self._active.get(run_id)
         if current is not None and current.task is task:
             del self._active[run_id]
+            self._settling_runs.discard(run_id)
         # A freed slot is worth a claim only if work is waiting (or to notice idleness).
         if self._backlog or self._draining or (self.options.until_idle and not self._active):
             self._wake.set()
