@@ -265,22 +265,32 @@ class SqliteStore(
     ) -> list[ClaimedRun]:
         def op(conn: sqlite3.Connection) -> list[ClaimedRun]:
             qs = json.dumps(queues)
-            fair = conn.execute(Q["fair_runs_ready"], {"queues": qs, "now": now}).fetchone()[0]
-            query = Q["claim_candidates" if fair else "claim_candidates_fast"]
-            params = {
-                "queues": qs,
-                "now": now,
-                "window": candidate_window(limit),
-                "any_version": not versions,
-                "versions": json.dumps(list(versions)),
-            }
-            candidates = conn.execute(query, params).fetchall()
-            if not candidates:
-                return []
             limits = {
                 r["queue"]: r["max_running"]
                 for r in conn.execute(Q["queue_limits_of"], {"queues": qs})
             }
+            fair = conn.execute(Q["fair_runs_ready"], {"queues": qs, "now": now}).fetchone()[0]
+            # Candidates over a queue's limit are skipped: read more only when there is one.
+            window = candidate_window(limit) if limits else limit
+            params = {
+                "queues": qs,
+                "now": now,
+                "window": window,
+                "any_version": not versions,
+                "versions": json.dumps(list(versions)),
+            }
+            if fair:
+                candidates = conn.execute(Q["claim_candidates"], params).fetchall()
+            else:  # each queue's first runs in index order, merged
+                candidates = [
+                    row
+                    for queue in queues
+                    for row in conn.execute(Q["claim_candidates_fast"], {**params, "queue": queue})
+                ]
+                candidates.sort(key=lambda row: (-row["priority"], row["ready_at"]))
+                del candidates[window:]
+            if not candidates:
+                return []
             running = {}
             if limits:
                 running = {
@@ -289,7 +299,7 @@ class SqliteStore(
                         Q["running_per_queue"], {"queues": json.dumps(list(limits))}
                     )
                 }
-            chosen = admit((tuple(c) for c in candidates), limits, running, limit)
+            chosen = admit((tuple(c)[:3] for c in candidates), limits, running, limit)
             rows = conn.execute(
                 Q["claim_runs"],
                 {

@@ -60,13 +60,15 @@ ORDER BY priority DESC, fair_rank, ready_at
 LIMIT :window;
 
 -- name: claim_candidates_fast
--- The same choice when no ready run in these queues has a fairness key: an index scan in
--- priority order instead of ranking every ready run.
-SELECT r.id, r.queue, r.status
+-- The same choice when no ready run in these queues has a fairness key, for one queue at a
+-- time (the caller merges them): a scan of runs_ready in priority order that stops after
+-- :window runs. `queue IN (...)`, or an index on status (`+` keeps it out), would read and
+-- sort every ready run instead.
+SELECT r.id, r.queue, r.status, r.priority, r.ready_at
 FROM runs AS r
-WHERE r.queue IN (SELECT value FROM json_each(:queues))
+WHERE r.queue = :queue
       AND r.ready_at <= :now
-      AND r.status IN ('queued', 'suspended', 'running')
+      AND +r.status IN ('queued', 'suspended', 'running')
       AND (r.concurrency_key IS NULL OR r.started_at IS NOT NULL OR (
             (SELECT COUNT(*) FROM runs AS k
              WHERE k.concurrency_key = r.concurrency_key AND k.started_at IS NOT NULL
@@ -118,9 +120,11 @@ SET status = 'running',
     started_at = COALESCE(started_at, :now),
     updated_at = :now,
     version = COALESCE(:version, version)
+-- By primary key only: `+` keeps the status and ready_at indexes (a scan of every queued
+-- run) out of it.
 WHERE id IN (SELECT value FROM json_each(:run_ids))
-  AND ready_at <= :now
-  AND status IN ('queued', 'suspended', 'running')
+  AND +ready_at <= :now
+  AND +status IN ('queued', 'suspended', 'running')
 RETURNING *;
 
 -- name: journal_of
