@@ -12,15 +12,20 @@
 -- the outcome: up to three row versions per write. It now makes one fenced UPDATE that does
 -- all three (a row lock only when there is nothing to change), then writes the journal,
 -- events and children.
+--
+-- These functions plan their statements once per session (plan_cache_mode): their
+-- parameters never change which plan is right, and PostgreSQL kept choosing to re-plan them
+-- on every call (a claim of one run spent half its server time planning).
 
 CREATE FUNCTION claim_ready(p_owner text, p_queues text[], p_limit integer, p_window integer,
                             p_expires double precision, p_now double precision,
                             p_versions text[] DEFAULT '{}')
 RETURNS TABLE (run jsonb, took_over boolean)
 LANGUAGE plpgsql
--- Index scans only: with stale statistics (a burst into a fresh table) the planner would
--- otherwise read every ready run through a bitmap and sort them, on every claim.
-SET enable_seqscan = off SET enable_bitmapscan = off AS $$
+-- Index scans only, and plans made once per session: with stale statistics (a burst into a
+-- fresh table) the planner would otherwise read every ready run through a bitmap and sort
+-- them, and re-planning each statement on every call cost more than executing it.
+SET enable_seqscan = off SET enable_bitmapscan = off SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     v_free jsonb := '{}';
     v_chosen text[] := '{}';
@@ -59,27 +64,29 @@ BEGIN
                                           ORDER BY r.priority DESC, r.ready_at) AS fair_rank
                 FROM runs AS r
                 WHERE r.queue = ANY(p_queues) AND r.ready_at <= p_now
-                  AND r.status IN ('queued', 'suspended', 'running')
                   AND (r.concurrency_key IS NULL OR key_admits(r))
                   AND (v_any OR r.version IS NULL OR r.version = ANY(p_versions)
                        OR NOT version_is_served(r.version, r.queue, p_now))
             ) AS x
+            WHERE x.status IN ('queued', 'suspended', 'running')
             ORDER BY x.priority DESC, x.fair_rank, x.ready_at
             LIMIT v_window;
     ELSE
         -- One index scan per queue, each reading only the first `v_window` ready runs in
         -- (priority, ready_at) order; `queue = ANY(...)` would read and sort every ready run.
+        -- The status test stays outside the scan, where no index on status can drive it
+        -- (a run with ready_at set is queued, suspended or running anyway).
         OPEN v_candidates FOR
             SELECT x.id, x.queue, x.status
             FROM unnest(p_queues) AS q(name), LATERAL (
                 SELECT r.id, r.queue, r.status, r.priority, r.ready_at FROM runs AS r
                 WHERE r.queue = q.name AND r.ready_at <= p_now
-                  AND r.status IN ('queued', 'suspended', 'running')
                   AND (r.concurrency_key IS NULL OR key_admits(r))
                   AND (v_any OR r.version IS NULL OR r.version = ANY(p_versions)
                        OR NOT version_is_served(r.version, r.queue, p_now))
                 ORDER BY r.priority DESC, r.ready_at
                 LIMIT v_window) AS x
+            WHERE x.status IN ('queued', 'suspended', 'running')
             ORDER BY x.priority DESC, x.ready_at
             LIMIT v_window;
     END IF;
@@ -139,7 +146,7 @@ CREATE OR REPLACE FUNCTION save_progress(p_run_id text, p_token text, p_wake_seq
                               p_now double precision, p_journal jsonb, p_consumed jsonb,
                               p_events jsonb, p_children jsonb, p_outcome jsonb)
 RETURNS TABLE (final_status text, woke_parent boolean)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     v_kind text := p_outcome ->> 'kind';
     v_events integer := jsonb_array_length(p_events);
@@ -256,7 +263,7 @@ END $$;
 -- writes does not matter.
 CREATE FUNCTION save_progress_batch(p_batch jsonb)
 RETURNS TABLE (i bigint, final_status text, woke_parent boolean)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     e record;
     r record;
