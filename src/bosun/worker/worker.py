@@ -42,7 +42,8 @@ class WorkerOptions:
 
     Args:
         queues: queues to claim from.
-        concurrency: runs executed at once.
+        concurrency: runs whose code executes at once (a run whose code is done gives its
+            slot to the next while its outcome commits).
         lease_ttl: seconds a claim stays valid without renewal.
         poll_interval: seconds between claims when idle (other processes' work).
         grace: seconds to let steps in flight finish when draining.
