@@ -19,6 +19,9 @@ _ANY: Any = Any
 _SCALARS = (str, int, bool, type(None))
 
 
+_STRICT = json.JSONEncoder(allow_nan=False).encode  # one encoder, not one per value
+
+
 @functools.lru_cache(maxsize=1024)
 def _adapter(hint: Any) -> TypeAdapter[Any]:
     return TypeAdapter(hint)
@@ -32,7 +35,7 @@ def dump(value: Any, hint: Any, where: str) -> str:
     """Serialise `value` to JSON text; `where` names the step or workflow in the error."""
     try:
         if type(value) in _SCALARS:
-            return json.dumps(value, allow_nan=False)
+            return _STRICT(value)
         if _is_plain(hint):
             return to_json(value).decode()
         try:

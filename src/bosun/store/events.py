@@ -16,8 +16,11 @@ CANCELLED_EVENT = ("run.cancelled", "{}")
 RESUMED_EVENT = ("run.resumed", "{}")
 
 
+_COMPACT = json.JSONEncoder(separators=(",", ":")).encode  # one encoder, not one per event
+
+
 def _event(event_type: str, **data: Any) -> tuple[str, str]:
-    return event_type, json.dumps(data, separators=(",", ":"))
+    return event_type, _COMPACT(data)
 
 
 def signal_event(name: str) -> tuple[str, str]:

@@ -28,6 +28,7 @@ log = logging.getLogger("bosun.store.postgres")
 MAX_BATCH = 256
 WRITERS = 2
 RETRIES = 5  # of a batch aborted by a deadlock or a serialization failure
+_COMPACT = json.JSONEncoder(separators=(",", ":")).encode
 
 
 class ProgressBatcher:
@@ -70,7 +71,7 @@ class ProgressBatcher:
                     future.set_result(status)
 
     async def _write(self, batch: list[tuple[dict[str, Any], Any]]) -> list[str | None]:
-        document = json.dumps([params for params, _ in batch], separators=(",", ":"))
+        document = _COMPACT([params for params, _ in batch])
         for attempt in range(1, RETRIES + 1):
             try:
                 async with self._pool.connection() as conn:

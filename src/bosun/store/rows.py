@@ -29,8 +29,11 @@ def load_json(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
 
+_COMPACT = json.JSONEncoder(separators=(",", ":")).encode
+
+
 def dump_json(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, separators=(",", ":"))
+    return None if value is None else _COMPACT(value)
 
 
 def run_from_row(row: Any) -> RunRecord:
