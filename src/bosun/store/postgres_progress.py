@@ -56,19 +56,26 @@ class ProgressBatcher:
                 await task
 
     async def _drain(self) -> None:
-        while self._queue:
-            batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
-            try:
-                statuses = await self._write(batch)
-            except Exception as exc:  # nothing of the batch was committed
-                error = translate(exc, self._where)
-                for _, future in batch:
+        try:
+            while self._queue:
+                batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+                try:
+                    statuses = await self._write(batch)
+                except Exception as exc:  # nothing of the batch was committed
+                    error = translate(exc, self._where)
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(error)
+                    continue
+                for (_, future), status in zip(batch, statuses, strict=True):
                     if not future.done():
-                        future.set_exception(error)
-                continue
-            for (_, future), status in zip(batch, statuses, strict=True):
-                if not future.done():
-                    future.set_result(status)
+                        future.set_result(status)
+        finally:
+            # Leave the set in the same step as the last look at the queue: a submit that
+            # finds this writer still listed would otherwise start none, and wait forever.
+            task = asyncio.current_task()
+            if task is not None:
+                self._writers.discard(task)
 
     async def _write(self, batch: list[tuple[dict[str, Any], Any]]) -> list[str | None]:
         document = _COMPACT([params for params, _ in batch])
