@@ -9,6 +9,7 @@ every claim.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 
@@ -40,8 +41,6 @@ def backlog(pg_url: str) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
         store = PostgresStore(pg_url)
         await store.open()
         await store.close()
-
-    import asyncio
 
     asyncio.run(migrate())
     with psycopg.connect(pg_url, autocommit=True) as conn:

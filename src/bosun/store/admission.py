@@ -2,7 +2,7 @@
 
 The candidate query already applies per-key concurrency and fairness order; this step caps
 how many runs each limited queue may move to `running`. The SQLite connector runs it in its
-writer transaction; PostgreSQL's `claim_runs` SQL function (migration 0007) does the same in
+writer transaction; PostgreSQL's `claim_ready` SQL function (migration 0015) does the same in
 the database. The contract and flow-control tests hold both to the same behaviour.
 """
 

@@ -6,8 +6,9 @@ the progress it reports, so a stream of them is exactly the run's durable histor
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+from bosun.store.rows import compact_json
 
 RESERVED_PREFIXES = ("run.", "step.", "signal.")
 FINAL_TYPES = frozenset({"run.completed", "run.failed", "run.cancelled"})
@@ -16,11 +17,8 @@ CANCELLED_EVENT = ("run.cancelled", "{}")
 RESUMED_EVENT = ("run.resumed", "{}")
 
 
-_COMPACT = json.JSONEncoder(separators=(",", ":")).encode  # one encoder, not one per event
-
-
 def _event(event_type: str, **data: Any) -> tuple[str, str]:
-    return event_type, _COMPACT(data)
+    return event_type, compact_json(data)
 
 
 def signal_event(name: str) -> tuple[str, str]:

@@ -389,7 +389,7 @@ class PostgresStore(
                 "now": now,
                 "versions": list(versions),
             }
-            claimed = await (await conn.execute(Q["claim_runs"], params)).fetchall()
+            claimed = await (await conn.execute(Q["claim_ready"], params)).fetchall()
             if not claimed:
                 return []
             rows = [row["run"] for row in claimed]

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from typing import Any
 
@@ -23,12 +22,12 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from bosun.store.postgres_io import Conn, Q, translate
+from bosun.store.rows import compact_json
 
 log = logging.getLogger("bosun.store.postgres")
 MAX_BATCH = 256
 WRITERS = 2
 RETRIES = 5  # of a batch aborted by a deadlock or a serialization failure
-_COMPACT = json.JSONEncoder(separators=(",", ":")).encode
 
 
 class ProgressBatcher:
@@ -78,7 +77,7 @@ class ProgressBatcher:
                 self._writers.discard(task)
 
     async def _write(self, batch: list[tuple[dict[str, Any], Any]]) -> list[str | None]:
-        document = _COMPACT([params for params, _ in batch])
+        document = compact_json([params for params, _ in batch])
         for attempt in range(1, RETRIES + 1):
             try:
                 async with self._pool.connection() as conn:

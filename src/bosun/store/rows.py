@@ -29,11 +29,12 @@ def load_json(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
 
-_COMPACT = json.JSONEncoder(separators=(",", ":")).encode
+# One encoder for compact JSON text, not one per call (json.dumps with options builds one).
+compact_json = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def dump_json(value: Any) -> str | None:
-    return None if value is None else _COMPACT(value)
+    return None if value is None else compact_json(value)
 
 
 def run_from_row(row: Any) -> RunRecord:

@@ -80,6 +80,7 @@ class _Held:
     task: asyncio.Task[None]
     lease: Lease
     lease_deadline: float
+    settling: bool = False  # its code is done; only the write of its outcome is left
 
 
 class Worker:
@@ -92,7 +93,6 @@ class Worker:
         self.options = options
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._active: dict[str, _Held] = {}
-        self._settling_runs: set[str] = set()  # of _active: only their outcome's write left
         self._draining = False
         self._pool = ThreadPoolExecutor(
             max_workers=max(4, options.concurrency), thread_name_prefix="bosun-step"
@@ -236,12 +236,13 @@ class Worker:
     def _free_slots(self) -> int:
         """Slots for more runs: a run whose outcome is being written holds none (its code is
         done; the next run's claim overlaps that write's commit)."""
-        busy = len(self._active) - len(self._settling_runs) + self._reserved
-        return self.options.concurrency - busy
+        running = sum(not held.settling for held in self._active.values())
+        return self.options.concurrency - running - self._reserved
 
     def _settling(self, run_id: str) -> None:
-        if run_id in self._active:
-            self._settling_runs.add(run_id)
+        held = self._active.get(run_id)
+        if held is not None:
+            held.settling = True
             if self._backlog:
                 self._wake.set()
 
@@ -281,7 +282,6 @@ class Worker:
         current = self._active.get(run_id)
         if current is not None and current.task is task:
             del self._active[run_id]
-            self._settling_runs.discard(run_id)
         # A freed slot is worth a claim only if work is waiting (or to notice idleness).
         if self._backlog or self._draining or (self.options.until_idle and not self._active):
             self._wake.set()

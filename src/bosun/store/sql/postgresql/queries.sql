@@ -45,7 +45,7 @@ ON CONFLICT (queue) DO UPDATE SET max_running = excluded.max_running,
 -- name: delete_queue_limit
 DELETE FROM queue_limits WHERE queue = %(queue)s;
 
--- name: claim_runs
+-- name: claim_ready
 SELECT * FROM claim_ready(%(owner)s, %(queues)s, %(limit)s, %(window)s, %(expires)s, %(now)s,
                           %(versions)s::text[]);
 

@@ -262,7 +262,7 @@ END $$;
 -- separately): one UPDATE cannot change a row twice. The order between different runs'
 -- writes does not matter.
 CREATE FUNCTION save_progress_batch(p_batch jsonb)
-RETURNS TABLE (i bigint, final_status text, woke_parent boolean)
+RETURNS TABLE (i bigint, final_status text)
 LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     e record;
@@ -336,7 +336,6 @@ BEGIN
     LOOP
         v_written := v_written || r.n;
         i := r.n;
-        woke_parent := false;
         IF r.id IS NULL THEN
             -- Reported, not raised: one run's lost lease must not undo the others' writes.
             final_status := 'lease_lost';
@@ -352,7 +351,6 @@ BEGIN
             IF r.parent_id IS NOT NULL THEN
                 PERFORM settle_parent(r.parent_id, r.parent_seq, r.status,
                                       r.outcome ->> 'result', r.outcome ->> 'error', r.now);
-                woke_parent := true;
             END IF;
         END IF;
         RETURN NEXT;
@@ -367,7 +365,6 @@ BEGIN
             e.v -> 'events', e.v -> 'children', NULLIF(e.v -> 'outcome', 'null'::jsonb));
         i := e.n;
         final_status := r.final_status;
-        woke_parent := r.woke_parent;
         RETURN NEXT;
     END LOOP;
 END $$;
