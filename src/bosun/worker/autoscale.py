@@ -167,8 +167,9 @@ class Supervisor:
                     await self._poll(now)
                     next_poll = now + self.interval
                 self._resize(time.monotonic())
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), TICK)
+                with contextlib.suppress(TimeoutError):  # not wait_for: see Presence
+                    async with asyncio.timeout(TICK):
+                        await self._stopping.wait()
         finally:
             await self._drain_all()
 

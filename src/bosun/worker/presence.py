@@ -80,8 +80,12 @@ class Presence:
     async def keep_fresh(self) -> None:
         """Refresh the row a few times per TTL until cancelled."""
         while True:
+            # Not wait_for: on Python 3.11 it swallows a cancellation that arrives as the
+            # poke fires (request_stop pokes, then the task is cancelled) and this loop
+            # would never end.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._poke.wait(), self._ttl / 3)
+                async with asyncio.timeout(self._ttl / 3):
+                    await self._poke.wait()
             self._poke.clear()
             await self.announce()
 
