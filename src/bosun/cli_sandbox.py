@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
 from bosun.cli import JsonOpt, _print_json, cli, err, out
+
+if TYPE_CHECKING:
+    from bosun.sandbox import Protection
 
 sandbox_cli = typer.Typer(
     help=(
@@ -19,10 +23,14 @@ sandbox_cli = typer.Typer(
 cli.add_typer(sandbox_cli, name="sandbox")
 
 
+_VERDICT_STYLE = {"blocked": "green", "partly": "yellow", "open": "bold red"}
+
+
 @sandbox_cli.command("check")
 def sandbox_check(as_json: JsonOpt = False) -> None:
     """Show each backend, whether it works here and why, whether it enforces an allow-list of
-    hosts (`network_hosts`), and the one BOSUN_SANDBOX selects.
+    hosts (`network_hosts`), what it blocks (network, host UNIX sockets, host files...), and
+    the one BOSUN_SANDBOX selects.
 
     Exits 1 when BOSUN_SANDBOX selects none that works (sandboxed tools would refuse to run).
     """
@@ -30,6 +38,7 @@ def sandbox_check(as_json: JsonOpt = False) -> None:
 
     report = sandbox.check()
     hosts = {name: (ok, reason) for name, ok, reason in sandbox.check_network_hosts()}
+    blocks = dict(sandbox.check_protections())
     setting = os.environ.get(sandbox.ENV_VAR, "").strip().lower() or "auto"
     selected: str | None = None
     problem: str | None = None
@@ -49,6 +58,10 @@ def sandbox_check(as_json: JsonOpt = False) -> None:
                         "available": ok,
                         "reason": reason,
                         "network_hosts": {"supported": hosts[name][0], "reason": hosts[name][1]},
+                        "protections": [
+                            {"threat": p.threat, "verdict": p.verdict, "how": p.how}
+                            for p in blocks[name]
+                        ],
                     }
                     for name, ok, reason in report
                 ],
@@ -62,6 +75,7 @@ def sandbox_check(as_json: JsonOpt = False) -> None:
                 name, "yes" if ok else "no", reason, f"{'yes' if supported else 'no'}: {how}"
             )
         out.print(table)
+        _print_protections(blocks, selected)
         if selected is not None:
             warning = "  [bold red](no isolation)[/]" if selected == "none" else ""
             out.print(f"{sandbox.ENV_VAR}={setting}: sandboxed tools use {selected}{warning}")
@@ -69,3 +83,25 @@ def sandbox_check(as_json: JsonOpt = False) -> None:
             err.print(f"[bold red]error:[/] {problem}", highlight=False, soft_wrap=True)
     if selected is None:
         raise typer.Exit(1)
+
+
+def _print_protections(blocks: dict[str, tuple[Protection, ...]], selected: str | None) -> None:
+    """A table of what each backend blocks, then how the selected one does it."""
+    from bosun.sandbox.spec import THREATS
+
+    verdicts = {name: {p.threat: p.verdict for p in found} for name, found in blocks.items()}
+    table = Table("kept from", *blocks, title="What each backend keeps sandboxed code from")
+    for threat in THREATS:
+        cells = []
+        for name in blocks:
+            verdict = verdicts[name].get(threat, "?")
+            cells.append(f"[{_VERDICT_STYLE.get(verdict, 'default')}]{verdict}[/]")
+        table.add_row(threat, *cells)
+    out.print(table)
+    if selected is None or not blocks.get(selected):
+        return
+    details = Table("kept from", "verdict", "how", title=f"How {selected} does it")
+    for protection in blocks[selected]:
+        style = _VERDICT_STYLE.get(protection.verdict, "default")
+        details.add_row(protection.threat, f"[{style}]{protection.verdict}[/]", protection.how)
+    out.print(details)

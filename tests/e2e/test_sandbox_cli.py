@@ -40,6 +40,26 @@ def test_sandbox_check_says_which_backends_enforce_network_hosts() -> None:
     assert "network_hosts" in _check().stdout
 
 
+def test_sandbox_check_says_what_each_backend_blocks() -> None:
+    done = _check("--json")
+    backends = {entry["name"]: entry for entry in json.loads(done.stdout)["backends"]}
+    for entry in backends.values():
+        threats = [protection["threat"] for protection in entry["protections"]]
+        assert threats[:3] == ["network", "host UNIX sockets", "abstract UNIX sockets"]
+        assert "writing host files" in threats
+    blocked = {
+        name: {p["threat"]: p["verdict"] for p in entry["protections"]}
+        for name, entry in backends.items()
+    }
+    assert blocked["landlock"]["host UNIX sockets"] == "blocked"
+    assert blocked["bubblewrap"]["host UNIX sockets"] == "blocked"
+    assert blocked["none"]["host UNIX sockets"] == "open"
+    human = _check(sandbox="landlock")
+    assert "What each backend keeps sandboxed code from" in human.stdout
+    assert "How landlock does it" in human.stdout
+    assert "socket(AF_UNIX)" in human.stdout
+
+
 def test_an_unknown_backend_is_a_clear_error() -> None:
     done = _check(sandbox="firejail")
     assert done.returncode != 0

@@ -3,16 +3,20 @@
 Every test runs actual code in a real sandbox and checks both what the sandbox reports and the
 host afterwards (no process left, no file written, nothing reached). Without bubblewrap these
 tests skip, except on CI (`CI` set), where a missing bwrap is a failure: `.ci/run` installs it.
+The attacks on the host's UNIX sockets run against the Landlock fallback too (the rest of its
+battery is in `test_sandbox_fallback.py`), which skips where Landlock cannot run.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 import time
@@ -24,6 +28,7 @@ import pytest
 
 from bosun.sandbox import Limits, Request, Result
 from bosun.sandbox.bwrap import BubblewrapBackend
+from bosun.sandbox.landlock import LandlockBackend
 
 pytestmark = pytest.mark.timeout(60)
 REPO = Path(__file__).resolve().parents[2]
@@ -38,6 +43,19 @@ def bwrap() -> BubblewrapBackend:
             pytest.fail(f"CI must run the sandbox battery (.ci/run installs bubblewrap): {reason}")
         pytest.skip(f"bubblewrap unavailable: {reason}")
     return backend
+
+
+@pytest.fixture(params=["bubblewrap", "landlock"])
+def confined(request: pytest.FixtureRequest) -> BubblewrapBackend | LandlockBackend:
+    """Each backend that should contain the attack: bubblewrap, then the Landlock fallback."""
+    if request.param == "bubblewrap":
+        backend: BubblewrapBackend = request.getfixturevalue("bwrap")
+        return backend
+    fallback = LandlockBackend()
+    ok, reason = fallback.available()
+    if not ok:
+        pytest.skip(f"the Landlock fallback cannot run here: {reason}")
+    return fallback
 
 
 async def run(
@@ -173,6 +191,186 @@ async def test_dns_resolution_fails(bwrap: BubblewrapBackend) -> None:
     assert len(lines) == 3 and all(" failed " in line for line in lines), lines
 
 
+# -- the host's UNIX sockets (both backends) ----------------------------------------------
+
+POSTGRES_SOCKETS = Path("/var/run/postgresql")  # Debian's default socket directory
+POSTGRES = """
+    import errno, socket, struct, sys
+    try:
+        server = socket.socket(socket.AF_UNIX)
+        server.connect(sys.argv[1])
+    except OSError as exc:
+        print("refused", errno.errorcode.get(exc.errno, exc.errno))
+        raise SystemExit
+    # A StartupMessage (protocol 3.0). The server answers 'R' (an authentication request;
+    # code 0, AuthenticationOk, under trust auth) or 'E' (refused by its pg_hba.conf).
+    options = b"user\\0postgres\\0database\\0postgres\\0\\0"
+    server.sendall(struct.pack("!ii", 8 + len(options), 3 << 16) + options)
+    kind, _, code = struct.unpack("!cii", server.makefile("rb").read(9))
+    print("answered", kind.decode(), code if kind == b"R" else "")
+"""
+
+
+async def on_the_host(code: str, *args: str, cwd: Path | None = None) -> str:
+    """Run a snippet unconfined, as the worker: the control that shows a test can tell."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-I", "-c", code, *args, cwd=cwd, stdout=subprocess.PIPE
+    )
+    stdout, _ = await process.communicate()
+    return stdout.decode()
+
+
+@pytest.fixture
+def postgres_socket() -> str:
+    """The socket of a PostgreSQL server in Debian's default directory, if one runs here."""
+    found = sorted(POSTGRES_SOCKETS.glob(".s.PGSQL.*[0-9]")) if POSTGRES_SOCKETS.is_dir() else []
+    sockets = [str(path) for path in found if path.is_socket()]
+    if not sockets:
+        pytest.skip(f"no PostgreSQL server listens in {POSTGRES_SOCKETS} here")
+    return sockets[0]
+
+
+@pytest.mark.parametrize("network", [False, True], ids=["offline", "network"])
+async def test_the_postgresql_servers_unix_socket_is_out_of_reach(
+    confined: BubblewrapBackend | LandlockBackend, postgres_socket: str, network: bool
+) -> None:
+    """With local trust auth, this socket is a superuser session: `COPY ... TO PROGRAM` runs
+    a host command. It is world-writable, as most such sockets are (Docker's, supervisors')."""
+    code = textwrap.dedent(POSTGRES)
+    host = await on_the_host(code, postgres_socket)  # control: the test can tell
+    if not host.startswith("answered "):
+        pytest.skip(f"{postgres_socket} does not answer the host either ({host.strip()})")
+    argv = ["python3", "-I", "-c", code, postgres_socket]
+    result = await confined.run(Request(argv=argv, network=network))
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith(b"refused "), result.stdout
+
+
+class HostSockets:
+    """World-writable UNIX sockets of a host service, stream and datagram, in a directory
+    anyone may search and under abstract names, each recording what reaches it."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.tag = uuid.uuid4().hex[:12]
+        self.listening: dict[str, socket.socket] = {}
+        directory.chmod(0o755)
+        for name, kind, address in (
+            ("stream", socket.SOCK_STREAM, str(directory / "stream.sock")),
+            ("dgram", socket.SOCK_DGRAM, str(directory / "dgram.sock")),
+            ("seqpacket", socket.SOCK_SEQPACKET, str(directory / "seqpacket.sock")),
+            ("abstract-stream", socket.SOCK_STREAM, f"\0bosun-escape-{self.tag}-stream"),
+            ("abstract-dgram", socket.SOCK_DGRAM, f"\0bosun-escape-{self.tag}-dgram"),
+        ):
+            server = socket.socket(socket.AF_UNIX, kind)
+            self.listening[name] = server
+            server.bind(address)
+            if not address.startswith("\0"):
+                os.chmod(address, 0o777)
+            if kind != socket.SOCK_DGRAM:
+                server.listen(8)
+            server.setblocking(False)
+
+    def reached(self) -> set[str]:
+        """The sockets that got a connection or a datagram since the last look (a UNIX
+        socket's connect() and sendto() complete before they return: nothing is in flight)."""
+        seen = set()
+        for name, server in self.listening.items():
+            while True:
+                try:
+                    if server.type != socket.SOCK_DGRAM:
+                        server.accept()[0].close()
+                    else:
+                        server.recv(64)
+                except BlockingIOError:
+                    break
+                seen.add(name)
+        return seen
+
+    def close(self) -> None:
+        for server in self.listening.values():
+            server.close()
+        shutil.rmtree(self.directory)
+
+
+@pytest.fixture
+def host_sockets() -> Iterator[HostSockets]:
+    sockets = HostSockets(Path(tempfile.mkdtemp(prefix="bosun-sockets-")))
+    yield sockets
+    sockets.close()
+
+
+UNIX_SOCKETS = """
+    import errno, socket, sys
+    stream, dgram, seqpacket, tag = sys.argv[1:5]
+    abstract = f"\\0bosun-escape-{tag}-"
+    def attempt(name, call):
+        try:
+            call()
+            print(name, "reached")
+        except OSError as exc:
+            print(name, "refused", errno.errorcode.get(exc.errno, exc.errno))
+    def connect(address, kind=socket.SOCK_STREAM):
+        socket.socket(socket.AF_UNIX, kind).connect(address)
+    def send(address):
+        socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(b"escaped", address)
+    def pair(kind):  # the socketpair the sandbox keeps, its other end closed
+        mine, theirs = socket.socketpair(socket.AF_UNIX, kind)
+        theirs.close()
+        return mine
+    attempt("stream", lambda: connect(stream))
+    attempt("dgram", lambda: send(dgram))
+    attempt("seqpacket", lambda: connect(seqpacket, socket.SOCK_SEQPACKET))
+    attempt("abstract-stream", lambda: connect(abstract + "stream"))
+    attempt("abstract-dgram", lambda: send(abstract + "dgram"))
+    attempt("pair-dgram", lambda: pair(socket.SOCK_DGRAM).sendto(b"escaped", dgram))
+    attempt("pair-raw", lambda: pair(socket.SOCK_RAW).sendto(b"escaped", dgram))
+    attempt("pair-abstract", lambda: pair(socket.SOCK_DGRAM).sendto(b"x", abstract + "dgram"))
+    attempt("pair-stream", lambda: pair(socket.SOCK_STREAM).connect(stream))
+    attempt("pair-seqpacket", lambda: pair(socket.SOCK_SEQPACKET).connect(seqpacket))
+    # What sandboxed code may keep: a connected pair, for talking to its own children.
+    mine, theirs = socket.socketpair()
+    mine.sendall(b"ping")
+    print("pair", theirs.recv(4).decode())
+"""
+REACHABLE = {  # from the host, unconfined (a connected pair cannot connect again: EISCONN)
+    "stream",
+    "dgram",
+    "seqpacket",
+    "abstract-stream",
+    "abstract-dgram",
+    "pair-dgram",
+    "pair-raw",
+    "pair-abstract",
+}
+
+
+@pytest.mark.parametrize("where", ["host-tmp", "workdir"])
+async def test_a_world_writable_unix_socket_of_the_host_is_out_of_reach(
+    confined: BubblewrapBackend | LandlockBackend, host_sockets: HostSockets, where: str
+) -> None:
+    """Sockets in a directory of the host's /tmp anyone may search, or in a persistent work
+    directory (where the Landlock fallback's command has every right): neither by path,
+    nor by abstract name, nor through a datagram socketpair."""
+    directory = host_sockets.directory
+    prefix = "" if where == "workdir" else f"{directory}/"
+    args = [f"{prefix}{kind}.sock" for kind in ("stream", "dgram", "seqpacket")]
+    args.append(host_sockets.tag)
+    code = textwrap.dedent(UNIX_SOCKETS)
+    # Control: unconfined, the same code reaches every socket (the test can tell).
+    host = await on_the_host(code, *args, cwd=directory)
+    reached = {line.split()[0] for line in host.splitlines() if line.endswith(" reached")}
+    assert reached == REACHABLE, host
+    assert host_sockets.reached() == set(host_sockets.listening)
+    workdir = directory if where == "workdir" else None
+    result = await confined.run(Request(argv=["python3", "-I", "-c", code, *args], workdir=workdir))
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.decode().splitlines()
+    assert lines[-1] == "pair ping", lines
+    assert [line for line in lines[:-1] if " refused " not in line] == [], lines
+    assert host_sockets.reached() == set()
+
+
 # -- the worker's secrets -----------------------------------------------------------------
 
 
@@ -246,14 +444,12 @@ async def test_writes_outside_the_work_directory_fail(
 
 async def test_a_fork_bomb_is_contained(bwrap: BubblewrapBackend, marker: str) -> None:
     before = len([p for p in os.listdir("/proc") if p.isdigit()])
-    started = time.monotonic()
     result = await run(
         bwrap,
         ["python3", "-I", "-c", "import os\nwhile True: os.fork()", marker],
         limits=Limits(processes=32, wall_seconds=20),
     )
-    assert time.monotonic() - started < 15
-    assert result.limit == "processes", result
+    assert result.limit == "processes", result  # stopped by the process cap, not the clock
     assert b"Resource temporarily unavailable" in result.stderr
     shell = await run(
         bwrap,
@@ -287,8 +483,7 @@ async def test_a_cpu_spin_hits_the_cpu_limit(bwrap: BubblewrapBackend) -> None:
     )
     assert result.limit == "cpu", result
     assert result.signal == signal.SIGXCPU and result.exit_code is None
-    assert 0.9 <= result.cpu_seconds < 3
-    assert result.wall_seconds < 5
+    assert 0.9 <= result.cpu_seconds < 3  # CPU time, which a busy machine does not stretch
 
 
 @pytest.mark.parametrize("where", ["/work/fill", "/tmp/fill", "/dev/shm/fill"])
@@ -308,14 +503,14 @@ async def test_a_file_over_the_size_limit_is_stopped(bwrap: BubblewrapBackend) -
 
 
 async def test_an_output_flood_is_cut_and_drained(bwrap: BubblewrapBackend) -> None:
-    started = time.monotonic()
     result = await run(
         bwrap,
         ["sh", "-c", "head -c 100000000 /dev/zero; head -c 100000000 /dev/zero >&2; echo end"],
         limits=Limits(output_bytes=64 * 1024, wall_seconds=20),
     )
-    assert time.monotonic() - started < 10
-    assert result.exit_code == 0  # the command was never blocked: it wrote everything
+    # The command was never blocked: it wrote everything and exited (a blocked one would
+    # end killed by the wall-clock limit instead).
+    assert result.exit_code == 0
     assert len(result.stdout) == len(result.stderr) == 64 * 1024
     assert result.stdout_truncated and result.stderr_truncated
     assert result.limit == "output"
@@ -330,16 +525,17 @@ def nap() -> str:
 async def test_a_child_that_outlives_the_timeout_is_killed(
     bwrap: BubblewrapBackend, marker: str, nap: str
 ) -> None:
-    started = time.monotonic()
     result = await run(
         bwrap, ["sh", "-c", f"sleep {nap} & sleep {nap}", marker], limits=Limits(wall_seconds=1)
     )
+    # Killed at the limit, not waited for (the sleeps last 100 s), and none left behind.
     assert result.limit == "wall" and result.signal == signal.SIGKILL, result
-    assert 1 <= result.wall_seconds < 3 and time.monotonic() - started < 4
+    assert result.wall_seconds >= 1
     assert host_processes_with(marker) == [] and host_processes_with(nap) == []
-    # A background child of a command that exits at once is killed with the namespace.
+    # A background child of a command that exits at once is killed with the namespace: the
+    # run ends with the command, not when the wall-clock limit (30 s) stops the child.
     orphaned = await run(bwrap, ["sh", "-c", f"sleep {nap} &", marker])
-    assert orphaned.exit_code == 0 and orphaned.wall_seconds < 2
+    assert orphaned.exit_code == 0 and orphaned.limit is None, orphaned
     assert host_processes_with(marker) == [] and host_processes_with(nap) == []
 
 
@@ -361,7 +557,7 @@ def test_the_sandbox_dies_with_the_worker(bwrap: BubblewrapBackend, nap: str, wh
     worker = subprocess.Popen([sys.executable, "-c", WORKER, nap, when])
     try:
         if when == "running":
-            deadline = time.monotonic() + 10
+            deadline = time.monotonic() + 30  # a hang guard
             while len(host_processes_with(f"sleep\0{nap}")) < 2 and time.monotonic() < deadline:
                 time.sleep(0.05)  # until the command runs, both sleeps started
             assert len(host_processes_with(f"sleep\0{nap}")) == 2, "the sandbox never started"
@@ -370,7 +566,7 @@ def test_the_sandbox_dies_with_the_worker(bwrap: BubblewrapBackend, nap: str, wh
     finally:
         worker.kill()  # SIGKILL: the worker gets no chance to clean up
         worker.wait()
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 30  # a hang guard
     while host_processes_with(nap) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert host_processes_with(nap) == []
@@ -501,9 +697,11 @@ async def test_stdin_env_and_timing(bwrap: BubblewrapBackend) -> None:
     assert env.stdout == b"hi there"
     spin = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3: pass"
     # CPU time of a grandchild counts: the tree's usage is accounted through the init.
+    began = time.monotonic()
     timed = await run(bwrap, ["sh", "-c", f"python3 -c '{spin}'; sleep 0.2"])
+    took = time.monotonic() - began
     assert timed.ok
-    assert 0.5 <= timed.wall_seconds < 3
+    assert 0.5 <= timed.wall_seconds <= took  # within what the caller saw the run take
     assert 0.28 <= timed.cpu_seconds < 1.5
 
 

@@ -28,6 +28,8 @@ EPERM = SECCOMP_RET_ERRNO | errno.EPERM
 ENOSYS = SECCOMP_RET_ERRNO | errno.ENOSYS
 AUDIT_ARCH_I386 = 0x40000003
 AF_UNIX, AF_INET, AF_INET6, AF_NETLINK = 1, 2, 10, 16
+SOCK_STREAM, SOCK_DGRAM, SOCK_RAW, SOCK_SEQPACKET = 1, 2, 3, 5
+SOCK_NONBLOCK, SOCK_CLOEXEC = 0x800, 0x80000
 SIGCHLD = 17
 CLONE_VM, CLONE_THREAD, CLONE_NEWUSER, CLONE_NEWNET = 0x100, 0x10000, 0x10000000, 0x40000000
 ORDINARY = {  # read, openat, execve, mmap, kill
@@ -49,6 +51,8 @@ def run_bpf(prog: list[Insn], nr: int, arch: int, args: tuple[int, ...] = ()) ->
             pc += 1 + (jt if acc >= k else jf)
         elif code == _launch.BPF_JSET_K:
             pc += 1 + (jt if acc & k else jf)
+        elif code == _launch.BPF_AND_K:
+            acc, pc = acc & k, pc + 1
         elif code == _launch.BPF_RET_K:
             return k
         else:
@@ -121,11 +125,32 @@ def test_clone_into_a_new_namespace_is_denied(arch: str) -> None:
     assert decide(arch, "clone", CLONE_NEWNET | SIGCHLD) == EPERM
 
 
-def test_sockets_other_than_unix_are_denied_without_network(arch: str) -> None:
-    assert decide(arch, "socket", AF_UNIX, 1) == SECCOMP_RET_ALLOW
-    for family in (AF_INET, AF_INET6, AF_NETLINK, 0xFFFFFFFF_00000002):
-        assert decide(arch, "socket", family, 1) == EPERM
-        assert decide(arch, "socket", family, 1, deny_network=False) == SECCOMP_RET_ALLOW
+def test_sockets_of_every_family_are_denied_without_network(arch: str) -> None:
+    for family in (AF_UNIX, AF_INET, AF_INET6, AF_NETLINK, 0xFFFFFFFF_00000002):
+        assert decide(arch, "socket", family, SOCK_STREAM) == EPERM
+
+
+def test_network_opens_every_family_but_unix(arch: str) -> None:
+    for family in (AF_INET, AF_INET6, AF_NETLINK):
+        assert decide(arch, "socket", family, SOCK_STREAM, deny_network=False) == SECCOMP_RET_ALLOW
+    # A UNIX socket reaches host services by path (PostgreSQL, Docker) whatever the network.
+    for family in (AF_UNIX, 0xFFFFFFFF_00000001, 0x1_00000001):  # the kernel reads an int
+        for kind in (SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET):
+            assert decide(arch, "socket", family, kind, deny_network=False) == EPERM
+
+
+@pytest.mark.parametrize("deny_network", [True, False])
+def test_socketpair_gives_connected_pairs_only(arch: str, deny_network: bool) -> None:
+    def pair(kind: int) -> int:
+        return decide(arch, "socketpair", AF_UNIX, kind, 0, deny_network=deny_network)
+
+    for kind in (SOCK_STREAM, SOCK_SEQPACKET):
+        assert pair(kind) == SECCOMP_RET_ALLOW
+        assert pair(kind | SOCK_CLOEXEC | SOCK_NONBLOCK) == SECCOMP_RET_ALLOW
+        assert pair(0xFFFFFFFF_00000000 | kind) == SECCOMP_RET_ALLOW
+    # A datagram pair can sendto() any UNIX socket by address; SOCK_RAW is a datagram one.
+    for kind in (SOCK_DGRAM, SOCK_RAW, 4, 6, 10, 0, 0xF, SOCK_DGRAM | SOCK_CLOEXEC):
+        assert pair(kind) == EPERM, kind
 
 
 def test_same_uid_protects_the_workers_file_metadata(arch: str) -> None:
@@ -147,6 +172,7 @@ def test_path_truncate_is_denied_only_when_asked(arch: str) -> None:
 def test_syscall_numbers_match_the_kernel_headers() -> None:
     x86, arm = ARCHES["x86_64"].syscalls, ARCHES["aarch64"].syscalls
     assert (x86["socket"], x86["clone"], x86["ptrace"], x86["mount"]) == (41, 56, 101, 165)
+    assert (x86["socketpair"], arm["socketpair"]) == (53, 199)
     assert (x86["unshare"], x86["setns"], x86["bpf"], x86["seccomp"]) == (272, 308, 321, 317)
     assert (arm["socket"], arm["clone"], arm["ptrace"], arm["mount"]) == (198, 220, 117, 40)
     assert (arm["unshare"], arm["setns"], arm["bpf"], arm["seccomp"]) == (97, 268, 280, 277)
@@ -164,7 +190,8 @@ def test_syscall_numbers_match_the_kernel_headers() -> None:
 
 
 def test_every_named_syscall_is_in_both_tables_or_absent_from_the_generic_one() -> None:
-    for name in (*ALWAYS_DENIED, "clone", "clone3", "socket", "utimensat", "truncate"):
+    named = ("clone", "clone3", "socket", "socketpair", "utimensat", "truncate")
+    for name in (*ALWAYS_DENIED, *named):
         assert name in ARCHES["x86_64"].syscalls and name in ARCHES["aarch64"].syscalls, name
     legacy = {n for n in HOST_FILE_METADATA if n not in ARCHES["aarch64"].syscalls}
     assert legacy == {"chmod", "chown", "lchown", "utime", "utimes", "futimesat"}

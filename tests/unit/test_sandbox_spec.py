@@ -10,9 +10,18 @@ from collections.abc import Iterator
 import pytest
 
 import bosun.sandbox as sandbox
-from bosun.sandbox import Limits, Request, Result, SandboxUnavailable, _workfiles, seccomp
+from bosun.sandbox import (
+    Limits,
+    Request,
+    Result,
+    SandboxUnavailable,
+    _protections,
+    _workfiles,
+    seccomp,
+)
 from bosun.sandbox._bwrap_run import init_script, sandbox_peak_rss
 from bosun.sandbox._verdict import Facts, shell_status, which_limit
+from bosun.sandbox.spec import THREATS
 
 # -- the seccomp program, run by a small classic-BPF interpreter ---------------------------
 
@@ -281,6 +290,49 @@ def test_check_reports_every_backend(fakes: dict[str, FakeBackend | None]) -> No
     assert report[1][1] is False
 
 
+# -- what each backend blocks, as `bosun sandbox check` reports it ------------------------
+
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        _protections.bubblewrap(()),
+        _protections.bubblewrap(("/opt/venv",)),
+        *(_protections.landlock(abi, own) for abi in (None, 3, 6) for own in (False, True)),
+        _protections.unconfined(),
+    ],
+)
+def test_each_backend_answers_every_threat_once_in_order(
+    table: tuple[sandbox.Protection, ...],
+) -> None:
+    assert tuple(p.threat for p in table) == THREATS
+    assert all(p.verdict in ("blocked", "partly", "open") and p.how for p in table)
+
+
+def test_what_blocks_host_unix_sockets_depends_on_the_backend() -> None:
+    def verdicts(table: tuple[sandbox.Protection, ...]) -> dict[str, str]:
+        return {p.threat: p.verdict for p in table}
+
+    for abi in (None, 1, 5, 6):  # seccomp's rule does not wait for Landlock's scoping
+        landlock = verdicts(_protections.landlock(abi, own_uid=False))
+        assert landlock["host UNIX sockets"] == landlock["abstract UNIX sockets"] == "blocked"
+    bwrap = verdicts(_protections.bubblewrap(()))
+    assert bwrap["host UNIX sockets"] == "blocked"
+    assert bwrap["abstract UNIX sockets"] == "partly"  # network=True shares the worker's
+    assert verdicts(_protections.bubblewrap(("/srv/app",)))["host UNIX sockets"] == "partly"
+    assert set(verdicts(_protections.unconfined()).values()) == {"open", "partly"}
+
+
+def test_landlock_says_who_can_signal_the_worker() -> None:
+    def processes(abi: int | None, own_uid: bool) -> str:
+        table = _protections.landlock(abi, own_uid=own_uid)
+        return next(p.how for p in table if p.threat == "host processes")
+
+    assert "can signal the worker's processes" in processes(5, own_uid=False)
+    assert "cannot signal" in processes(5, own_uid=True)
+    assert "scoping" in processes(6, own_uid=False)
+
+
 async def test_run_takes_exactly_one_of_argv_and_python() -> None:
     with pytest.raises(ValueError, match="exactly one"):
         await sandbox.run()
@@ -292,11 +344,13 @@ def test_the_public_names() -> None:
     assert sorted(sandbox.__all__) == [
         "Backend",
         "Limits",
+        "Protection",
         "Request",
         "Result",
         "SandboxUnavailable",
         "backend",
         "check",
         "check_network_hosts",
+        "check_protections",
         "run",
     ]

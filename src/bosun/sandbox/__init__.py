@@ -17,7 +17,8 @@ The backend is chosen at first use from `BOSUN_SANDBOX`:
 Refusing means raising `SandboxUnavailable`, whose message says how to enable a backend.
 `network_hosts=[...]` opens HTTP(S) to those hosts only, through an egress proxy
 (`bosun.sandbox.egress`; bubblewrap only).
-`bosun sandbox check` prints what each backend can do here, and why. See docs/sandbox.md.
+`bosun sandbox check` prints what each backend can do here, and why, and what each blocks
+(`check_protections`). See docs/sandbox.md.
 """
 
 from __future__ import annotations
@@ -29,22 +30,25 @@ from pathlib import Path
 
 from bosun.engine.hooks import current_observer
 from bosun.sandbox.hosts import HostAllowList
-from bosun.sandbox.spec import Backend, Limits, Request, Result, SandboxUnavailable
+from bosun.sandbox.spec import Backend, Limits, Protection, Request, Result, SandboxUnavailable
 
 __all__ = [
     "Backend",
     "Limits",
+    "Protection",
     "Request",
     "Result",
     "SandboxUnavailable",
     "backend",
     "check",
     "check_network_hosts",
+    "check_protections",
     "run",
 ]
 
 ENV_VAR = "BOSUN_SANDBOX"
 SETTINGS = ("auto", "bubblewrap", "landlock", "none")
+BACKENDS = ("bubblewrap", "landlock", "none")
 PYTHON_ARG_BYTES = 64 * 1024  # longer snippets go to a file in the work directory
 SNIPPET_FILE = ".bosun-snippet.py"
 HOW_TO_ENABLE = (
@@ -191,9 +195,18 @@ def check_network_hosts() -> list[tuple[str, bool, str]]:
     return _probe_each(lambda backend: backend.network_hosts_support())
 
 
+def check_protections() -> list[tuple[str, tuple[Protection, ...]]]:
+    """Every backend with what it does about each of `spec.THREATS` here, working or not."""
+    report = []
+    for name in BACKENDS:
+        candidate = _build(name)
+        report.append((name, () if candidate is None else candidate.protections()))
+    return report
+
+
 def _probe_each(probe: Callable[[Backend], tuple[bool, str]]) -> list[tuple[str, bool, str]]:
     report = []
-    for name in ("bubblewrap", "landlock", "none"):
+    for name in BACKENDS:
         candidate = _build(name)
         if candidate is None:
             report.append((name, False, _missing(name)))

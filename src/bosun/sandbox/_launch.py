@@ -83,6 +83,7 @@ ARCHES: dict[str, Arch] = {
         syscalls={
             **_COMMON,
             "socket": 41,
+            "socketpair": 53,
             "clone": 56,
             "truncate": 76,
             "chmod": 90,
@@ -145,6 +146,7 @@ ARCHES: dict[str, Arch] = {
             "ptrace": 117,
             "setsid": 157,
             "socket": 198,
+            "socketpair": 199,
             "add_key": 217,
             "request_key": 218,
             "keyctl": 219,
@@ -231,9 +233,12 @@ BPF_JEQ_K = 0x15  # BPF_JMP | BPF_JEQ | BPF_K
 BPF_JGE_K = 0x35  # BPF_JMP | BPF_JGE | BPF_K
 BPF_JSET_K = 0x45  # BPF_JMP | BPF_JSET | BPF_K
 BPF_RET_K = 0x06  # BPF_RET | BPF_K
+BPF_AND_K = 0x54  # BPF_ALU | BPF_AND | BPF_K
 OFFSET_NR = 0  # struct seccomp_data { int nr; __u32 arch; __u64 ip; __u64 args[6]; }
 OFFSET_ARCH = 4
 AF_UNIX = 1
+SOCK_TYPE_MASK = 0xF  # the kernel's: SOCK_NONBLOCK and SOCK_CLOEXEC sit above it
+SOCK_STREAM, SOCK_SEQPACKET = 1, 5  # the same on x86_64 and aarch64
 # CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID
 # | CLONE_NEWNET (CLONE_NEWTIME exists only for clone3 and unshare, both denied).
 CLONE_NEW_ANY = 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000
@@ -276,11 +281,12 @@ def build_filter(
 
     Any other architecture (say i386 syscalls from an x86_64 process) and x32 syscall numbers
     kill the process; listed syscalls fail with EPERM; `clone3` fails with ENOSYS so that libc
-    falls back to `clone`, whose flags (unlike clone3's struct) the filter can read.
+    falls back to `clone`, whose flags (unlike clone3's struct) the filter can read. No UNIX
+    socket can reach the host (`_unix_socket_rules`), with or without network.
 
     Args:
         arch_name: a key of `ARCHES`.
-        deny_network: fail `socket()` for every family but AF_UNIX.
+        deny_network: fail `socket()` for every family, not only AF_UNIX.
         same_uid: the command runs as the worker's uid: also deny changing a file's mode,
             owner, xattrs or times by path (`HOST_FILE_METADATA`, `utimensat` with a path).
         deny_path_truncate: deny `truncate(path)` (Landlock ABI < 3 does not cover it).
@@ -310,16 +316,7 @@ def build_filter(
             _ret(SECCOMP_RET_ALLOW),
         ],
     )
-    if deny_network:
-        prog += _guarded(
-            nrs["socket"],
-            [
-                _ld(_arg_low(0)),
-                insn(BPF_JEQ_K, 1, 0, AF_UNIX),
-                _ret(eperm),
-                _ret(SECCOMP_RET_ALLOW),
-            ],
-        )
+    prog += _unix_socket_rules(nrs, deny_network=deny_network)
     if same_uid:  # utimensat(fd, NULL, ...) is futimens(): allowed; a path is not
         prog += _guarded(
             nrs["utimensat"],
@@ -334,6 +331,36 @@ def build_filter(
         )
     prog.append(_ret(SECCOMP_RET_ALLOW))
     return prog
+
+
+def _unix_socket_rules(nrs: dict[str, int], *, deny_network: bool) -> list[Insn]:
+    """No UNIX socket that could reach a host service, by path or by abstract name.
+
+    Landlock does not check `connect()` or `sendto()` on UNIX sockets (ABI 6 scopes abstract
+    names only), so a world-writable socket such as PostgreSQL's, Docker's or a supervisor's
+    would be open to the command. The filter cannot read the address, so it refuses the
+    sockets themselves: `socket(AF_UNIX, ...)` always (and every family without network);
+    `socketpair()` only as a connected stream or seqpacket pair, which cannot connect again
+    (EISCONN). A datagram pair can: `sendto()` any datagram socket, `connect()` to a new peer.
+    (x86_64 and aarch64 have no `socketcall`; i386 and arm32 calls die at the arch check.)
+    """
+    eperm = _ret(SECCOMP_RET_ERRNO | errno.EPERM)
+    allow = _ret(SECCOMP_RET_ALLOW)
+    if deny_network:
+        prog = _deny(nrs["socket"], SECCOMP_RET_ERRNO | errno.EPERM)
+    else:  # the family is an int: the kernel ignores the upper half of the register
+        prog = _guarded(
+            nrs["socket"], [_ld(_arg_low(0)), insn(BPF_JEQ_K, 0, 1, AF_UNIX), eperm, allow]
+        )
+    pair_type = [
+        _ld(_arg_low(1)),
+        insn(BPF_AND_K, 0, 0, SOCK_TYPE_MASK),
+        insn(BPF_JEQ_K, 2, 0, SOCK_STREAM),
+        insn(BPF_JEQ_K, 1, 0, SOCK_SEQPACKET),
+        eperm,
+        allow,
+    ]
+    return prog + _guarded(nrs["socketpair"], pair_type)
 
 
 def pack_filter(prog: list[Insn]) -> bytes:

@@ -40,11 +40,11 @@ import shutil
 import subprocess
 from collections.abc import Sequence
 
-from bosun.sandbox import _workfiles, seccomp
+from bosun.sandbox import _protections, _workfiles, seccomp
 from bosun.sandbox._bwrap_egress import egress_door, forwarder_python
 from bosun.sandbox._bwrap_run import SANDBOX_ID, BwrapRun, identity
 from bosun.sandbox.hosts import HostAllowList
-from bosun.sandbox.spec import Request, Result, SandboxUnavailable
+from bosun.sandbox.spec import Protection, Request, Result, SandboxUnavailable
 
 SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 ETC = (
@@ -91,7 +91,8 @@ class BubblewrapBackend:
     Args:
         bwrap: the bwrap executable (default: found on PATH).
         read_only_paths: more host paths to show read-only at the same place (a virtual
-            environment outside `/usr`, say).
+            environment outside `/usr`, say). Name none that holds a UNIX socket: a
+            read-only bind does not stop `connect()`.
     """
 
     name = "bubblewrap"
@@ -177,6 +178,10 @@ class BubblewrapBackend:
         if forwarder_python() is None:
             return False, "no python3 under /usr to run the in-sandbox forwarder"
         return True, "egress proxy outside the sandbox, reached through its own loopback"
+
+    def protections(self) -> tuple[Protection, ...]:
+        """What it blocks: namespaces, a read-only view of the system, seccomp, rlimits."""
+        return _protections.bubblewrap(self._read_only)
 
     async def _run_with_egress(self, request: Request) -> Result:
         """Run with an egress proxy for `request.network_hosts` (see `_bwrap_egress`)."""

@@ -8,11 +8,15 @@ itself, forks, and execs the command in the child. What is enforced, and how:
   that programs need (`_ETC`); read-write on /dev/null and friends; everything but device
   nodes beneath the work directory and a private temp directory (`TMPDIR`), both made fresh
   under the worker's temp dir. Nothing else: no /proc, /sys, /home, /root, /tmp, /var.
-- **Network** (`request.network` False): seccomp fails `socket()` for every family but
-  AF_UNIX, always: Landlock's network rules (ABI >= 4) cover TCP only and would leave UDP,
-  hence DNS, open. With ABI >= 4 Landlock denies TCP bind/connect as well; io_uring, which
-  seccomp cannot see into, is denied. With ABI >= 6, abstract UNIX sockets and signals cannot
-  reach outside the sandbox.
+- **Network** (`request.network` False): seccomp fails `socket()` for every family, always:
+  Landlock's network rules (ABI >= 4) cover TCP only and would leave UDP, hence DNS, open.
+  With ABI >= 4 Landlock denies TCP bind/connect as well; io_uring, which seccomp cannot see
+  into, is denied.
+- **Host UNIX sockets**, with or without network: seccomp fails `socket(AF_UNIX)` and any
+  `socketpair()` but a connected stream or seqpacket pair (a datagram pair could `sendto()`
+  any socket). Landlock does not check `connect()`, so a world-writable socket (PostgreSQL's,
+  Docker's, a supervisor's) would otherwise be open, by path or abstract name. With ABI >= 6,
+  abstract UNIX sockets and signals cannot reach outside the sandbox either.
 - **Kernel surface** (seccomp, EPERM): ptrace, process_vm_*, mount and the new mount API,
   namespaces (unshare, setns, clone with CLONE_NEW*; clone3 gets ENOSYS), modules, kexec, bpf,
   perf_event_open, userfaultfd, keyrings, open_by_handle_at, setsid. Another architecture's
@@ -40,9 +44,10 @@ What it cannot contain that bubblewrap can: the system's paths keep their real n
 looking); CPU time is capped per process, not for the tree; disk use can overshoot as said;
 a non-root worker shares its uid with the command (RLIMIT_NPROC is then the uid's current
 task count plus the limit, racing the worker's own threads, and before Landlock ABI 6 the
-command may signal the worker's processes); UNIX sockets by path stay reachable where file
-permissions allow (Landlock does not check `connect()`); and `request.network=True` opens the
-whole network. An allow-list of hosts (`request.network_hosts`) is refused
+command may signal the worker's processes); and `request.network=True` opens the whole
+network (but no UNIX socket). What runs under bubblewrap but not here: a program that
+creates a UNIX socket (a server on a path, a `multiprocessing` manager); connected
+`socketpair()`s work. An allow-list of hosts (`request.network_hosts`) is refused
 (`NO_NETWORK_HOSTS`): without a network namespace the command shares the worker's network,
 and Landlock's TCP rules name ports, not addresses, so a command allowed to reach the egress
 proxy's port could reach that port on any host, and seccomp cannot read `connect()`'s
@@ -64,7 +69,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bosun.sandbox import _files, _host, _verdict
+from bosun.sandbox import _files, _host, _protections, _verdict
 from bosun.sandbox._launch import (
     ARCHES,
     CONFIG_FD,
@@ -74,7 +79,7 @@ from bosun.sandbox._launch import (
     seccomp_actions_available,
 )
 from bosun.sandbox._procio import Capture, Feed, exited
-from bosun.sandbox.spec import Limits, Request, Result, SandboxUnavailable
+from bosun.sandbox.spec import Limits, Protection, Request, Result, SandboxUnavailable
 
 _SYSTEM = ("/usr", "/lib", "/lib64", "/lib32", "/libx32", "/bin", "/sbin")
 _ETC = (
@@ -166,6 +171,14 @@ class LandlockBackend:
     def network_hosts_support(self) -> tuple[bool, str]:
         """Never: see `NO_NETWORK_HOSTS`."""
         return False, "Landlock's TCP rules name ports, not hosts: use bubblewrap"
+
+    def protections(self) -> tuple[Protection, ...]:
+        """What it blocks with this kernel's Landlock ABI and this worker's uid."""
+        try:
+            abi: int | None = landlock_abi()
+        except OSError:
+            abi = None
+        return _protections.landlock(abi, own_uid=os.geteuid() == 0)
 
     async def run(self, request: Request) -> Result:
         """Run `request` confined; raise `SandboxUnavailable` only if it cannot start (or

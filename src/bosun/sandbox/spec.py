@@ -16,6 +16,19 @@ from bosun.errors import BosunError
 MiB = 1024 * 1024
 
 LimitName = Literal["wall", "cpu", "memory", "processes", "file_size", "disk", "output", "network"]
+Verdict = Literal["blocked", "partly", "open"]
+# What a sandbox is there to keep sandboxed code from, in the order `bosun sandbox check` shows.
+THREATS = (
+    "network",
+    "host UNIX sockets",
+    "abstract UNIX sockets",
+    "reading host files",
+    "writing host files",
+    "host processes",
+    "privileges",
+    "kernel attack surface",
+    "resource use",
+)
 
 
 class SandboxUnavailable(BosunError):
@@ -119,6 +132,22 @@ class Result:
         return self.exit_code == 0 and self.limit is None
 
 
+@dataclass(frozen=True)
+class Protection:
+    """What a backend does about one of `THREATS`.
+
+    Attributes:
+        threat: one of `THREATS`.
+        verdict: `blocked` (sandboxed code cannot do it), `partly` (`how` says what is left),
+            or `open`.
+        how: the mechanism, and any exception, in a line.
+    """
+
+    threat: str
+    verdict: Verdict
+    how: str
+
+
 class Backend(Protocol):
     """A way to run a `Request` contained."""
 
@@ -130,6 +159,10 @@ class Backend(Protocol):
 
     def network_hosts_support(self) -> tuple[bool, str]:
         """Whether this backend enforces `network_hosts` here, and how (or why not)."""
+        ...
+
+    def protections(self) -> tuple[Protection, ...]:
+        """What it does about each of `THREATS` (as it would here, even if unavailable)."""
         ...
 
     async def run(self, request: Request) -> Result:

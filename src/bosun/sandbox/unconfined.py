@@ -21,11 +21,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from bosun.sandbox import _workfiles
+from bosun.sandbox import _protections, _workfiles
 from bosun.sandbox._procio import Capture, Feed, exited
 from bosun.sandbox._verdict import Facts, which_limit
 from bosun.sandbox.bwrap import check_request
-from bosun.sandbox.spec import Request, Result
+from bosun.sandbox.spec import Protection, Request, Result
 
 GRACE_SECONDS = 2.0
 
@@ -43,6 +43,10 @@ class UnconfinedBackend:
 
     def network_hosts_support(self) -> tuple[bool, str]:
         return False, "not enforced: commands have the worker's whole network"
+
+    def protections(self) -> tuple[Protection, ...]:
+        """Nothing is blocked."""
+        return _protections.unconfined()
 
     async def run(self, request: Request) -> Result:
         """Run `request` unconfined, in its own process group and work directory."""
