@@ -8,15 +8,16 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
-T = TypeVar("T")
+# The e2e tests import these from here.
+from tests.helpers.wait import wait_for as wait_for
+from tests.helpers.wait import wait_until as wait_until
 
 APPS = Path(__file__).parent / "apps"
 BOSUN = str(Path(sys.executable).parent / "bosun")
@@ -121,18 +122,6 @@ def env(tmp_path: Path) -> Iterator[Env]:
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             proc.wait(10)
-
-
-def wait_for(check: Callable[[], T], timeout: float, what: str, every: float = 0.05) -> T:
-    """Poll `check` until it returns something truthy; fail naming `what` after `timeout` s."""
-    give_up = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > give_up:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(every)
 
 
 def wait_exit(proc: subprocess.Popen[bytes], timeout: float, env: Env, name: str = "worker") -> int:

@@ -4,34 +4,34 @@ the draining worker, and its lease is released so another worker continues at on
 from __future__ import annotations
 
 import signal
-import time
 
 import pytest
 
 from conftest import APPS, Env, wait_exit, wait_for
 
 APP = APPS / "three_steps.py"
-SLOW_SECONDS = 1.5
-LEASE_TTL = 30.0  # far longer than the test: only an explicit release lets B in quickly
+# Far longer than the test: a run that B can take while the test runs was released, since
+# only a worker's explicit release frees a lease this long before it expires.
+LEASE_TTL = 3600.0
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(120)
 def test_sigterm_finishes_the_step_in_flight_then_hands_the_run_back(env: Env) -> None:
+    gate = env.tmp / "slow-gate"  # the slow step ends once this file exists
+    env.extra["BOSUN_E2E_SLOW_GATE"] = str(gate)
     run_id = env.submit(APP, "three_steps")
-    worker_a = env.worker(APP, "--lease-ttl", str(LEASE_TTL), "--grace", "10", name="a")
+    worker_a = env.worker(APP, "--lease-ttl", str(LEASE_TTL), "--grace", "60", name="a")
     wait_for(lambda: f"{run_id}:slow" in env.effect_lines(), 30, "the slow step to start on A")
-    slow_seen_at = time.time()
-    time.sleep(0.3)
     worker_a.send_signal(signal.SIGTERM)
-    terminated_at = time.time()
+    wait_for(lambda: "draining" in env.log("a"), 30, "A to begin draining")
+    # Draining, A waits for the step in flight rather than cutting it short: the step
+    # cannot end before the gate opens, nor A exit before the step ends.
+    assert worker_a.poll() is None, f"A exited mid-step:\n{env.log('a')}"
+    gate.touch()
+    assert wait_exit(worker_a, 60, env, "a") == 0, env.log("a")
 
-    assert wait_exit(worker_a, 10, env, "a") == 0, env.log("a")
-    exited_at = time.time()
-    # A waited for the slow step rather than cutting it short…
-    assert exited_at >= slow_seen_at + SLOW_SECONDS - 0.2, (
-        f"A exited {exited_at - terminated_at:.2f} s after SIGTERM, before the slow step ended"
-    )
-    # …journaled its completion, went no further, and released the lease.
+    # …journaled its completion, went no further, and released the lease: the run is
+    # queued and unleased (an expired lease would leave it `running`, still leased to A).
     after_a = env.show(run_id)
     by_name = {e["name"].rsplit(".", 1)[-1]: e for e in after_a["journal"] if e["kind"] == "step"}
     assert by_name["slow"]["status"] == "completed", after_a["journal"]
@@ -39,19 +39,17 @@ def test_sigterm_finishes_the_step_in_flight_then_hands_the_run_back(env: Env) -
     assert f"{run_id}:finish" not in env.effect_lines()
     assert after_a["status"] == "queued", after_a
     assert after_a["lease_owner"] is None, after_a
+    [leased] = env.query("SELECT lease_owner, lease_expires_at FROM runs WHERE id = ?", run_id)
+    assert tuple(leased) == (None, None), tuple(leased)
+    assert "1 handed back, 0 abandoned" in env.log("a"), env.log("a")  # A's summary line
 
-    started_b = time.monotonic()
+    # B exits as soon as it finds nothing to claim (--until-idle): it completes the run only
+    # if the run was claimable at once, which a lease of an hour is only once released.
     worker_b = env.worker(APP, "--lease-ttl", str(LEASE_TTL), "--until-idle", name="b")
-    assert wait_exit(worker_b, 20, env, "b") == 0, env.log("b")
-    took_b = time.monotonic() - started_b
-    print(
-        f"\ndrain: A exited {exited_at - terminated_at:.2f} s after SIGTERM; "
-        f"B (process start included) completed the run in {took_b:.2f} s"
-    )
-    assert took_b < 5, f"B needed {took_b:.1f} s: was the lease released or did it expire?"
+    assert wait_exit(worker_b, 60, env, "b") == 0, env.log("b")
 
     final = env.show(run_id)
-    assert final["status"] == "completed", final
+    assert final["status"] == "completed", (final, env.log("b"))
     assert final["result"] == ["prepared", "slow done", "finished"]
     assert sorted(env.effect_lines()) == sorted(
         f"{run_id}:{step}" for step in ("prepare", "slow", "finish")
@@ -59,25 +57,23 @@ def test_sigterm_finishes_the_step_in_flight_then_hands_the_run_back(env: Env) -
 
 
 @pytest.mark.parametrize("workflow", ["sync_overrun", "async_overrun"])
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(90)
 def test_sigterm_exits_after_the_grace_period_when_a_step_overruns(env: Env, workflow: str) -> None:
     app = APPS / "overrun.py"
     run_id = env.submit(app, workflow)
     worker = env.worker(app, "--lease-ttl", str(LEASE_TTL), "--grace", "1")
     wait_for(lambda: f"{run_id}:{workflow}" in env.effect_lines(), 30, "the long step to start")
     worker.send_signal(signal.SIGTERM)
-    terminated_at = time.monotonic()
 
     # The step takes 20 s; the grace period is 1 s. Past it the worker must give up on the
-    # step (it will run again elsewhere: at least once) and exit, not keep the pod alive.
-    code = wait_exit(worker, 8, env)
-    took = time.monotonic() - terminated_at
-    assert code == 0, env.log()
-    print(f"\n{workflow}: worker exited {took:.2f} s after SIGTERM with --grace 1")
+    # step (it will run again elsewhere: at least once) and exit, not keep the pod alive:
+    # had it waited for the step instead, the step would be journaled as completed.
+    assert wait_exit(worker, 60, env) == 0, env.log()
     run = env.show(run_id)
+    assert not any(e["status"] == "completed" for e in run["journal"]), run["journal"]
     assert run["status"] == "queued", run
     assert run["lease_owner"] is None, run
-    assert not any(e["status"] == "completed" for e in run["journal"]), run["journal"]
+    assert "1 handed back, 1 abandoned" in env.log(), env.log()
 
 
 @pytest.mark.timeout(60)

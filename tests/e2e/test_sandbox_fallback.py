@@ -284,8 +284,7 @@ async def test_a_shell_fork_bomb_ends_at_the_deadline_and_leaves_nothing() -> No
             limits=Limits(processes=32, wall_seconds=1.5),
         )
     )
-    assert result.limit == "wall", result
-    assert result.wall_seconds < 5
+    assert result.limit == "wall", result  # ended at the deadline, not by the `sleep 30`
     assert alive_with(marker) == []
 
 
@@ -298,7 +297,7 @@ async def test_a_memory_bomb_hits_the_memory_limit() -> None:
 async def test_a_cpu_spin_is_stopped_by_the_cpu_limit() -> None:
     result = await run("while True: pass", limits=Limits(cpu_seconds=1, wall_seconds=15))
     assert result.limit == "cpu" and result.signal in (24, 9), result  # SIGXCPU, SIGKILL
-    assert 0.9 <= result.cpu_seconds < 3 and result.wall_seconds < 5
+    assert 0.9 <= result.cpu_seconds < 3  # CPU time, which a busy machine does not stretch
 
 
 async def test_an_output_flood_is_capped_without_blocking_the_command() -> None:
@@ -356,7 +355,8 @@ async def test_background_children_do_not_outlive_the_command() -> None:
             ]
         )
     )
-    assert result.ok and result.stdout == b"started\n" and result.wall_seconds < 5, result
+    # The run ended with the command, not when the wall-clock limit stopped the child.
+    assert result.ok and result.stdout == b"started\n" and result.limit is None, result
     assert alive_with(marker) == []
 
 
@@ -370,8 +370,7 @@ async def test_filling_the_disk_hits_the_work_dir_quota() -> None:
         """,
         limits=Limits(workdir_bytes=8 * MiB, file_size_bytes=2 * MiB, wall_seconds=20),
     )
-    assert result.limit == "disk" and result.signal == 9, result
-    assert result.wall_seconds < 5
+    assert result.limit == "disk" and result.signal == 9, result  # not the wall-clock limit
 
 
 async def test_a_large_file_hits_the_file_size_limit() -> None:

@@ -77,8 +77,8 @@ async def test_shell_runs_one_command() -> None:
 async def test_a_limit_says_which_fired() -> None:
     (_, quick_shell, _) = sandbox_tools(limits=Limits(wall_seconds=1))
     got = await quick_shell("sleep 30")
-    assert got["limit"] == "wall"
-    assert got["wall_seconds"] < 10
+    # Killed at the limit: a `sleep 30` left to end by itself would exit 0.
+    assert got["limit"] == "wall" and got["exit_code"] is None, got
 
 
 async def test_without_a_workspace_every_call_starts_empty() -> None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bosun.loader import load_app
+from conftest import wait_until
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "support_agent.py"
 
@@ -35,10 +35,11 @@ async def test_a_full_refund_waits_for_a_human(
     app = _app(tmp_path, monkeypatch)
     async with app, app.worker(concurrency=4):
         handle = await app.start("support", "Order 7 arrived broken, refund it all")
-        for _ in range(200):
-            if (await handle.status()).status == "suspended":
-                break
-            await asyncio.sleep(0.05)
+
+        async def waiting() -> bool:
+            return (await handle.status()).status == "suspended"
+
+        await wait_until(waiting, 30, "the refund to wait for a human")
         events = [e.type for e in await app.store.list_events(handle.run_id)]
         assert "approval.requested" in events
         await handle.signal("approval", {"ok": approve, "by": "alice"})

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections import Counter
 from datetime import timedelta
 
@@ -13,7 +12,8 @@ from pydantic import BaseModel
 
 import bosun
 from bosun import Retry
-from bosun.store.records import RunFilter
+from bosun.store.records import RunFilter, RunRecord
+from tests.helpers.wait import wait_until
 
 TIMEOUT = 10
 
@@ -24,11 +24,10 @@ class Quote(BaseModel):
 
 
 async def wait_for_status(handle: bosun.RunHandle[object], status: str) -> None:
-    for _ in range(250):
-        if (await handle.status()).status == status:
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"run {handle.run_id} never became {status}")
+    async def reached() -> bool:
+        return (await handle.status()).status == status
+
+    await wait_until(reached, 30, f"run {handle.run_id} to become {status}", every=0.02)
 
 
 @pytest.fixture
@@ -81,9 +80,10 @@ async def test_retries_wait_durably_and_keep_one_idempotency_key(app: bosun.App)
 
     async with app, app.worker():
         handle = await app.start(wf)
-        await asyncio.sleep(0.1)
-        assert (await handle.status()).status == "suspended"  # waiting to retry holds no worker
         assert await handle.result(TIMEOUT) == "ok"
+        events = [e.type for e in await app.store.list_events(handle.run_id)]
+    # Each wait to retry suspended the run (holding no worker) until its retry was due.
+    assert events.count("step.retrying") == 2 and events.count("run.suspended") == 2, events
     assert [attempt for _, attempt in keys] == [1, 2, 3]
     assert len({key for key, _ in keys}) == 1
     assert keys[0][0] == f"{handle.run_id}:1"
@@ -204,11 +204,12 @@ async def test_cancel_cascades_to_children(app: bosun.App) -> None:
 
     async with app, app.worker():
         handle = await app.start(parent)
-        for _ in range(100):
+
+        async def both_kids_waiting() -> list[RunRecord] | None:
             kids = await app.store.list_runs(RunFilter(parent_id=handle.run_id))
-            if len(kids) == 2 and all(k.status == "suspended" for k in kids):
-                break
-            await asyncio.sleep(0.05)
+            return kids if len(kids) == 2 and all(k.status == "suspended" for k in kids) else None
+
+        kids = await wait_until(both_kids_waiting, 30, "both children to wait for their signal")
         cancelled = await handle.cancel()
         assert set(cancelled) == {handle.run_id, *(k.id for k in kids)}
         with pytest.raises(bosun.RunCancelled):
@@ -233,11 +234,8 @@ async def test_cancel_stops_a_running_run(app: bosun.App) -> None:
         handle = await app.start(wf)
         await asyncio.wait_for(started.wait(), TIMEOUT)
         await handle.cancel()
-        for _ in range(100):  # the heartbeat notices the lost lease and stops the task
-            if not worker._active:
-                break
-            await asyncio.sleep(0.05)
-        assert not worker._active
+        # The heartbeat notices the lost lease and stops the task.
+        await wait_until(lambda: not worker._active, 30, "the worker to stop the cancelled run")
         assert (await handle.status()).status == "cancelled"
 
 
@@ -261,10 +259,13 @@ async def test_deadline_fails_a_run_that_runs_late(app: bosun.App) -> None:
 
     async with app, app.worker():
         handle = await app.start(wf, deadline=0.3)
-        started = time.monotonic()
         with pytest.raises(bosun.RunFailed, match="deadline"):
             await handle.result(TIMEOUT)
-        assert time.monotonic() - started < 5
+        run = await app.store.get_run(handle.run_id)
+        [sleep] = await app.store.get_journal(handle.run_id)
+    # It failed while its 30 s sleep was still pending: the deadline ended it, not the timer.
+    assert run is not None and run.finished_at is not None and sleep.wake_at is not None
+    assert run.finished_at < sleep.wake_at, (run, sleep)
 
 
 async def test_unserialisable_step_result_fails_naming_step_and_type(app: bosun.App) -> None:
@@ -376,12 +377,12 @@ async def test_determinism_mismatch_blocks_and_resume_continues(any_db_url: str)
 
     changed, _ = build("c")
     async with changed, changed.worker():
-        for _ in range(100):
+
+        async def blocked() -> RunRecord | None:
             status = await changed.get_handle(handle.run_id).status()
-            if status.status == "blocked":
-                break
-            await asyncio.sleep(0.05)
-        assert status.status == "blocked"
+            return status if status.status == "blocked" else None
+
+        status = await wait_until(blocked, 30, "the run to block on the changed code")
         assert status.error is not None and "'b'" in status.error["message"]
         assert "'c'" in status.error["message"]
 

@@ -4,20 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections import Counter
 
 import bosun
 
 
-def build(db_url: str, effects: Counter[str], stall: float) -> tuple[bosun.App, bosun.Workflow]:
+def build(
+    db_url: str,
+    effects: Counter[str],
+    stall: threading.Event | None = None,
+    charging: threading.Event | None = None,
+) -> tuple[bosun.App, bosun.Workflow]:
+    """`stall`: `charge` sets `charging`, then blocks its worker's event loop (no heartbeat:
+    the lease expires) until `stall` is set."""
     app = bosun.App("fence", database=db_url, lease_ttl=0.5)
 
     @app.step(name="charge")
     async def charge() -> str:
         effects["charge"] += 1
-        if stall:
-            time.sleep(stall)  # noqa: ASYNC251 - blocks the event loop: no heartbeat, the lease expires
+        if stall is not None and charging is not None:
+            charging.set()
+            stall.wait(60)  # blocks the event loop: no heartbeat, the lease expires
         return "charged"
 
     @app.step(name="ship")
@@ -34,13 +41,14 @@ def build(db_url: str, effects: Counter[str], stall: float) -> tuple[bosun.App, 
 
 async def test_a_stalled_worker_cannot_write_after_takeover(any_db_url: str) -> None:
     effects: Counter[str] = Counter()
-    stalled, order = build(any_db_url, effects, stall=1.5)
-    rescuer_done = threading.Event()
+    charging, rescuer_done = threading.Event(), threading.Event()
+    # The stalled worker wakes only once the rescuer has taken the run over and finished it.
+    stalled, order = build(any_db_url, effects, stall=rescuer_done, charging=charging)
     rescuer_result: list[object] = []
 
     def rescuer() -> None:
         async def main() -> None:
-            app, _ = build(any_db_url, effects, stall=0)
+            app, _ = build(any_db_url, effects)
             async with app, app.worker(poll_interval=0.05, lease_ttl=0.5):
                 while True:
                     runs = await app.store.list_runs(bosun.store.records.RunFilter())
@@ -49,15 +57,19 @@ async def test_a_stalled_worker_cannot_write_after_takeover(any_db_url: str) -> 
                         return
                     await asyncio.sleep(0.05)
 
-        asyncio.run(main())
-        rescuer_done.set()
+        try:
+            if charging.wait(60):  # the stalled worker holds the run: now take it over
+                asyncio.run(main())
+        finally:
+            rescuer_done.set()
 
     async with stalled:
         async with stalled.worker(lease_ttl=0.5) as worker:
-            handle = await stalled.start(order)
+            # Started first: once `charge` stalls, this event loop runs nothing.
             thread = threading.Thread(target=rescuer, daemon=True)
             thread.start()
-            assert await asyncio.to_thread(rescuer_done.wait, 20)
+            handle = await stalled.start(order)
+            assert await asyncio.to_thread(rescuer_done.wait, 60)
             for _ in range(100):
                 if not worker._active:
                     break

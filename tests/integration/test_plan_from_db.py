@@ -60,7 +60,9 @@ async def _run_known_workload(app: bosun.App) -> list[str]:
 
 
 async def test_profile_fitted_from_real_runs(app: bosun.App) -> None:
+    began = time.time()
     await _run_known_workload(app)
+    window = time.time() - began  # no run can have been active for longer than this
     base = parse_profile(
         {
             "name": "research",
@@ -87,8 +89,8 @@ async def test_profile_fitted_from_real_runs(app: bosun.App) -> None:
     assert profile.arrivals.runs_per_hour == pytest.approx(RUNS)
     assert profile.runs.steps == 2 and profile.runs.llm_calls == 1
     # Active time excludes the durable sleep: two steps of STEP_S, plus replay and claims.
-    assert 2 * STEP_S <= profile.runs.duration_s.p50 <= profile.runs.duration_s.p95 < 10
-    assert STEP_S <= profile.runs.longest_step_s < 10
+    assert 2 * STEP_S <= profile.runs.duration_s.p50 <= profile.runs.duration_s.p95 <= window
+    assert STEP_S <= profile.runs.longest_step_s <= window
     # State: the input (JSON-quoted payload) plus result and journal outputs.
     assert len(PAYLOAD) / 1024 < profile.runs.state_kb < 2 * len(PAYLOAD) / 1024
     # What runs cannot show comes from the YAML base; the measured fields replaced its own.

@@ -63,9 +63,8 @@ async def test_claim_respects_queues_and_priority(store: Store) -> None:
 
 async def test_fencing_a_taken_over_lease_writes_nothing(store: Store) -> None:
     run_id, _ = await store.create_run(new_run())
-    old = await claim_one(store, "old", ttl=0.05)
-    await asyncio.sleep(0.1)
-    new = await claim_one(store, "new")
+    old = await claim_one(store, "old", ttl=1)
+    new = await claim_one(store, "new", now=time.time() + 2)  # once old's lease has expired
     assert new.lease.token != old.lease.token and new.run.attempts == 2
     step = JournalEntry("1", "step", "charge", "completed", output="1")
     with pytest.raises(LeaseLost):
@@ -84,11 +83,11 @@ async def test_fencing_a_taken_over_lease_writes_nothing(store: Store) -> None:
 async def test_renew_keeps_leases_and_reports_lost_ones(store: Store) -> None:
     await store.create_run(new_run())
     await store.create_run(new_run())
-    mine = await store.claim_runs("w", ["default"], 2, 0.2, time.time())
+    mine = await store.claim_runs("w", ["default"], 2, 1, time.time())
     lost = await store.renew_leases("w", [c.lease for c in mine], TTL)
     assert lost == []
-    await asyncio.sleep(0.3)
-    assert await store.claim_runs("thief", ["default"], 5, TTL, time.time()) == []
+    # Past the claim's 1 s lease, within the renewed one: nothing to take.
+    assert await store.claim_runs("thief", ["default"], 5, TTL, time.time() + 5) == []
     await store.cancel_run(mine[0].run.id)
     lost = await store.renew_leases("w", [c.lease for c in mine], TTL)
     assert lost == [mine[0].lease]
