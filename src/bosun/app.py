@@ -23,13 +23,15 @@ from bosun.engine.execution import current_execution, current_step
 from bosun.engine.runner import webhook_run
 from bosun.errors import (
     ConfigurationError,
+    IdempotencyConflict,
     InvalidRunState,
     SessionBusy,
     StoreError,
     WorkflowNotFound,
 )
 from bosun.handles import RunHandle
-from bosun.ids import new_id
+from bosun.idempotency import event_key, shown_key, user_key
+from bosun.ids import check_identifier, new_id
 from bosun.ratelimit import RateLimit
 from bosun.retry import Retry
 from bosun.sandbox.spec import Limits as SandboxLimits
@@ -38,7 +40,8 @@ from bosun.sessions import Session
 from bosun.store import Store, store_for_url
 from bosun.store.records import TERMINAL_STATUSES, MissedPolicy, NewRun
 from bosun.webhook_delivery import register_delivery
-from bosun.wire import DEFAULT_TENANT, KEY_SEPARATOR, store_key
+from bosun.webhooks import check_url
+from bosun.wire import DEFAULT_TENANT, KEY_SEPARATOR
 from bosun.worker.worker import Worker, WorkerOptions
 
 if TYPE_CHECKING:
@@ -150,6 +153,7 @@ class _Options:
     webhook: str | None
     double_texting: DoubleTexting = "enqueue"
     traceparent: str | None = None
+    bosun_key: str | None = None  # a stored key bosun made (an event's), not a submitter's
 
 
 DoubleTexting = Literal["reject", "enqueue", "interrupt", "rollback"]
@@ -284,6 +288,7 @@ class App:
             budget: tokens and/or dollars each run may spend on LLM calls; a run that
                 reaches it fails with `BudgetExceeded` before its next call.
         """
+        check_identifier(queue, "queue")
         flow = FlowControl(concurrency_key, concurrency_limit, fairness_key)
         events = (on_event,) if isinstance(on_event, str) else tuple(on_event or ())
 
@@ -356,7 +361,7 @@ class App:
         worker on the database (workers record the limit when they start)."""
         if max_running < 0:
             raise ConfigurationError("max_running must be >= 0")
-        self.queue_limits[queue] = max_running
+        self.queue_limits[check_identifier(queue, "queue")] = max_running
 
     def rate_limit(self, name: str, limit: RateLimit) -> None:
         """Register a rate limit shared by every worker on the database, such as an LLM
@@ -432,11 +437,13 @@ class App:
         double_texting: DoubleTexting = "enqueue",
         **kwargs: Any,
     ) -> RunHandle[R]:
-        """Start a run; with an `idempotency_key` the tenant used before, return that run.
+        """Start a run; with an `idempotency_key` the tenant used before, return that run
+        (`IdempotencyConflict` if that run is of another workflow).
 
         `deadline` is seconds from now, a timedelta, or an absolute datetime. `session`
         groups a conversation's runs: unless the workflow has its own `concurrency_key`, one
-        of them runs at a time, in order. `webhook` is a URL told when the run finishes.
+        of them runs at a time, in order. `webhook` is a URL told when the run finishes
+        (checked now: `InvalidRequest` if it is not one bosun can deliver to).
 
         `double_texting` says what happens when the session already has an unfinished run:
         `"enqueue"` this one after it (the default), `"reject"` this one
@@ -495,7 +502,8 @@ class App:
     ) -> list[tuple[str, RunHandle[Any], bool]]:
         """Start every workflow declared with `on_event=event`, passing `data` as its input.
 
-        The same `event_id` starts nothing new: each (workflow, event id) pair is one run.
+        The same `event_id` starts nothing new: each (tenant, event, workflow, event id) is
+        one run, whose key no submitted `idempotency_key` can take.
         Returns (workflow name, handle, whether it was created now) per subscribed workflow.
         """
         event_id = event_id or new_id()
@@ -504,8 +512,8 @@ class App:
             if event not in definition.on_event:
                 continue
             payload = self._checked(definition.encode_input((data,), {}), definition)
-            key = f"event:{event}:{event_id}:{definition.name}"
-            options = _Options(key, None, 0, None, tenant, None, None)
+            key = event_key(tenant, event, definition.name, event_id)
+            options = _Options(None, None, 0, None, tenant, None, None, bosun_key=key)
             handle = await self._submit(definition, payload, options)
             started.append((definition.name, handle, handle.created))
         return started
@@ -517,7 +525,14 @@ class App:
     async def _submit(
         self, definition: WorkflowDef, payload: str, options: _Options
     ) -> RunHandle[Any]:
+        if options.session is not None:
+            check_identifier(options.session, "session")
+        if options.queue is not None:
+            check_identifier(options.queue, "queue")
         await self.open()
+        if options.webhook is not None:
+            check_url(options.webhook)
+        stored_key = options.bosun_key or user_key(options.tenant, options.idempotency_key)
         if options.session is not None:
             await self._double_texting(options)
         concurrency_key, concurrency_limit, fairness_key = definition.keys_for(payload)
@@ -531,7 +546,7 @@ class App:
             queue=options.queue or definition.queue,
             input=payload,
             priority=options.priority,
-            idempotency_key=store_key(options.tenant, options.idempotency_key),
+            idempotency_key=stored_key,
             deadline=_deadline(options.deadline),
             concurrency_key=concurrency_key,
             concurrency_limit=concurrency_limit,
@@ -562,7 +577,19 @@ class App:
         run_id, created = await self.store.create_run(new)
         if created:
             self.observability.run_submitted(new.workflow)
+        elif stored_key is not None:
+            await self._check_same_workflow(run_id, new.workflow, stored_key)
         return RunHandle(self, run_id, workflow=new.workflow, fresh=created, created=created)
+
+    async def _check_same_workflow(self, run_id: str, workflow: str, stored_key: str) -> None:
+        """An idempotency key finds the run it started, never a run of another workflow."""
+        existing = await self.store.get_run(run_id)
+        if existing is not None and existing.workflow != workflow:
+            raise IdempotencyConflict(
+                f"idempotency key {shown_key(stored_key)!r} already belongs to run {run_id} "
+                f"of workflow {existing.workflow!r}; a run of {workflow!r} needs a key of its "
+                f"own (a retried submission must name the same workflow)"
+            )
 
     async def _double_texting(self, options: _Options) -> None:
         """Apply the submission's policy to the session's unfinished runs."""
@@ -629,11 +656,12 @@ class App:
 
         `version` is the deployment version it advertises (default: a hash of the App's
         workflow and step code); see `WorkerOptions`."""
+        served = tuple(check_identifier(q, "queue") for q in queues or ["default"])
         await self.open()
         worker = Worker(
             self,
             WorkerOptions(
-                queues=tuple(queues or ["default"]),
+                queues=served,
                 concurrency=concurrency,
                 lease_ttl=lease_ttl or self.lease_ttl,
                 poll_interval=poll_interval,

@@ -22,8 +22,16 @@ from rich.table import Table
 
 from bosun import serde, settings
 from bosun.errors import BosunError, ConfigurationError
+from bosun.ids import check_identifier
 from bosun.store import Store, store_for_url
-from bosun.store.records import RUN_STATUSES, RunFilter, RunRecord, ScheduleRecord
+from bosun.store.records import (
+    RUN_STATUSES,
+    QueueStats,
+    RunFilter,
+    RunRecord,
+    ScheduleRecord,
+    UnservedWork,
+)
 
 if TYPE_CHECKING:
     from bosun.client import Client
@@ -171,9 +179,13 @@ def _parse_json(text: str | None, what: str) -> Any:
     if text is None:
         return None
     try:
-        return json.loads(text)
+        return serde.loads(text, what)  # bosun's JSON policy: NaN and Infinity are refused
     except json.JSONDecodeError as exc:
         _fail(f"{what} is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})", 2)
+    except RecursionError:
+        _fail(f"{what} is not valid JSON (nested too deeply)", 2)
+    except ConfigurationError as exc:
+        _fail(str(exc), 2)
 
 
 def _setup_logging(log_format: str = "text") -> None:
@@ -347,6 +359,10 @@ def worker(
             signal.signal(sig, lambda number, _frame: stop_early.append(number))
     _setup_logging(log_format)
     loop_factory = _loop_factory(loop)
+    try:
+        served = tuple(check_identifier(q, "queue") for q in queue or ["default"])
+    except ConfigurationError as exc:
+        _fail(f"--queue: {exc}", 2)
     app = _load(app_ref)
     if database:
         app.use_database(database)
@@ -355,7 +371,7 @@ def worker(
     except ConfigurationError as exc:
         _fail(str(exc), 2)
     options = WorkerOptions(
-        queues=tuple(queue or ["default"]),
+        queues=served,
         concurrency=concurrency,
         lease_ttl=lease_ttl or app.lease_ttl,
         poll_interval=poll_interval,
@@ -681,11 +697,35 @@ def runs_signal(
 
 
 @cli.command()
-def queues(database: DatabaseOpt = None, as_json: JsonOpt = False) -> None:
-    """Show each queue's depth: ready, in flight, waiting, and the oldest ready run's age."""
-    stats = _run(lambda: _with_store(database, lambda s: s.queue_stats()))
+def queues(
+    database: DatabaseOpt = None,
+    tenant: Annotated[
+        str | None, typer.Option(help="Count only this tenant's runs (default: every tenant's).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show each queue's depth: ready, in flight, waiting, and the oldest ready run's age;
+    and the workflows whose ready runs no live worker serves."""
+
+    async def read(store: Store) -> tuple[list[QueueStats], list[UnservedWork]]:
+        stats = await store.queue_stats(tenant=tenant)
+        return stats, await store.unserved_work(time.time(), tenant=tenant)
+
+    stats, unserved = _run(lambda: _with_store(database, read))
     if as_json:
-        _print_json([dataclasses.asdict(s) for s in stats])
+        _print_json(
+            [
+                {
+                    **dataclasses.asdict(s),
+                    "unserved": [
+                        {k: v for k, v in dataclasses.asdict(u).items() if k != "queue"}
+                        for u in unserved
+                        if u.queue == s.queue
+                    ],
+                }
+                for s in stats
+            ]
+        )
         return
     table = Table("queue", "ready", "in flight", "waiting", "oldest ready (s)")
     for s in stats:
@@ -693,6 +733,12 @@ def queues(database: DatabaseOpt = None, as_json: JsonOpt = False) -> None:
             s.queue, str(s.ready), str(s.in_flight), str(s.waiting), f"{s.oldest_ready_age:.1f}"
         )
     out.print(table)
+    for u in unserved:
+        out.print(
+            f"[yellow]queue {u.queue}: {u.ready} run(s) ready but no worker serves workflow "
+            f"{u.workflow!r} (oldest waited {u.oldest_ready_age:.0f} s): start a worker of the "
+            "app that defines it[/yellow]"
+        )
 
 
 # -- db -------------------------------------------------------------------------------------

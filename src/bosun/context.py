@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random as _random
 import time
 import uuid as _uuid
@@ -24,8 +25,8 @@ Duration = float | int | timedelta
 
 def _seconds(duration: Duration) -> float:
     seconds = duration.total_seconds() if isinstance(duration, timedelta) else float(duration)
-    if seconds < 0:
-        raise ConfigurationError(f"duration must not be negative, got {duration!r}")
+    if not math.isfinite(seconds) or seconds < 0:  # a NaN wake time would never come due
+        raise ConfigurationError(f"duration must be finite and not negative, got {duration!r}")
     return seconds
 
 

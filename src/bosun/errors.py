@@ -6,9 +6,11 @@ BosunError
 │   ├── WorkflowNotFound      no workflow registered under that name
 │   ├── InvalidArguments      inputs do not match the workflow's signature or types
 │   ├── SerializationError    a value cannot be stored as JSON (names the step and type)
+│   │   └── NonFiniteNumber   it holds NaN or ±Infinity, which JSON has not (also ValueError)
 │   ├── InvalidSchedule       a bad cron expression, time zone or schedule option
 │   ├── ScheduleNotFound      no schedule with that name
-│   └── InvalidRequest        an HTTP request the API cannot accept (body, fields, types)
+│   ├── InvalidRequest        an HTTP request the API cannot accept (body, fields, types)
+│   └── IdempotencyConflict   an idempotency key already used for another workflow (409)
 ├── StoreError                the database could not do what was asked
 │   ├── StoreUnavailable      cannot open, read or lock the database file/server
 │   ├── SchemaTooNew          the database was migrated by a newer bosun
@@ -68,6 +70,25 @@ class SerializationError(ConfigurationError):
     """A value cannot be stored as JSON."""
 
 
+class NonFiniteNumber(SerializationError, ValueError):
+    """A value holds NaN, Infinity or -Infinity, which JSON cannot represent.
+
+    Attributes:
+        path: where in the value, as `metadata.score` or `items[2]` ("" for the value itself).
+        token: `NaN`, `Infinity` or `-Infinity`.
+        reason: the message without the leading "where:" part.
+    """
+
+    def __init__(self, where: str, path: str, token: str) -> None:
+        self.path = path
+        self.token = token
+        self.reason = (
+            f"{path or 'the value'} is {token}, which JSON cannot hold; use a finite number, "
+            "null or a string"
+        )
+        super().__init__(f"{where}: {self.reason}")
+
+
 class InvalidSchedule(ConfigurationError):
     """A schedule's cron expression, time zone, inputs or options are wrong, or its name is
     taken."""
@@ -79,6 +100,11 @@ class ScheduleNotFound(ConfigurationError):
 
 class InvalidRequest(ConfigurationError):
     """An HTTP request the API cannot accept: malformed JSON, wrong types, unknown fields."""
+
+
+class IdempotencyConflict(ConfigurationError):
+    """The idempotency key already belongs to a run of another workflow (HTTP 409): a retry
+    of a submission must name the same workflow; a different submission needs its own key."""
 
 
 class PayloadTooLarge(SerializationError):

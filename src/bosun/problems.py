@@ -24,6 +24,7 @@ _TABLE: tuple[tuple[type[errors.BosunError], int, str, str], ...] = (
     # A body of the wrong shape (the server's validation answer; never chosen by problem_for).
     (errors.InvalidRequest, 422, "validation-error", "Invalid request"),
     (errors.SerializationError, 422, "serialization-error", "Value cannot be serialised"),
+    (errors.IdempotencyConflict, 409, "idempotency-conflict", "Idempotency key in use"),
     (errors.ConfigurationError, 400, "configuration-error", "Invalid request"),
     (errors.RunNotFound, 404, "run-not-found", "Run not found"),
     (errors.SessionNotFound, 404, "session-not-found", "Session not found"),

@@ -34,10 +34,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, get_args
 
+from bosun import serde
 from bosun.cron import Cron
 from bosun.engine.definitions import WorkflowDef
 from bosun.errors import ConfigurationError, InvalidSchedule, ScheduleNotFound, StoreError
-from bosun.ids import new_id
+from bosun.idempotency import schedule_key
+from bosun.ids import check_identifier, new_id
 from bosun.store.records import (
     Firing,
     MissedPolicy,
@@ -130,20 +132,29 @@ def new_schedule(
     parsed = Cron(cron, timezone)
     policy = _check_policy(missed, max_catch_up)
     try:
-        data = json.loads(input) if isinstance(input, str) else ({} if input is None else input)
+        data = serde.loads(input, "input") if isinstance(input, str) else input
+        data = {} if data is None else data
+        if queue:
+            check_identifier(queue, "queue")
     except json.JSONDecodeError as exc:
         raise InvalidSchedule(f"schedule {name!r}: input is not valid JSON ({exc})") from None
+    except ConfigurationError as exc:
+        raise InvalidSchedule(f"schedule {name!r}: {exc}") from None
     if not isinstance(data, dict):
         raise InvalidSchedule(
             f"schedule {name!r}: input must be a JSON object of named inputs, "
             f"not {type(data).__name__}"
         )
+    try:
+        text = serde.dumps(data, f"schedule {name!r}", root="input")
+    except ConfigurationError as exc:
+        raise InvalidSchedule(str(exc)) from None
     return NewSchedule(
         name=name,
         workflow=workflow,
         cron=cron,
         timezone=timezone,
-        input=json.dumps(data, separators=(",", ":")),
+        input=text,
         queue=queue or None,
         missed=policy,
         max_catch_up=max_catch_up,
@@ -169,8 +180,8 @@ async def resume_schedule(store: Store, name: str, now: float | None = None) -> 
 
 
 def run_key(name: str, tick: int) -> str:
-    """The idempotency key of the run a schedule starts for `tick`."""
-    return f"schedule:{name}:{iso(tick)}"
+    """The idempotency key of the run a schedule starts for `tick` (see `bosun.idempotency`)."""
+    return schedule_key(name, iso(tick))
 
 
 def iso(tick: float) -> str:

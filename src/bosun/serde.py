@@ -1,25 +1,189 @@
-"""JSON payloads: values go in and out of the store through their type hints.
+"""JSON payloads: values go in and out of the store through their type hints, under one
+policy for every boundary.
 
 Pydantic models, dataclasses, datetimes and the like round-trip when the function that
 produces or takes them is annotated; unannotated values are stored as plain JSON.
+
+The policy: JSON has no NaN or Infinity, so neither goes in. Text from outside (request
+bodies, CLI options) is parsed with `loads`, which refuses the `NaN`/`Infinity` tokens and
+numbers too large for a float; values are written with `dump` (typed payloads: inputs,
+results, step outputs, signals, events) or `dumps` (plain data: session state and metadata,
+memories), which refuse a non-finite float. Every refusal is a `NonFiniteNumber` (a
+`SerializationError` and a `ValueError`) naming the value's path (`metadata.score`), raised
+before anything is written. Stored text is read back for display with `read_stored`, which
+shows a non-finite number that rows written before this policy may hold as null (and logs a
+warning) rather than fail a whole listing.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
+import logging
+import math
+from collections.abc import Iterable
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import PydanticSerializationError, to_json
 
-from bosun.errors import InvalidArguments, PayloadTooLarge, SerializationError
+from bosun.errors import (
+    InvalidArguments,
+    NonFiniteNumber,
+    PayloadTooLarge,
+    SerializationError,
+)
+
+log = logging.getLogger("bosun.serde")
 
 _ANY: Any = Any
 _SCALARS = (str, int, bool, type(None))
 
 
 _STRICT = json.JSONEncoder(allow_nan=False).encode  # one encoder, not one per value
+_COMPACT = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
+
+
+class _NonFiniteToken(ValueError):
+    """A `NaN`, `Infinity` or `-Infinity` token (or a number too large for a float) met by
+    the strict parser."""
+
+
+def _refuse_token(token: str) -> Any:
+    raise _NonFiniteToken(token)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999 parses as Infinity
+        raise _NonFiniteToken(text)
+    return value
+
+
+def _token(value: float) -> str:
+    return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+
+
+def _child_path(path: str, key: object) -> str:
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    return f"{path}.{key}" if path else str(key)
+
+
+def _children(value: Any) -> Iterable[tuple[object, Any]]:
+    if isinstance(value, dict):
+        return value.items()
+    if isinstance(value, list | tuple | set | frozenset):
+        return enumerate(value)
+    if isinstance(value, BaseModel):
+        return {**value.__dict__, **(value.__pydantic_extra__ or {})}.items()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return ((f.name, getattr(value, f.name)) for f in dataclasses.fields(value))
+    return ()
+
+
+def _first_non_finite(value: Any, root: str = "") -> tuple[str, float] | None:
+    """The path (`root.a.b[2]`) and value of the first NaN or ±Infinity in `value` (plain
+    data, pydantic models and dataclasses, however nested), or None when it holds none."""
+    stack: list[tuple[str, Any]] = [(root, value)]
+    seen: set[int] = set()
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, float):
+            if not math.isfinite(item):
+                return path, item
+            continue
+        if isinstance(item, str | int) or item is None or id(item) in seen:
+            continue
+        seen.add(id(item))
+        children = list(_children(item))
+        for key, _ in children:
+            if isinstance(key, float) and not math.isfinite(key):
+                return _child_path(path, _token(key)), key
+        stack.extend((_child_path(path, key), child) for key, child in reversed(children))
+    return None
+
+
+def _holds_non_finite(value: Any) -> bool:
+    """Whether `value` holds a NaN or ±Infinity: `_first_non_finite` without the paths,
+    quick enough to run over every payload whose JSON could hide one."""
+    stack = [value]
+    seen: set[int] = set()
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is float:
+            if not math.isfinite(item):
+                return True
+        elif kind is dict:
+            stack.extend(item.values())
+        elif kind is list:
+            stack.extend(item)
+        elif kind is str or kind is int or kind is bool or item is None:
+            continue
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                return True
+        elif id(item) not in seen:
+            seen.add(id(item))
+            stack.extend(child for _, child in _children(item))
+    return False
+
+
+def check_finite(value: Any, where: str, *, root: str = "") -> None:
+    """Refuse a value holding NaN or ±Infinity with `NonFiniteNumber` naming its path."""
+    found = _first_non_finite(value, root)
+    if found is not None:
+        raise NonFiniteNumber(where, found[0], _token(found[1]))
+
+
+def dumps(value: Any, where: str, *, root: str = "") -> str:
+    """Plain JSON data (dicts, lists, strings, finite numbers, booleans, None) as compact
+    JSON text. `NonFiniteNumber` names `where` and the path (under `root`) of a NaN or
+    ±Infinity; `SerializationError` says why another value is not JSON."""
+    try:
+        return _COMPACT(value)
+    except (TypeError, ValueError) as exc:
+        check_finite(value, where, root=root)
+        raise SerializationError(f"{where}: cannot store the value as JSON ({exc})") from None
+
+
+def loads(text: str | bytes, where: str) -> Any:
+    """Parse JSON text from outside bosun (a request body, a CLI option) strictly: the
+    `NaN`, `Infinity` and `-Infinity` tokens and numbers too large for a float are refused
+    with `NonFiniteNumber` naming their path. Malformed text raises
+    `json.JSONDecodeError`, nesting too deep for the parser `RecursionError`."""
+    try:
+        return json.loads(text, parse_constant=_refuse_token, parse_float=_finite_float)
+    except _NonFiniteToken as exc:
+        found = _first_non_finite(json.loads(text))  # parse again, leniently, to find it
+        path, value = found if found is not None else ("", float(str(exc)))
+        raise NonFiniteNumber(where, path, _token(value)) from None
+
+
+def read_stored(text: str | None, where: str) -> Any:
+    """Stored JSON text back to data, for the API, webhooks and the CLI to show. Rows
+    written before bosun refused non-finite numbers may hold a `NaN` or `Infinity`: it is
+    shown as null, with a warning naming `where`, so one such row cannot break a listing
+    (strict JSON encoders, browsers' `JSON.parse` included, would refuse it)."""
+    if text is None:
+        return None
+    if "NaN" not in text and "Infinity" not in text:  # the common case: nothing to replace
+        return json.loads(text)
+    replaced: list[str] = []
+
+    def constant(token: str) -> None:
+        replaced.append(token)
+
+    value = json.loads(text, parse_constant=constant)
+    if replaced:
+        log.warning(
+            "%s holds %s, which is not JSON (written before bosun refused it); shown as null",
+            where,
+            ", ".join(sorted(set(replaced))),
+        )
+    return value
 
 
 @functools.lru_cache(maxsize=1024)
@@ -32,22 +196,30 @@ def _is_plain(hint: Any) -> bool:
 
 
 def dump(value: Any, hint: Any, where: str) -> str:
-    """Serialise `value` to JSON text; `where` names the step or workflow in the error."""
+    """Serialise `value` to JSON text; `where` names the step or workflow in the error.
+
+    A NaN or ±Infinity anywhere in it is a `NonFiniteNumber` naming its path."""
     try:
         if type(value) in _SCALARS:
             return _STRICT(value)
         if _is_plain(hint):
-            return to_json(value).decode()
-        try:
-            return _adapter(hint).dump_json(value, warnings="error").decode()
-        except (PydanticSerializationError, TypeError, ValueError):
-            # A value that does not match its hint still serialises if it can.
-            return to_json(value).decode()
+            data = to_json(value)
+        else:
+            try:
+                data = _adapter(hint).dump_json(value, warnings="error")
+            except (PydanticSerializationError, TypeError, ValueError):
+                # A value that does not match its hint still serialises if it can.
+                data = to_json(value)
     except (PydanticSerializationError, TypeError, ValueError) as exc:
         raise SerializationError(
             f"{where}: cannot store a value of type {type(value).__qualname__} as JSON "
             f"({exc}); return JSON-compatible data, a pydantic model or a dataclass"
         ) from exc
+    # pydantic writes a non-finite float as a NaN/Infinity token, or as null where a model's
+    # config says so: only output holding one of those can hide one, so only it is searched.
+    if (b"null" in data or b"NaN" in data or b"Infinity" in data) and _holds_non_finite(value):
+        check_finite(value, where)
+    return data.decode()
 
 
 def load(text: str | None, hint: Any) -> Any:

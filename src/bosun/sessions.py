@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from bosun import serde
 from bosun.errors import SessionNotFound
+from bosun.ids import check_identifier
 from bosun.sandbox.workspace_sweep import remove_session_workspaces
 from bosun.store.records import RunRecord, SessionRecord
 
@@ -32,9 +34,11 @@ class Session:
         return record
 
     async def create(self, metadata: dict[str, Any] | None = None) -> SessionRecord:
-        """Create the session (or replace its metadata)."""
+        """Create the session (or replace its metadata). The id must follow the identifier
+        rule (`bosun.ids.IDENTIFIER`); NaN or Infinity in `metadata` is `NonFiniteNumber`."""
+        check_identifier(self.id, "session")
+        text = None if metadata is None else serde.dumps(metadata, repr(self), root="metadata")
         await self.app.open()
-        text = None if metadata is None else json.dumps(metadata)
         return await self.app.store.ensure_session(self.tenant, self.id, text)
 
     async def messages(self, after: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
@@ -49,9 +53,10 @@ class Session:
 
     async def set_state(self, state: dict[str, Any]) -> None:
         """Replace the session's key-value state."""
+        text = serde.dumps(state, repr(self), root="state")
         await self.app.open()
         updated = await self.app.store.update_session(
-            self.tenant, self.id, state=json.dumps(state), metadata=None
+            self.tenant, self.id, state=text, metadata=None
         )
         if updated is None:
             raise SessionNotFound(f"no session {self.id!r}")

@@ -4,6 +4,10 @@ that is down for hours still gets the call once it is back.
 A run submitted with `webhook=URL` gets a `bosun.webhook` run when it finishes, created in
 the same transaction as its outcome (see `bosun.engine.runner`). Every App registers the
 workflow, so whichever worker serves the run's queue delivers it.
+
+The delivery run's id is the `Bosun-Delivery` header of every attempt. A final answer (a 3xx
+or a 4xx other than 408 and 429) or a refused receiver stops the retries at once; the
+delivery run then ends `failed`, its error saying why.
 """
 
 from __future__ import annotations
@@ -11,10 +15,11 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+from bosun.context import current_context
 from bosun.engine.runner import WEBHOOK_WORKFLOW
 from bosun.errors import InvalidRequest
 from bosun.retry import Retry
-from bosun.webhooks import deliver
+from bosun.webhooks import WebhookRejected, deliver
 from bosun.wire import run_view
 
 if TYPE_CHECKING:
@@ -23,7 +28,11 @@ if TYPE_CHECKING:
 
 # About a day of attempts: 1 s, 2 s, 4 s, … capped at an hour between tries.
 DELIVERY_RETRY = Retry(
-    attempts=30, initial=1.0, backoff=2.0, max_interval=3600.0, non_retryable=(InvalidRequest,)
+    attempts=30,
+    initial=1.0,
+    backoff=2.0,
+    max_interval=3600.0,
+    non_retryable=(InvalidRequest, WebhookRejected),
 )
 
 
@@ -37,7 +46,13 @@ def register_delivery(app: App) -> None:
             return 0  # pruned before delivery: nothing left to report
         body = {"type": f"run.{record.status}", "run": run_view(record)}
         payload = json.dumps(body, separators=(",", ":")).encode()
-        return await deliver(url, payload, secret=app.webhook_secret, allow=app.webhook_allow)
+        return await deliver(
+            url,
+            payload,
+            secret=app.webhook_secret,
+            allow=app.webhook_allow,
+            delivery_id=current_context().run_id,  # this delivery run's: alike on every attempt
+        )
 
     async def webhook(ctx: Context, run_id: str, url: str) -> int:
         return await post(run_id, url)

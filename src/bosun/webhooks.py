@@ -6,26 +6,52 @@ refuses a timestamp too far from its own clock, so a captured request cannot be 
 later. While a secret is being rotated the header may carry several `v1=` entries; one match
 is enough.
 
-`deliver` makes one attempt and raises `WebhookFailed` when it does not succeed; retrying with
-back-off is the caller's business (bosun runs each delivery as a durable run).
+Each request also carries `Bosun-Delivery: <id>`, the same on every attempt of one delivery.
+Delivery is at least once: an attempt whose answer is lost or late (the receiver took longer
+than the timeout) is made again, so a receiver deduplicates on that id.
+
+`deliver` makes one attempt and raises `WebhookFailed` when it does not succeed, or
+`WebhookRejected` when the answer says another attempt would not either (a 3xx, since
+redirects are not followed, or a 4xx other than 408 and 429); retrying with back-off is the
+caller's business (bosun runs each delivery as a durable run).
+
+httpx logs every request's full URL (at INFO) and httpcore traces each exchange (at DEBUG);
+webhook URLs often carry a token in the path or query, so while `deliver` sends, a filter on
+those loggers hides the URL's path, query and fragment in whatever they write.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
+import logging
+import re
 import time
+import unicodedata
 from collections.abc import Sequence
+from contextvars import ContextVar
 from http import HTTPStatus
 
 import httpx
 
 from bosun.errors import BosunError, ConfigurationError, InvalidRequest
+from bosun.sandbox.addresses import is_ambiguous_number
 from bosun.sandbox.fetch import FetchFailed, FetchRefused, http_fetch
 
-__all__ = ["SIGNATURE_HEADER", "WebhookFailed", "deliver", "sign", "verify"]
+__all__ = [
+    "DELIVERY_HEADER",
+    "SIGNATURE_HEADER",
+    "WebhookFailed",
+    "WebhookRejected",
+    "check_url",
+    "deliver",
+    "sign",
+    "verify",
+]
 
 SIGNATURE_HEADER = "Bosun-Signature"
+DELIVERY_HEADER = "Bosun-Delivery"
 _SCHEME = "v1"
 _EXCERPT_BYTES = 200  # of a failed answer's body, enough to say why without reading it all
 _KNOWN_STATUSES = frozenset(status.value for status in HTTPStatus)
@@ -42,6 +68,12 @@ class WebhookFailed(BosunError):
     def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+
+
+class WebhookRejected(WebhookFailed):
+    """The receiver's answer is final: another attempt would get the same (a 3xx, as
+    redirects are not followed, or a 4xx other than 408 Request Timeout and 429 Too Many
+    Requests)."""
 
 
 def _digest(secret: str, body: bytes, timestamp: int) -> str:
@@ -127,16 +159,91 @@ def verify(
         )
 
 
-def _check_url(url: str) -> httpx.URL:
+# -- URLs ---------------------------------------------------------------------------------------
+
+_INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp", "Zs"})  # controls, format marks, spaces
+_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?", re.IGNORECASE)
+
+
+def check_url(url: str) -> str:
+    """Check a webhook URL when it is given, so that a bad one fails the submission rather
+    than every delivery attempt.
+
+    Accepted: an `http` or `https` URL whose host is a DNS name (labels of letters, digits,
+    hyphens and underscores, up to 63 characters each; an international name in Unicode or
+    IDNA form), an IPv4 address written a.b.c.d or an IPv6 address in brackets; a port from
+    1 to 65535; any path and query. Refused: whitespace and control characters anywhere
+    (percent-encode them), and a user name or password (`user:pass@`): receivers
+    authenticate bosun by its `Bosun-Signature`, and credentials in a URL end up in places
+    secrets should not. Whether the host's address may be reached is decided at delivery,
+    when the name is resolved (see `deliver`).
+
+    Returns:
+        `url`, unchanged.
+
+    Raises:
+        InvalidRequest: the URL is not one bosun can deliver to; the message says why.
+    """
+    if not isinstance(url, str):
+        raise InvalidRequest(f"a webhook URL is a string, not {type(url).__name__}")
+    for position, char in enumerate(url):
+        if unicodedata.category(char) in _INVISIBLE:
+            name = unicodedata.name(char, "a control character")
+            raise InvalidRequest(
+                f"a webhook URL may not contain whitespace or control characters; found "
+                f"U+{ord(char):04X} ({name}) at position {position}: percent-encode it in the "
+                f"path or query, or remove it"
+            )
+    _parsed(url)
+    return url
+
+
+def _parsed(url: str) -> httpx.URL:
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL as exc:
-        raise InvalidRequest(f"webhook URL {url!r} is not a valid URL: {exc}") from exc
-    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise InvalidRequest(f"the webhook URL is not a valid URL: {exc}") from None
+    if parsed.scheme not in ("http", "https"):
         raise InvalidRequest(
-            f"webhook URL {url!r} is not allowed: use an http:// or https:// URL with a host"
+            f"a webhook URL must start with http:// or https://, not "
+            f"{parsed.scheme + '://' if parsed.scheme else 'a path'}"
         )
+    if parsed.userinfo:
+        raise InvalidRequest(
+            "a webhook URL may not carry a user name or password (user:pass@host): receivers "
+            "check the Bosun-Signature header instead (set BOSUN_WEBHOOK_SECRET)"
+        )
+    port = parsed.port
+    if port is not None and not 1 <= port <= 65535:
+        raise InvalidRequest(f"the webhook URL's port {port} is not between 1 and 65535")
+    _check_host(parsed.raw_host.decode("ascii"))
     return parsed
+
+
+def _check_host(host: str) -> None:
+    """A host is an IP literal or a DNS name (already in IDNA form, as httpx encodes it)."""
+    if not host:
+        raise InvalidRequest("the webhook URL has no host: write it as https://host/path")
+    if ":" in host:
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise InvalidRequest(
+                f"the webhook URL's host [{host}] is not an IPv6 address"
+            ) from None
+        return
+    name = host.removesuffix(".")
+    if is_ambiguous_number(name.lower()):
+        raise InvalidRequest(
+            f"the webhook URL's host {host!r} is a number in a non-canonical form, which "
+            f"resolvers read differently; write the address as a dotted quad (a.b.c.d)"
+        )
+    labels = name.split(".")
+    if len(name) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
+        raise InvalidRequest(
+            f"the webhook URL's host {host!r} is not a valid host name: use labels of "
+            f"letters, digits and hyphens (up to 63 each) separated by dots, or an IP address"
+        )
 
 
 def _origin(url: httpx.URL) -> str:
@@ -144,10 +251,104 @@ def _origin(url: httpx.URL) -> str:
     return f"{url.scheme}://{url.netloc.decode('ascii')}"
 
 
+# -- logs ---------------------------------------------------------------------------------------
+
+_HIDDEN: ContextVar[tuple[str, ...]] = ContextVar("bosun_webhook_hidden", default=())
+_HTTP_LOGGERS = (
+    "httpx",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+    "httpcore.socks",
+)
+_HIDDEN_MARK = "/[hidden]"
+
+
+class _HideTargets(logging.Filter):
+    """Hides the path, query and fragment of the URL a delivery is sending to, in the
+    records httpx and httpcore write while it sends (the context variable says which)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        hidden = _HIDDEN.get()
+        if not hidden:
+            return True
+        try:
+            message = record.getMessage()
+        except Exception:  # unformattable: replaced, as logging's error report shows its args
+            record.msg, record.args = f"({record.name}: a record that could not be formatted)", None
+            return True
+        redacted = message
+        for text in hidden:
+            redacted = redacted.replace(text, _HIDDEN_MARK)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+_HIDE = _HideTargets()
+
+
+def _guard_http_logs() -> None:
+    """Put the filter on every logger httpx and httpcore write to. Run at each delivery, so
+    a logging setup made since (`dictConfig`, a framework's) cannot have removed it; a filter
+    belongs to the logger that creates a record, so each one needs its own."""
+    names = set(_HTTP_LOGGERS)
+    names.update(
+        name
+        for name in list(logging.Logger.manager.loggerDict)
+        if name.startswith(("httpx.", "httpcore."))
+    )
+    for name in names:
+        logger = logging.getLogger(name)
+        if _HIDE not in logger.filters:
+            logger.addFilter(_HIDE)
+
+
+def _secret_parts(url: httpx.URL) -> tuple[str, ...]:
+    """Every spelling of the URL's path, query and fragment a log line could show, longest
+    first so that a longer one is hidden whole."""
+    target = url.raw_path.decode("ascii")  # path and query as sent
+    parts = {
+        target,
+        target.partition("?")[0],
+        url.path,
+        url.query.decode("ascii", "replace"),
+        url.fragment,
+    }
+    if url.fragment:
+        parts.add(f"{target}#{url.fragment}")
+    return tuple(sorted((p for p in parts if p and p != "/"), key=len, reverse=True))
+
+
+# -- delivery -----------------------------------------------------------------------------------
+
+_RETRIED_4XX = frozenset({408, 429})  # Request Timeout, Too Many Requests: worth another try
+
+
 def _excerpt(body: bytes) -> str:
     """The start of an answer's body, for the error message."""
     text = body[:_EXCERPT_BYTES].decode("utf-8", "replace").strip()
     return f": {text}" if text else ""
+
+
+def _failure(where: str, status: int, body: bytes) -> WebhookFailed:
+    """The error for a non-2xx answer: final for a 3xx or a 4xx other than 408 and 429."""
+    reason = HTTPStatus(status).phrase if status in _KNOWN_STATUSES else ""
+    answered = f"webhook at {where} answered {status} {reason}".rstrip()
+    if 300 <= status < 400:
+        return WebhookRejected(
+            f"{answered}, not retried: redirects are not followed; register the URL the "
+            f"receiver redirects to",
+            status=status,
+        )
+    if 400 <= status < 500 and status not in _RETRIED_4XX:
+        return WebhookRejected(
+            f"{answered}, not retried: a 4xx answer other than 408 and 429 means the "
+            f"receiver refuses this call{_excerpt(body)}",
+            status=status,
+        )
+    return WebhookFailed(answered + _excerpt(body), status=status)
 
 
 async def deliver(
@@ -157,6 +358,7 @@ async def deliver(
     secret: str | None,
     timeout: float = 10.0,
     allow: Sequence[str] = (),
+    delivery_id: str | None = None,
 ) -> int:
     """POST `body` (JSON) to `url` once, signed when `secret` is given.
 
@@ -166,27 +368,34 @@ async def deliver(
     lists the host or network.
 
     Args:
-        url: the receiver; only `http` and `https` URLs are accepted. Redirects are not
-            followed: the receiver must answer at the URL it registered.
+        url: the receiver; only `http` and `https` URLs are accepted (see `check_url`).
+            Redirects are not followed: the receiver must answer at the URL it registered.
         body: the JSON document, exactly as it will be signed and sent.
         secret: the signing secret, or `None` to send no `Bosun-Signature` header.
         timeout: seconds the whole attempt may take, connecting and answering included.
         allow: host names, addresses and CIDR networks reachable although their address
             class is refused (e.g. `["hooks.internal", "10.8.0.0/16"]`).
+        delivery_id: sent as the `Bosun-Delivery` header; the same on every attempt of one
+            delivery, so the receiver can drop repeats.
 
     Returns:
         The receiver's 2xx status code.
 
     Raises:
-        InvalidRequest: `url` is not an http(s) URL, or its host is refused.
+        InvalidRequest: `url` is not one `check_url` accepts, or its host is refused.
         ConfigurationError: `secret` is the empty string.
-        WebhookFailed: the receiver answered something other than 2xx, or did not answer.
+        WebhookRejected: the receiver answered a 3xx, or a 4xx other than 408 and 429.
+        WebhookFailed: the receiver answered something else than 2xx, or did not answer.
     """
-    target = _check_url(url)
+    target = _parsed(check_url(url))
     headers = {"Content-Type": "application/json", "User-Agent": "bosun-webhooks"}
+    if delivery_id is not None:
+        headers[DELIVERY_HEADER] = delivery_id
     if secret is not None:
         headers[SIGNATURE_HEADER] = sign(secret, body, int(time.time()))
     where = _origin(target)
+    _guard_http_logs()
+    hiding = _HIDDEN.set(_secret_parts(target))
     try:
         answer = await http_fetch(
             str(target),
@@ -209,10 +418,8 @@ async def deliver(
         else:
             message = f"webhook at {where} could not be reached: {exc}"
         raise WebhookFailed(message) from exc
+    finally:
+        _HIDDEN.reset(hiding)
     if 200 <= answer.status < 300:
         return answer.status
-    reason = HTTPStatus(answer.status).phrase if answer.status in _KNOWN_STATUSES else ""
-    raise WebhookFailed(
-        f"webhook at {where} answered {answer.status} {reason}".rstrip() + _excerpt(answer.body),
-        status=answer.status,
-    )
+    raise _failure(where, answer.status, answer.body)

@@ -8,12 +8,14 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from bosun import serde
 from bosun.errors import InvalidRequest
+from bosun.idempotency import shown_key
 from bosun.store.events import FINAL_TYPES
 from bosun.store.records import EventRecord, RunRecord
 
 DEFAULT_TENANT = "default"
-KEY_SEPARATOR = "\x1f"  # between tenant and idempotency key in the store (never in a key)
+KEY_SEPARATOR = "\x1f"  # between a tenant and its session in a concurrency key
 
 
 def iso(ts: float | None) -> str | None:
@@ -34,27 +36,11 @@ def parse_time(text: str, field: str) -> float:
     return when.timestamp()
 
 
-def store_key(tenant: str, key: str | None) -> str | None:
-    """The idempotency key as stored: scoped to the tenant, so tenants never collide."""
-    if key is None:
-        return None
-    if KEY_SEPARATOR in key:
-        raise InvalidRequest("an idempotency key may not contain control characters")
-    return key if tenant == DEFAULT_TENANT else f"{tenant}{KEY_SEPARATOR}{key}"
-
-
-def user_key(stored: str | None) -> str | None:
-    """The idempotency key as its submitter gave it."""
-    if stored is None:
-        return None
-    return stored.rpartition(KEY_SEPARATOR)[2]
-
-
-def _json_or_text(text: str | None) -> Any:
-    if text is None:
-        return None
+def _json_or_text(text: str | None, where: str) -> Any:
+    """Stored JSON as data; a non-finite number in an old row is shown as null (see
+    `serde.read_stored`), so one such row never breaks a listing or a stream."""
     try:
-        return json.loads(text)
+        return serde.read_stored(text, where)
     except ValueError:
         return text
 
@@ -69,10 +55,10 @@ def run_view(run: RunRecord) -> dict[str, Any]:
         "session": run.session,
         "version": run.version,
         "priority": run.priority,
-        "input": _json_or_text(run.input),
-        "result": _json_or_text(run.result),
+        "input": _json_or_text(run.input, f"run {run.id} input"),
+        "result": _json_or_text(run.result, f"run {run.id} result"),
         "error": run.error,
-        "idempotency_key": user_key(run.idempotency_key),
+        "idempotency_key": shown_key(run.idempotency_key),
         "parent_id": run.parent_id,
         "deadline": iso(run.deadline),
         "attempts": run.attempts,
@@ -84,10 +70,10 @@ def run_view(run: RunRecord) -> dict[str, Any]:
 
 def event_view(event: EventRecord, run: RunRecord | None = None) -> dict[str, Any]:
     """An event as streams show it; a final event carries the run's result or error."""
-    data = _json_or_text(event.data)
+    data = _json_or_text(event.data, f"run {event.run_id} event {event.seq}")
     if run is not None and event.type in FINAL_TYPES and isinstance(data, dict):
         if event.type == "run.completed":
-            data = {**data, "result": _json_or_text(run.result)}
+            data = {**data, "result": _json_or_text(run.result, f"run {run.id} result")}
         elif event.type == "run.failed" and "error" not in data:
             data = {**data, "error": run.error}
     return {

@@ -26,6 +26,7 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from serving import serve
 
+from bosun.ids import IDENTIFIER
 from conftest import APPS
 
 pytestmark = pytest.mark.timeout(120)
@@ -147,7 +148,11 @@ def test_no_server_errors_and_problem_json(fuzzed: Live, mode: GenerationMode) -
 # No lone surrogates (category Cs): test_lone_surrogate_in_input_is_refused covers them.
 TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=20)
 JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | TEXT,
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | TEXT,
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TEXT, inner, max_size=3),
     max_leaves=8,
 )
@@ -178,7 +183,7 @@ def submits(draw: st.DrawFn) -> tuple[dict[str, Any], bool]:
     body: dict[str, Any] = {"workflow": workflow, "input": inputs}
     for name, values in [
         ("priority", st.integers(-1000, 1000)),
-        ("session", TEXT.filter(bool)),
+        ("session", st.from_regex(IDENTIFIER, fullmatch=True)),  # the rule for session ids
         ("deadline", FUTURE),
         ("idempotency_key", TEXT.filter(bool)),
     ]:

@@ -61,6 +61,14 @@ def backlog(pg_url: str) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
             "FROM generate_series(1, %s) AS n",
             (now - 60, now, now, WAITING),
         )
+        # Older runs of a workflow this claimer does not serve (another app's): they wait for
+        # its workers, and are not to be read either.
+        conn.execute(
+            "INSERT INTO runs (id, workflow, queue, status, input, ready_at, created_at, "
+            "updated_at) SELECT 'o' || n, 'other', 'default', 'queued', '{}', %s + n * 1e-3, "
+            "%s, %s FROM generate_series(1, %s) AS n",
+            (now - 120, now, now, WAITING),
+        )
         # Runs other workers hold, with live leases: not claimable, and not to be read.
         conn.execute(
             "INSERT INTO runs (id, workflow, queue, status, input, ready_at, lease_owner, "
@@ -72,7 +80,9 @@ def backlog(pg_url: str) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
         yield conn
 
 
-def claim(conn: psycopg.Connection[tuple[object, ...]], function: str) -> list[tuple[object, ...]]:
+def claim(
+    conn: psycopg.Connection[tuple[object, ...]], function: str, *tail: str
+) -> list[tuple[object, ...]]:
     """Claim on this session.
 
     The session's costs make reading the whole table look cheap, as misleading statistics
@@ -80,8 +90,9 @@ def claim(conn: psycopg.Connection[tuple[object, ...]], function: str) -> list[t
     conn.execute("SET seq_page_cost = 0.0001")
     conn.execute("SET cpu_tuple_cost = 0.00001")
     now = time.time()
+    extra = "".join(f", '{arg}'" for arg in tail)
     return conn.execute(
-        f"SELECT * FROM {function}('w', '{{default}}', %s, %s, %s, %s, '{{}}')",
+        f"SELECT * FROM {function}('w', '{{default}}', %s, %s, %s, %s, '{{}}'{extra})",
         (CLAIM, CLAIM * 4 + 16, now + 30, now),
     ).fetchall()
 
@@ -90,7 +101,7 @@ def test_a_claim_reads_rows_in_proportion_to_what_it_claims(
     backlog: psycopg.Connection[tuple[object, ...]],
 ) -> None:
     before = rows_read(backlog)
-    claimed = claim(backlog, "claim_ready")
+    claimed = claim(backlog, "claim_ready", "{wf}")
     read = rows_read(backlog) - before
     assert len(claimed) == CLAIM
     assert [took_over for _run, took_over in claimed] == [False] * CLAIM
@@ -99,15 +110,19 @@ def test_a_claim_reads_rows_in_proportion_to_what_it_claims(
         f"q{n}" for n in range(1, CLAIM + 1)
     )
     # Candidates, the locked rows and their updates: a few reads per claimed run, never
-    # the 3000 waiting or the 1000 running.
+    # the 3000 waiting, the 3000 of another workflow or the 1000 running.
     assert read < 10 * CLAIM, f"a claim of {CLAIM} read {read} rows of runs"
 
 
 def test_the_previous_interface_still_claims(
     backlog: psycopg.Connection[tuple[object, ...]],
 ) -> None:
-    """Workers of the previous release call claim_runs during a rolling deploy."""
+    """Workers of the previous release call claim_runs or the claim_ready of seven arguments
+    during a rolling deploy: they claim runs of any workflow, as they did."""
     backlog.row_factory = psycopg.rows.dict_row  # type: ignore[assignment]
+    older = claim(backlog, "claim_ready")
+    claimed_ids = sorted(str(row["run"]["id"]) for row in older)  # type: ignore[call-overload]
+    assert claimed_ids == sorted(f"o{n}" for n in range(1, CLAIM + 1))
     rows = claim(backlog, "claim_runs")
     assert len(rows) == CLAIM
     assert all(r["status"] == "running" and r["lease_owner"] == "w" for r in rows)  # type: ignore[call-overload]

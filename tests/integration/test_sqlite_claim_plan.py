@@ -32,7 +32,7 @@ async def test_claim_statements_use_the_ready_index_and_primary_key(
             await store.create_run(
                 NewRun(id=uuid.uuid4().hex, workflow="wf", queue="q", input="{}")
             )
-        claimed = await store.claim_runs("w", ["q"], 100, 30, time.time())
+        claimed = await store.claim_runs("w", ["q"], 100, 30, time.time(), workflows=["wf"])
         assert len(claimed) == 100
     finally:
         await store.close()
@@ -43,9 +43,17 @@ async def test_claim_statements_use_the_ready_index_and_primary_key(
     candidates = plan(
         conn,
         "claim_candidates_fast",
-        {"queue": "q", "now": now, "window": 10, "any_version": True, "versions": "[]"},
+        {
+            "queue": "q",
+            "workflow": "wf",
+            "now": now,
+            "window": 10,
+            "any_version": True,
+            "versions": "[]",
+        },
     )
-    assert candidates[0] == "SEARCH r USING INDEX runs_ready (queue=?)", candidates
+    # Runs of other workflows in the queue are not read: the scan is of this workflow's.
+    assert candidates[0] == "SEARCH r USING INDEX runs_ready (queue=? AND workflow=?)", candidates
     assert not any("TEMP B-TREE" in step for step in candidates), candidates
     update = plan(
         conn,

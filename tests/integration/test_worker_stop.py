@@ -23,6 +23,7 @@ async def test_presence_loop_ends_when_cancelled_as_it_is_poked(db_url: str) -> 
         concurrency=1,
         version="v1",
         compatible=(),
+        workflows=("wf",),
         ttl=600.0,  # the loop's own timeout cannot end the wait during the test
         busy=lambda: 0,
         draining=lambda: True,

@@ -1,3 +1,5 @@
+import json
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -5,6 +7,8 @@ import pytest
 from pydantic import BaseModel
 
 from bosun import InvalidArguments, SerializationError, serde
+from bosun.errors import NonFiniteNumber
+from bosun.store.rows import compact_json
 
 
 class Order(BaseModel):
@@ -49,3 +53,113 @@ def test_unserialisable_value_names_the_step_and_type() -> None:
 def test_validate_reports_where() -> None:
     with pytest.raises(InvalidArguments, match="argument 'count'"):
         serde.validate("many", int, "argument 'count'")
+
+
+# -- one JSON policy: NaN and Infinity are refused, naming where ---------------------------
+
+
+class Reading(BaseModel):  # pydantic's default config writes NaN as null: it must not hide
+    value: float
+    extra: dict[str, float]
+
+
+@dataclass
+class Sample:
+    label: str
+    reading: Reading
+
+
+@pytest.mark.parametrize(
+    ("value", "hint", "path", "token"),
+    [
+        (float("nan"), None, "the value", "NaN"),
+        ({"a": [1, {"b": float("inf")}]}, None, "a[1].b", "Infinity"),
+        (Reading(value=float("nan"), extra={}), Reading, "value", "NaN"),
+        (Reading(value=1, extra={"q": float("-inf")}), Reading, "extra.q", "-Infinity"),
+        (
+            Sample("s", Reading(value=1, extra={"q": float("nan")})),
+            Sample,
+            "reading.extra.q",
+            "NaN",
+        ),
+        (
+            [Sample("s", Reading(value=float("inf"), extra={}))],
+            None,
+            "[0].reading.value",
+            "Infinity",
+        ),
+        (float("nan"), float, "the value", "NaN"),
+    ],
+)
+def test_dump_refuses_non_finite_numbers_naming_their_path(
+    value: object, hint: object, path: str, token: str
+) -> None:
+    with pytest.raises(NonFiniteNumber) as info:
+        serde.dump(value, hint, "result of workflow 'w'")
+    assert str(info.value).startswith(f"result of workflow 'w': {path} is {token},")
+    assert isinstance(info.value, SerializationError) and isinstance(info.value, ValueError)
+
+
+def test_dump_still_writes_null_and_nan_text() -> None:
+    assert serde.dump({"a": None, "b": "NaN", "c": "Infinity"}, None, "w") == (
+        '{"a":null,"b":"NaN","c":"Infinity"}'
+    )
+    assert serde.load(serde.dump(Reading(value=1.5, extra={}), Reading, "w"), Reading) == Reading(
+        value=1.5, extra={}
+    )
+
+
+def test_dumps_is_strict_compact_json_with_paths_under_a_root() -> None:
+    assert serde.dumps({"a": [1, 2.5, None]}, "w") == '{"a":[1,2.5,null]}'
+    with pytest.raises(NonFiniteNumber, match=r"^session 's': metadata\.x\[0\] is NaN,"):
+        serde.dumps({"x": [float("nan")]}, "session 's'", root="metadata")
+    with pytest.raises(SerializationError, match="cannot store the value as JSON"):
+        serde.dumps({"x": object()}, "w")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"metadata": {"score": NaN}}', "metadata.score is NaN"),
+        ('{"a": [1, -Infinity]}', "a[1] is -Infinity"),
+        ('{"a": Infinity}', "a is Infinity"),
+        ('{"a": 1e999}', "a is Infinity"),  # too large for a float: it would be Infinity
+        (b"NaN", "the value is NaN"),
+    ],
+)
+def test_loads_refuses_non_json_numbers_naming_their_path(text: str | bytes, message: str) -> None:
+    with pytest.raises(NonFiniteNumber) as info:
+        serde.loads(text, "the body")
+    assert str(info.value).startswith(f"the body: {message},")
+
+
+def test_loads_parses_plain_json_and_reports_syntax_errors_as_such() -> None:
+    assert serde.loads('{"a": 1.5, "b": "NaN", "c": [null]}', "w") == {
+        "a": 1.5,
+        "b": "NaN",
+        "c": [None],
+    }
+    with pytest.raises(json.JSONDecodeError):
+        serde.loads("{nope", "w")
+
+
+def test_read_stored_shows_old_non_finite_numbers_as_null_and_warns(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="bosun.serde"):
+        value = serde.read_stored('{"a": NaN, "b": "NaN", "c": [-Infinity]}', "run r1 result")
+    assert value == {"a": None, "b": "NaN", "c": [None]}
+    assert "run r1 result holds -Infinity, NaN" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="bosun.serde"):
+        assert serde.read_stored('{"b": "NaN"}', "w") == {"b": "NaN"}
+        assert serde.read_stored(None, "w") is None
+    assert caplog.text == ""
+
+
+def test_the_stores_own_encoder_is_strict_too() -> None:
+    """Events, error dicts and progress batches are encoded by `compact_json`: a NaN there
+    must fail loudly rather than write a row no reader (PostgreSQL's jsonb, a browser) parses."""
+    assert compact_json({"a": [1, 2.5]}) == '{"a":[1,2.5]}'
+    with pytest.raises(ValueError, match="Out of range float"):
+        compact_json({"duration": float("nan")})

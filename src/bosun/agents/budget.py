@@ -1,11 +1,14 @@
 """Budgets: limits on the tokens and dollars a run, or a tenant, may spend on LLM calls.
 
-A run's budget (`@app.workflow(budget=Budget(...))`) counts its own calls; a tenant's
-(`app.tenant_budget(Budget(..., per=timedelta(days=1)))`) counts every call of the tenant's
-runs within the window, from the `usage` table. Both are checked before each LLM call that
-is about to be made (a replayed call is never re-checked): once a limit is reached the run
-fails with `BudgetExceeded`, which names the limit and what was used. The call that crosses
-a limit completes; the next one is refused.
+A run's budget (`@app.workflow(budget=Budget(...))`) counts every call the run made: those
+its journal recorded when the worker claimed it (so a replay, or another worker taking over
+after a crash, starts from what was spent), plus each call made since, whatever steps lie
+between them. A tenant's (`app.tenant_budget(Budget(..., per=timedelta(days=1)))`) counts
+every call of the tenant's runs within the window: the `usage` table, plus this run's calls
+not yet written. Both are checked before each LLM call that is about to be made (a replayed
+call is never re-checked): once a limit is reached the run fails with `BudgetExceeded`, which
+names the limit and what was used. The call that crosses a limit completes; the next one is
+refused.
 """
 
 from __future__ import annotations
@@ -17,10 +20,14 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from bosun.agents.errors import BudgetExceeded
+from bosun.engine.execution import Spent
 from bosun.errors import ConfigurationError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from bosun.engine.execution import Execution
+    from bosun.store.records import JournalEntry
 
 
 @dataclass(frozen=True)
@@ -61,20 +68,41 @@ def _window(per: timedelta) -> str:
     return f"{seconds:g} s"
 
 
-def run_usage(execution: Execution) -> tuple[int, float]:
-    """Tokens and cost of the run's LLM calls so far (recorded and new)."""
-    tokens, cost = 0, 0.0
-    entries = list(execution.journal.values()) + execution.pending.journal
-    seen: set[str] = set()
+def _recorded(entries: Iterable[JournalEntry]) -> Spent:
+    """What the completed LLM calls among `entries` spent, from their recorded usage."""
+    spent = Spent()
     for entry in entries:
-        if entry.kind != "llm" or entry.status != "completed" or entry.seq in seen:
+        if entry.kind != "llm" or entry.status != "completed":
             continue
-        seen.add(entry.seq)
         output = json.loads(entry.output or "{}")
         usage = output.get("response", {}).get("usage", {})
-        tokens += int(usage.get("prompt_tokens", 0)) + int(usage.get("completion_tokens", 0))
-        cost += float(output.get("cost", 0.0))
-    return tokens, cost
+        spent.tokens += int(usage.get("prompt_tokens", 0)) + int(usage.get("completion_tokens", 0))
+        spent.cost += float(output.get("cost", 0.0))
+    return spent
+
+
+def _run_spent(execution: Execution) -> Spent:
+    # The journal is summed once per claim: it holds every call before this execution, and
+    # `spend` adds each call made since, so a write of progress (which empties the pending
+    # list) forgets nothing.
+    if execution.spent is None:
+        execution.spent = _recorded(execution.journal.values())
+    return execution.spent
+
+
+def spend(execution: Execution, tokens: int, cost: float) -> None:
+    """Count a call the run just made (not a replayed one) against its budget."""
+    if execution.workflow.budget is None:
+        return
+    spent = _run_spent(execution)
+    spent.tokens += tokens
+    spent.cost += cost
+
+
+def run_usage(execution: Execution) -> tuple[int, float]:
+    """Tokens and cost of the run's LLM calls so far (recorded and new)."""
+    spent = _run_spent(execution)
+    return spent.tokens, spent.cost
 
 
 async def check(execution: Execution) -> None:
@@ -91,7 +119,12 @@ async def check(execution: Execution) -> None:
         since = (
             0.0 if tenant_budget.per is None else time.time() - tenant_budget.per.total_seconds()
         )
+        # Calls not written yet are in no `usage` row: add them (read before the query, so a
+        # write finishing meanwhile can only count one twice, never miss it).
+        unwritten = _recorded(execution.pending.journal)
         totals = await execution.env.store.usage_totals(tenant=run.tenant, since=since)
-        problem = tenant_budget.reached(totals.tokens, totals.cost)
+        problem = tenant_budget.reached(
+            totals.tokens + unwritten.tokens, totals.cost + unwritten.cost
+        )
         if problem is not None:
             raise BudgetExceeded(f"tenant {run.tenant}: {problem}")

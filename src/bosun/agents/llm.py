@@ -139,6 +139,7 @@ class LLM:
                 raise ConfigurationError(f"model {model!r}: the stream ended without a response")
             cost = config.cost(response.usage)
             usage = response.usage
+            budget.spend(execution, usage.prompt_tokens + usage.completion_tokens, cost)
             report = LlmCall(
                 alias=model,
                 model=config.model,

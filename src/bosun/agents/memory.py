@@ -17,6 +17,7 @@ import math
 import uuid
 from typing import TYPE_CHECKING, Any, Literal, cast
 
+from bosun import serde
 from bosun.agents.provider import Embedder
 from bosun.engine.definitions import StepDef
 from bosun.engine.execution import current_step
@@ -75,7 +76,7 @@ class Memory:
         embedder, model_name, alias = self._embedder(model)
         run = self._execution.run
         store = self._execution.env.store
-        meta = json.dumps(metadata or {})
+        meta = serde.dumps(metadata or {}, "memory", root="metadata")
 
         async def remember() -> str:
             scope_ = current_step.get()

@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 import httpx
 
+from bosun import serde
 from bosun.client.commands import (
     IO,
     Close,
@@ -32,9 +33,9 @@ from bosun.errors import (
     ConfigurationError,
     RateLimited,
     ResultTimeout,
-    SerializationError,
     ServiceError,
 )
+from bosun.ids import check_identifier
 from bosun.problems import error_for
 from bosun.store.records import RunStatus
 
@@ -86,6 +87,10 @@ class Operations:
         """
         if isinstance(deadline, timedelta):
             deadline = deadline.total_seconds()
+        if session is not None:
+            check_identifier(session, "session")  # the server's rule, before a round trip
+        if queue is not None:
+            check_identifier(queue, "queue")
         body = {
             "workflow": workflow,
             "input": input,
@@ -298,17 +303,19 @@ class Operations:
         read_timeout: float | None = None,
     ) -> httpx.Request:
         timeout = httpx.Timeout(self.timeout, read=read_timeout or self.timeout)
-        try:
-            return httpx.Request(
-                method,
-                self.url + path,
-                params=params,
-                json=json,
-                headers={**self._headers, **(headers or {})},
-                extensions={"timeout": timeout.as_dict()},
-            )
-        except (TypeError, ValueError) as exc:
-            raise SerializationError(f"the body of {method} {path} is not JSON: {exc}") from exc
+        headers = {**self._headers, **(headers or {})}
+        content = None
+        if json is not None:  # bosun's JSON policy: NaN or Infinity is refused, by path
+            content = serde.dumps(json, f"the body of {method} {path}").encode()
+            headers["Content-Type"] = "application/json"
+        return httpx.Request(
+            method,
+            self.url + path,
+            params=params,
+            content=content,
+            headers=headers,
+            extensions={"timeout": timeout.as_dict()},
+        )
 
     def _exchange(self, request: httpx.Request, *, safe: bool = True) -> Flow[httpx.Response]:
         """Send `request` and return its successful response; an error status raises the

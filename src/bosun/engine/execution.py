@@ -94,6 +94,14 @@ def error_dict(exc: BaseException) -> dict[str, Any]:
     }
 
 
+@dataclass
+class Spent:
+    """Tokens (prompt + completion) and US dollars of LLM calls."""
+
+    tokens: int = 0
+    cost: float = 0.0
+
+
 @dataclass(frozen=True)
 class RunEnvironment:
     """What a worker gives every run it executes."""
@@ -133,6 +141,9 @@ class Execution:
         self.env = env
         self.pending = Progress()
         self.visited: set[str] = set()
+        # What the run has spent on LLM calls, kept by `bosun.agents.budget` while it has a
+        # budget: None until its first call (then the journal's calls, plus each one since).
+        self.spent: Spent | None = None
 
     # -- journal plumbing -----------------------------------------------------------------
 
@@ -219,12 +230,16 @@ class Execution:
             # Heartbeats could not renew the lease (the database was away): another worker
             # may own the run by now, so start no new side effect here.
             raise Abandon(LeaseLost(f"run {self.run.id}: lease lapsed before step {seq}"))
-        # Announce the step with the commit that precedes it; with nothing to commit (the
-        # first step after a claim), the announcement waits for the step's completion.
+        # Announce the step with the commit that precedes it. With nothing to commit (the
+        # first step after a claim), its record waits for the step's end, and streams that
+        # follow the run get it live meanwhile.
         announce = bool(self.pending)
-        self.pending.events.append(events.step_started(seq, step.name, attempt))
+        started_event = events.step_started(seq, step.name, attempt)
+        self.pending.events.append(started_event)
         if announce:
             await self.flush()
+        else:
+            await self._go_live(started_event)
         started = time.time()
         observed = self.env.observer.step_started(self, seq, step.name, kind, attempt)
         token = current_step.set(StepScope(self.run.id, seq, attempt, step.name))
@@ -234,6 +249,8 @@ class Execution:
             return self._step_error(step, seq, attempt, started, exc, kind, observed)
         finally:
             current_step.reset(token)
+            if not announce:
+                self.env.store.notifier.live_ended(self.run.id, started_event)
         self._step_completed(step, seq, kind, attempt, started, result, observed)
         return result
 
@@ -270,6 +287,21 @@ class Execution:
         self.pending.events.append(events.step_completed(seq, step.name, attempt, duration))
         self.env.observer.step_finished(observed, "completed", finished - started, None)
 
+    async def _go_live(self, event: tuple[str, str]) -> None:
+        """Show a step's start, whose record waits for its end, to the run's streams now.
+
+        Sent only while a stream follows the run (no store round trip otherwise); kept as
+        the run's live event while the step runs, for a stream that joins meanwhile.
+        """
+        notifier = self.env.store.notifier
+        notifier.live_started(self.run.id, event)
+        if notifier.watched(self.run.id):
+            try:
+                await self.env.store.publish(self.run.id, *event)
+            except BaseException:  # cancelled: the step never starts
+                notifier.live_ended(self.run.id, event)
+                raise
+
     async def _invoke(self, step: StepDef, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if step.is_async:
             call: Awaitable[Any] = step.fn(*args, **kwargs)
@@ -279,7 +311,10 @@ class Execution:
         if step.timeout is None:
             return await call
         try:
-            return await asyncio.wait_for(call, step.timeout)
+            # Not wait_for: on Python 3.11 it returns the step's result when a cancellation
+            # (a lost lease, a drain) arrives as the step finishes, and the run goes on.
+            async with asyncio.timeout(step.timeout):
+                return await call
         except TimeoutError as exc:
             raise TimeoutError(f"step {step.name!r} timed out after {step.timeout} s") from exc
 

@@ -23,7 +23,7 @@ from bosun.errors import StoreError
 
 if TYPE_CHECKING:
     from bosun.store.base import Store
-    from bosun.store.records import QueueStats
+    from bosun.store.records import QueueStats, UnservedWork
 
 log = logging.getLogger("bosun.observe")
 
@@ -144,6 +144,7 @@ class QueueCollector(Collector):
     def __init__(self, max_age: float) -> None:
         self.max_age = max_age
         self._stats: list[QueueStats] = []
+        self._unserved: list[UnservedWork] = []
         self._read_at = float("-inf")
 
     async def refresh(self, store: Store) -> None:
@@ -155,6 +156,7 @@ class QueueCollector(Collector):
         previous, self._read_at = self._read_at, now
         try:
             self._stats = await store.queue_stats()
+            self._unserved = await store.unserved_work(time.time())
         except StoreError as exc:
             self._read_at = previous
             log.warning("could not read queue depths for /metrics (serving the last): %s", exc)
@@ -179,6 +181,15 @@ class QueueCollector(Collector):
             for stats in self._stats:
                 family.add_metric([stats.queue], float(getattr(stats, field)))
             yield family
+        unserved = GaugeMetricFamily(
+            "bosun_queue_unserved_ready_runs",
+            "Ready runs that no live worker serves (none registers their workflow for the "
+            "queue), by queue and workflow, once the oldest has waited the grace period.",
+            labels=["queue", "workflow"],
+        )
+        for work in self._unserved:
+            unserved.add_metric([work.queue, work.workflow], work.ready)
+        yield unserved
 
 
 class SlotCollector(Collector):

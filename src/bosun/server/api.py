@@ -7,7 +7,6 @@ import asyncio
 import dataclasses
 import inspect
 import json
-import math
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -16,17 +15,21 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import TypeAdapter
 
+from bosun import serde
 from bosun.app import App
 from bosun.errors import (
     InvalidRequest,
+    NonFiniteNumber,
     RunNotFound,
     SerializationError,
     WorkflowNotFound,
 )
 from bosun.ids import new_id
 from bosun.server.auth import Principal
+from bosun.server.bodies import StrictJsonRoute
 from bosun.server.feeds import Ephemeral
 from bosun.server.models import SendSignal, SubmitRun
+from bosun.server.queues import queue_overview
 from bosun.server.sse import comment, format_event, parse_last_event_id
 from bosun.server.state import ServerState
 from bosun.store import Store
@@ -48,7 +51,7 @@ from bosun.wire import (
     run_view,
 )
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", route_class=StrictJsonRoute)  # NaN/Infinity bodies: 400
 MAX_RESULT_WAIT = 60.0
 KEEPALIVE_SECONDS = 15.0
 INTERNAL_PREFIX = "bosun."  # bosun's own workflows (webhook delivery) are not for clients
@@ -104,17 +107,6 @@ def _unicode(value: Any, where: str) -> Any:
             stack.extend(item.values())
         elif isinstance(item, list):
             stack.extend(item)
-    return value
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"{text} is out of range")
     return value
 
 
@@ -372,22 +364,15 @@ async def list_workflows(request: Request) -> dict[str, Any]:
     return {"workflows": workflows}
 
 
-@router.get("/queues", summary="Queue depths (ready, in flight, waiting, oldest ready age)")
+@router.get(
+    "/queues",
+    summary="Queue depths (ready, in flight, waiting, oldest ready age) and unserved workflows",
+)
 async def list_queues(request: Request) -> dict[str, Any]:
-    state, _ = await _caller(request, "read")
-    stats = await state.app.store.queue_stats()
-    return {
-        "queues": [
-            {
-                "queue": s.queue,
-                "ready": s.ready,
-                "in_flight": s.in_flight,
-                "waiting": s.waiting,
-                "oldest_ready_age": s.oldest_ready_age,
-            }
-            for s in stats
-        ]
-    }
+    """The caller's tenant's runs (an admin key's: every tenant's). `unserved` lists the
+    workflows whose ready runs no live worker serves (none registers them for the queue)."""
+    state, principal = await _caller(request, "read")
+    return {"queues": await queue_overview(state.app.store, principal)}
 
 
 @router.post(
@@ -403,7 +388,9 @@ async def post_event(
     state, principal = await _caller(request, "submit")
     raw = await request.body()
     try:
-        data = json.loads(raw, parse_constant=_no_constant, parse_float=_finite) if raw else None
+        data = serde.loads(raw, "the event body") if raw else None
+    except NonFiniteNumber as exc:
+        raise InvalidRequest(f"the event body is not valid JSON: {exc.reason}") from None
     except (ValueError, RecursionError) as exc:
         raise InvalidRequest(f"the event body is not valid JSON: {exc}") from None
     _unicode(data, "the event body")

@@ -90,6 +90,30 @@ class BodyLimit:
         await problem_response(413, body)(scope, receive, send)
 
 
+_NOSNIFF = b"x-content-type-options"
+
+
+class NoSniff:
+    """`X-Content-Type-Options: nosniff` on every response (API, UI pages, static files), so
+    a browser never reads JSON or a script as something other than its declared type."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_nosniff(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", ()) if k.lower() != _NOSNIFF]
+                message = {**message, "headers": [*headers, (_NOSNIFF, b"nosniff")]}
+            await send(message)
+
+        await self.app(scope, receive, send_nosniff)
+
+
 def create_server(app: App, config: ServerConfig | None = None) -> FastAPI:
     """The ASGI application serving `app`; its lifespan opens the App (and runs an
     in-process worker when `config.worker_concurrency` > 0)."""
@@ -124,6 +148,7 @@ def create_server(app: App, config: ServerConfig | None = None) -> FastAPI:
     _add_probes(api, state)
     _add_error_handlers(api)
     api.add_middleware(BodyLimit, limit=config.max_body_bytes)
+    api.add_middleware(NoSniff)  # outermost: a 413 from BodyLimit carries it too
     return api
 
 
@@ -170,6 +195,9 @@ def _add_error_handlers(api: FastAPI) -> None:
         detail = f"{where}: {first.get('msg', 'invalid')}" if where else "invalid request"
         # A body that is not JSON at all is a bad request; JSON of the wrong shape is 422.
         status = 400 if any(e.get("type") == "json_invalid" for e in errors) else 422
+        if status == 400:  # say why, in the parser's words (e.g. NaN at metadata.score)
+            bad = next(e for e in exc.errors() if e.get("type") == "json_invalid")
+            detail = f"the request body is not valid JSON: {(bad.get('ctx') or {}).get('error')}"
         slug = "invalid-request" if status == 400 else "validation-error"
         body = problem(status, slug, "Invalid request", detail, errors=errors)
         return problem_response(status, body)

@@ -3,22 +3,30 @@
 A stream that is behind reads the run's history itself; once it has caught up it waits on
 the run's `Feed`, whose single reader fetches each batch of new events once, however many
 streams follow the run (500 subscribers cost one query per batch, not 500).
+
+A stream also gets the run's live events: a step's `step.started` while the step runs, before
+its record is written with the step's end (`Store.watch` tells workers someone follows). Each
+stream sends a step's start once: live (id null) or stored, whichever comes first.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import json
+import time
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 from bosun.store import Store
 from bosun.store.events import FINAL_TYPES
+from bosun.store.notify import WATCH_TTL
 from bosun.store.records import TERMINAL_STATUSES, EventRecord
 
 BATCH = 500
 KEEP = 2000  # recent events a feed keeps for streams that fall a little behind
+WATCH_RENEW = WATCH_TTL / 3  # a followed run's watch is renewed this often (plus a poll)
 
 
 class Feed:
@@ -31,6 +39,7 @@ class Feed:
         self.tail = tail  # the last position read
         self.ended = False  # the run finished and everything it recorded was read
         self.followers = 0
+        self.watched_at = time.monotonic()  # when workers were last told someone follows
         self._changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -78,6 +87,9 @@ class Feed:
                     self.ended = True
                     self._publish()
                     return
+                if time.monotonic() - self.watched_at >= WATCH_RENEW:
+                    self.watched_at = time.monotonic()
+                    await self.store.watch(self.run_id)
                 await asyncio.wait((waiter,), timeout=self.store.events_poll_interval)
             except asyncio.CancelledError:
                 raise
@@ -100,10 +112,32 @@ class Feed:
 
 @dataclass(frozen=True)
 class Ephemeral:
-    """An event that is streamed but not stored (an LLM's token deltas)."""
+    """An event that is streamed but not stored (an LLM's token deltas), or not yet (the
+    live `step.started` of a step whose record waits for its end)."""
 
     type: str
     data: str
+
+
+class _Starts:
+    """The steps (position, attempt) whose `step.started` one stream has sent."""
+
+    def __init__(self) -> None:
+        self._sent: set[tuple[str, int]] = set()
+
+    def first(self, event_type: str, data: str) -> bool:
+        """Whether to send this event: anything but a step's start sent before."""
+        if event_type != "step.started":
+            return True
+        try:
+            fields = json.loads(data)
+            key = (str(fields["seq"]), int(fields["attempt"]))
+        except (ValueError, KeyError, TypeError):
+            return True
+        if key in self._sent:
+            return False
+        self._sent.add(key)
+        return True
 
 
 class Feeds:
@@ -119,6 +153,15 @@ class Feeds:
         """The run's events after `position`, in order, then new ones until the run's final
         event, with ephemeral events as they come. Yields None whenever `keepalive` seconds
         pass with nothing new."""
+        starts = _Starts()
+        async with contextlib.aclosing(self._follow(run_id, position, keepalive)) as items:
+            async for item in items:
+                if item is None or starts.first(item.type, item.data):
+                    yield item
+
+    async def _follow(
+        self, run_id: str, position: int, keepalive: float
+    ) -> AsyncGenerator[EventRecord | Ephemeral | None, None]:
         feed = self._feeds.get(run_id)
         if feed is None:
             feed = self._feeds[run_id] = Feed(self.store, run_id, position)
@@ -127,14 +170,13 @@ class Feeds:
         notifier = self.store.notifier
         ephemeral = notifier.subscribe(run_id)
         try:
+            await self.store.watch(run_id)  # after subscribing: nothing sent is missed
+            caught_up = False
             while True:
                 changed = feed.signal()
                 while not ephemeral.empty():
                     yield Ephemeral(*ephemeral.get_nowait())
-                buffered = feed.after(position)
-                if buffered is None:  # behind the feed: read the history directly
-                    batch = await self.store.list_events(run_id, after=position, limit=BATCH)
-                    buffered = [e for e in batch if e.seq <= feed.tail]
+                buffered = await self._unread(feed, position)
                 for event in buffered:
                     yield event
                     position = event.seq
@@ -142,6 +184,10 @@ class Feeds:
                         return
                 if buffered:
                     continue
+                if not caught_up:  # then the starts of steps running now, in this process
+                    caught_up = True
+                    for live in notifier.live(run_id):
+                        yield Ephemeral(*live)
                 if feed.ended and position >= feed.tail:
                     return
                 got = await _next(ephemeral, changed, keepalive)
@@ -153,6 +199,15 @@ class Feeds:
             if feed.followers == 0 and self._feeds.get(run_id) is feed:
                 del self._feeds[run_id]
                 await feed.stop()
+
+    async def _unread(self, feed: Feed, position: int) -> list[EventRecord]:
+        """The run's events after `position` that the feed has read: from its buffer, or
+        from the history when the stream is behind the buffer."""
+        buffered = feed.after(position)
+        if buffered is None:
+            batch = await self.store.list_events(feed.run_id, after=position, limit=BATCH)
+            buffered = [e for e in batch if e.seq <= feed.tail]
+        return buffered
 
     def feed(self, run_id: str) -> Feed | None:
         return self._feeds.get(run_id)

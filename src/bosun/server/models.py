@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bosun.ids import IDENTIFIER_PATTERN
+
 
 class SubmitRun(BaseModel):
     """Start a run of a registered workflow."""
@@ -24,12 +26,18 @@ class SubmitRun(BaseModel):
     )
     priority: int = Field(default=0, ge=-1000, le=1000, description="higher is claimed first")
     session: str | None = Field(
-        default=None, min_length=1, max_length=200, description="conversation this run is in"
+        default=None,
+        pattern=IDENTIFIER_PATTERN,
+        description="conversation this run is in (letters, digits, `_.:@-`; 200 at most)",
     )
     deadline: float | str | None = Field(
         default=None, description="seconds from now, or an RFC 3339 timestamp"
     )
-    queue: str | None = Field(default=None, min_length=1, max_length=200)
+    queue: str | None = Field(
+        default=None,
+        pattern=IDENTIFIER_PATTERN,
+        description="queue to wait in (default: the workflow's); letters, digits, `_.:@-`",
+    )
     webhook: str | None = Field(
         default=None,
         min_length=1,

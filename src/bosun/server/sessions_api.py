@@ -13,10 +13,12 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from bosun import serde
 from bosun.errors import InvalidRequest, SessionNotFound
-from bosun.ids import new_id
+from bosun.ids import IDENTIFIER_PATTERN, new_id
 from bosun.sandbox.workspace_sweep import remove_session_workspaces
 from bosun.server.api import KEEPALIVE_SECONDS, _caller, _unicode
+from bosun.server.bodies import StrictJsonRoute
 from bosun.server.feeds import Ephemeral
 from bosun.server.sse import comment, format_event
 from bosun.server.state import ServerState
@@ -24,8 +26,7 @@ from bosun.store.events import FINAL_TYPES
 from bosun.store.records import SessionRecord
 from bosun.wire import decode_cursor, encode_cursor, event_view, iso
 
-router = APIRouter(prefix="/v1/sessions")
-SESSION_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,199}$"
+router = APIRouter(prefix="/v1/sessions", route_class=StrictJsonRoute)
 SESSION_POLL = 0.5  # seconds between looks for a session's next run while it has none
 
 
@@ -34,7 +35,7 @@ class CreateSession(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    id: str | None = Field(default=None, pattern=SESSION_ID)
+    id: str | None = Field(default=None, pattern=IDENTIFIER_PATTERN)
     metadata: dict[str, Any] | None = None
 
 
@@ -48,14 +49,20 @@ class UpdateSession(BaseModel):
 
 
 def _view(record: SessionRecord) -> dict[str, Any]:
+    where = f"session {record.id!r} of tenant {record.tenant!r}"
     return {
         "id": record.id,
-        "metadata": json.loads(record.metadata),
-        "state": json.loads(record.state),
+        "metadata": serde.read_stored(record.metadata, f"{where}: metadata"),
+        "state": serde.read_stored(record.state, f"{where}: state"),
         "messages": record.last_seq,
         "created_at": iso(record.created_at),
         "updated_at": iso(record.updated_at),
     }
+
+
+def _stored(value: dict[str, Any] | None, field: str) -> str | None:
+    """A body field as the strict JSON text the store keeps (None: leave it as it is)."""
+    return None if value is None else serde.dumps(_unicode(value, field), "body", root=field)
 
 
 async def _session(state: ServerState, tenant: str, session_id: str) -> SessionRecord:
@@ -70,7 +77,7 @@ async def create_session(request: Request, body: CreateSession) -> JSONResponse:
     state, principal = await _caller(request, "submit")
     session_id = body.id or new_id()
     existed = await state.app.store.get_session(principal.tenant, session_id) is not None
-    metadata = None if body.metadata is None else json.dumps(_unicode(body.metadata, "metadata"))
+    metadata = _stored(body.metadata, "metadata")
     record = await state.app.store.ensure_session(principal.tenant, session_id, metadata)
     return JSONResponse(_view(record), status_code=200 if existed else 201)
 
@@ -104,8 +111,8 @@ async def update_session(request: Request, session_id: str, body: UpdateSession)
     record = await state.app.store.update_session(
         principal.tenant,
         session_id,
-        state=None if body.state is None else json.dumps(_unicode(body.state, "state")),
-        metadata=None if body.metadata is None else json.dumps(_unicode(body.metadata, "metadata")),
+        state=_stored(body.state, "state"),
+        metadata=_stored(body.metadata, "metadata"),
     )
     if record is None:
         raise SessionNotFound(f"no session {session_id!r}")
@@ -134,7 +141,12 @@ async def session_messages(
     rows = await state.app.store.session_messages(principal.tenant, session_id, after, limit)
     return {
         "messages": [
-            {"seq": r.seq, "run_id": r.run_id, "time": iso(r.created_at), **json.loads(r.message)}
+            {
+                "seq": r.seq,
+                "run_id": r.run_id,
+                "time": iso(r.created_at),
+                **serde.read_stored(r.message, f"session {session_id!r} message {r.seq}"),
+            }
             for r in rows
         ],
         "next_after": rows[-1].seq if len(rows) == limit else None,

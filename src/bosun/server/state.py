@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import httpx
 from fastapi import Request
 
 from bosun.app import App
-from bosun.errors import InvalidRequest, RateLimited
+from bosun.errors import RateLimited
 from bosun.server.auth import ANONYMOUS, CACHE_SECONDS, Authenticator, Principal
 from bosun.server.feeds import Feeds
 from bosun.server.limits import RequestRateLimiter, StreamSlots
+from bosun.webhooks import check_url
 
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
 
@@ -83,12 +83,4 @@ class ServerState:
 
     @staticmethod
     def checked_webhook(url: str | None) -> str | None:
-        if url is None:
-            return None
-        try:
-            parsed = httpx.URL(url)
-        except httpx.InvalidURL as exc:
-            raise InvalidRequest(f"webhook {url!r} is not a valid URL: {exc}") from None
-        if parsed.scheme not in ("http", "https") or not parsed.host:
-            raise InvalidRequest(f"webhook {url!r} must be an http:// or https:// URL")
-        return url
+        return None if url is None else check_url(url)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from bosun.store.notify import LocalNotifier
 from bosun.store.records import (
+    UNSERVED_GRACE,
     ApiKeyRecord,
     ClaimedRun,
     EventRecord,
@@ -28,6 +29,7 @@ from bosun.store.records import (
     ScheduleRecord,
     SessionMessage,
     SessionRecord,
+    UnservedWork,
     UsageTotals,
     WorkerRecord,
 )
@@ -92,12 +94,25 @@ class Store(Protocol):
         """Send an ephemeral event (not stored) to the run's streams: in this process, and
         on PostgreSQL in every process that follows events."""
 
+    async def watch(self, run_id: str) -> None:
+        """Say a stream follows the run: workers send its live events (the start of a step
+        whose record waits for its end) from now on, those of steps in flight first. Renew
+        within `WATCH_TTL` seconds. On PostgreSQL this reaches every process; SQLite has
+        no channel between processes, and a stream here is known without it."""
+
     async def set_queue_limit(self, queue: str, max_running: int | None) -> None:
         """Cap how many runs of `queue` may be running at once across all workers (None
         removes the cap)."""
 
-    async def queue_stats(self) -> list[QueueStats]:
-        """Per queue: ready, in-flight and waiting runs, and the oldest ready run's age."""
+    async def queue_stats(self, tenant: str | None = None) -> list[QueueStats]:
+        """Per queue: ready, in-flight and waiting runs, and the oldest ready run's age (of
+        one tenant's runs, or of all)."""
+
+    async def unserved_work(
+        self, now: float, grace: float = UNSERVED_GRACE, tenant: str | None = None
+    ) -> list[UnservedWork]:
+        """Claimable runs, by queue and workflow, that no live non-draining worker serves,
+        where the oldest has waited at least `grace` seconds (of one tenant, or of all)."""
 
     async def claim_runs(
         self,
@@ -108,8 +123,13 @@ class Store(Protocol):
         now: float,
         *,
         versions: Sequence[str] = (),
+        workflows: Sequence[str] = (),
     ) -> list[ClaimedRun]:
         """Lease up to `limit` ready runs (new, due, or whose lease expired).
+
+        `workflows` are the workflows the claimer can execute: runs of others stay queued
+        for workers that can. Empty: any workflow (for tools; such a claim reads every ready
+        run of its queues, where a claim of named workflows reads about what it takes).
 
         `versions` is the claimer's deployment version followed by the older versions it is
         compatible with. A run pinned to another version is claimed only once no live,

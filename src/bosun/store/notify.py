@@ -3,17 +3,24 @@
 Other processes learn of changes by polling (SQLite) or LISTEN/NOTIFY (PostgreSQL). Three
 kinds of waiters: workers (work may be ready), result waiters (a run finished) and event
 streams (a run has new events).
+
+It also knows which runs are watched, so a worker sends a run's live events (a step's start
+before its record is written) only to someone: streams in this process subscribe, streams
+of other processes say so by a watch that lapses unless renewed (`WATCH_TTL`). The live
+events of steps running here are kept while they run, for a stream that joins meanwhile.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
 RECENT_OUTCOMES = 10_000  # outcomes of runs finished here, kept for result() callers
 EPHEMERAL_BACKLOG = 1000  # ephemeral events a slow subscriber may fall behind by
+WATCH_TTL = 30.0  # seconds a watch from another process lasts; streams renew it sooner
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,8 @@ class LocalNotifier:
         self._recent: OrderedDict[str, Finished] = OrderedDict()
         self._events: dict[str, list[asyncio.Future[None]]] = {}
         self._ephemeral: dict[str, set[asyncio.Queue[tuple[str, str]]]] = {}
+        self._watches: OrderedDict[str, float] = OrderedDict()  # run -> until (monotonic)
+        self._live: dict[str, list[tuple[str, str]]] = {}
 
     def add_work_event(self, event: Wakeup) -> None:
         """Set `event` whenever work may have become ready (each worker owns one)."""
@@ -143,3 +152,39 @@ class LocalNotifier:
         for queue in self._ephemeral.get(run_id, ()):
             if not queue.full():
                 queue.put_nowait((event_type, data))
+
+    # -- live events of steps in flight ----------------------------------------------------
+
+    def watch(self, run_id: str, ttl: float = WATCH_TTL) -> None:
+        """Another process streams `run_id`: count it as watched for `ttl` seconds."""
+        now = time.monotonic()
+        self._watches[run_id] = now + ttl
+        self._watches.move_to_end(run_id)
+        # Watches last about as long, so the oldest come first: drop the lapsed ones.
+        while self._watches:
+            oldest, until = next(iter(self._watches.items()))
+            if until > now:
+                break
+            del self._watches[oldest]
+
+    def watched(self, run_id: str) -> bool:
+        """Whether a stream, here or (on PostgreSQL) in another process, follows `run_id`."""
+        if run_id in self._ephemeral:
+            return True
+        until = self._watches.get(run_id)
+        return until is not None and until > time.monotonic()
+
+    def live_started(self, run_id: str, event: tuple[str, str]) -> None:
+        """A live event of a step now running here (until `live_ended`)."""
+        self._live.setdefault(run_id, []).append(event)
+
+    def live_ended(self, run_id: str, event: tuple[str, str]) -> None:
+        events = self._live.get(run_id)
+        if events is not None:
+            events.remove(event)
+            if not events:
+                del self._live[run_id]
+
+    def live(self, run_id: str) -> list[tuple[str, str]]:
+        """The live events of the run's steps running in this process now."""
+        return list(self._live.get(run_id, ()))

@@ -58,6 +58,7 @@ from bosun.store.postgres_workers import PostgresWorkers
 from bosun.store.postgres_workload import PostgresWorkload
 from bosun.store.records import (
     TERMINAL_STATUSES,
+    UNSERVED_GRACE,
     ClaimedRun,
     EventRecord,
     JournalEntry,
@@ -67,6 +68,7 @@ from bosun.store.records import (
     QueueStats,
     RunFilter,
     RunRecord,
+    UnservedWork,
 )
 from bosun.store.rows import (
     claimed_runs,
@@ -78,6 +80,7 @@ from bosun.store.rows import (
     run_from_row,
     run_params,
     stats_from_row,
+    unserved_from_row,
     with_history,
 )
 
@@ -108,6 +111,7 @@ class PostgresStore(
         self._pool: AsyncConnectionPool[Conn] | None = None
         self._listener: asyncio.Task[None] | None = None
         self._follow_events = False
+        self._sending: set[asyncio.Task[None]] = set()  # live events owed to a new watch
         self._origin = uuid.uuid4().hex[:12]  # tells this process's NOTIFYs from others'
         self._where = redact(self._conninfo)
 
@@ -144,6 +148,8 @@ class PostgresStore(
             with contextlib.suppress(asyncio.CancelledError):
                 await self._listener
             self._listener = None
+        for task in list(self._sending):
+            task.cancel()
         if self._pool is not None:
             await self._progress.close()
             pool, self._pool = self._pool, None
@@ -223,6 +229,7 @@ class PostgresStore(
                 try:
                     await conn.execute("LISTEN bosun_work")
                     await conn.execute("LISTEN bosun_finished")
+                    await conn.execute("LISTEN bosun_watch")
                     if self._follow_events:
                         await conn.execute("LISTEN bosun_events")
                         await conn.execute("LISTEN bosun_ephemeral")
@@ -235,6 +242,8 @@ class PostgresStore(
                             self.notifier.events_added(note.payload)
                         elif note.channel == "bosun_ephemeral":
                             self._heard_ephemeral(note.payload)
+                        elif note.channel == "bosun_watch":
+                            self._heard_watch(note.payload)
                         else:
                             self.notifier.run_finished(note.payload, None)
                 finally:
@@ -317,17 +326,41 @@ class PostgresStore(
 
     async def publish(self, run_id: str, event_type: str, data: str) -> None:
         self.notifier.ephemeral(run_id, event_type, data)
-        payload = json.dumps([self._origin, run_id, event_type, data], separators=(",", ":"))
+        await self._notify(
+            "bosun_ephemeral", [self._origin, run_id, event_type, data], f"run {run_id}"
+        )
+
+    async def watch(self, run_id: str) -> None:
+        await self._notify("bosun_watch", [self._origin, run_id], f"run {run_id}")
+
+    async def _notify(self, channel: str, message: list[str], about: str) -> None:
+        """Best effort: a lost ephemeral event or watch leaves the durable events to come."""
+        payload = json.dumps(message, separators=(",", ":"))
         if len(payload.encode()) > MAX_NOTIFY_BYTES:
             return  # too large for NOTIFY: this process's streams have it, others do not
 
         async def op(conn: Conn) -> None:
-            await conn.execute("SELECT pg_notify('bosun_ephemeral', %s)", (payload,))
+            await conn.execute("SELECT pg_notify(%s, %s)", (channel, payload))
 
         try:
             await self._run(op)
-        except StoreError as exc:  # best effort: the durable events still arrive
-            log.debug("ephemeral event of run %s not sent: %s", run_id, exc)
+        except StoreError as exc:
+            log.debug("%s of %s not sent: %s", channel, about, exc)
+
+    def _heard_watch(self, payload: str) -> None:
+        """Another process streams a run: send it the live events of its steps running here."""
+        try:
+            origin, run_id = json.loads(payload)
+        except ValueError:
+            return
+        if origin == self._origin:  # this process's streams are known without it
+            return
+        self.notifier.watch(run_id)
+        for event_type, data in self.notifier.live(run_id):
+            message = [self._origin, run_id, event_type, data]
+            task = asyncio.create_task(self._notify("bosun_ephemeral", message, f"run {run_id}"))
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
 
     def _heard_ephemeral(self, payload: str) -> None:
         try:
@@ -359,11 +392,25 @@ class PostgresStore(
 
         await self._run(op)
 
-    async def queue_stats(self) -> list[QueueStats]:
+    async def queue_stats(self, tenant: str | None = None) -> list[QueueStats]:
         async def op(conn: Conn) -> list[QueueStats]:
-            return [
-                stats_from_row(r) for r in await (await conn.execute(Q["queue_stats"])).fetchall()
-            ]
+            if tenant is None:
+                cur = await conn.execute(Q["queue_stats"])
+            else:
+                params = {"tenant": tenant, "now": time.time()}
+                cur = await conn.execute(Q["tenant_queue_stats"], params)
+            return [stats_from_row(r) for r in await cur.fetchall()]
+
+        return await self._run(op, idempotent=True)
+
+    async def unserved_work(
+        self, now: float, grace: float = UNSERVED_GRACE, tenant: str | None = None
+    ) -> list[UnservedWork]:
+        params = {"now": now, "grace": grace, "tenant": tenant}
+
+        async def op(conn: Conn) -> list[UnservedWork]:
+            cur = await conn.execute(Q["unserved_work"], params)
+            return [unserved_from_row(r) for r in await cur.fetchall()]
 
         return await self._run(op, idempotent=True)
 
@@ -378,6 +425,7 @@ class PostgresStore(
         now: float,
         *,
         versions: Sequence[str] = (),
+        workflows: Sequence[str] = (),
     ) -> list[ClaimedRun]:
         async def op(conn: Conn) -> list[ClaimedRun]:
             params = {
@@ -388,6 +436,7 @@ class PostgresStore(
                 "expires": now + lease_ttl,
                 "now": now,
                 "versions": list(versions),
+                "workflows": list(workflows),
             }
             claimed = await (await conn.execute(Q["claim_ready"], params)).fetchall()
             if not claimed:

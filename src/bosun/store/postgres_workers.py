@@ -20,6 +20,7 @@ class PostgresWorkers:
             **worker.__dict__,
             "queues": list(worker.queues),
             "compatible": list(worker.compatible),
+            "workflows": None if worker.workflows is None else list(worker.workflows),
         }
 
         async def op(conn: Conn) -> None:

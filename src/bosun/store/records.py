@@ -217,6 +217,8 @@ class WorkerRecord:
     started_at: float
     last_seen: float
     expires_at: float
+    # The workflows it executes (None: a worker of an earlier release, which claims any).
+    workflows: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -227,6 +229,22 @@ class QueueStats:
     ready: int
     in_flight: int
     waiting: int
+    oldest_ready_age: float
+
+
+UNSERVED_GRACE = 60.0  # seconds a run may wait for a worker of its workflow before it shows
+
+
+@dataclass(frozen=True)
+class UnservedWork:
+    """Runs ready in `queue` that no live worker can execute: none serves `workflow` there.
+
+    Workers claim only the workflows they registered, so such runs wait, holding nothing,
+    until a worker that knows the workflow starts (or the app that has it is deployed)."""
+
+    queue: str
+    workflow: str
+    ready: int
     oldest_ready_age: float
 
 

@@ -21,6 +21,7 @@ from bosun.store.records import (
     RunFilter,
     RunRecord,
     SignalRecord,
+    UnservedWork,
     WorkerRecord,
 )
 
@@ -30,7 +31,9 @@ def load_json(text: str | None) -> Any:
 
 
 # One encoder for compact JSON text, not one per call (json.dumps with options builds one).
-compact_json = json.JSONEncoder(separators=(",", ":")).encode
+# Strict, as everything bosun stores: NaN and Infinity are not JSON (PostgreSQL's jsonb and
+# browsers refuse them), so a ValueError here beats a row no reader can parse.
+compact_json = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
 
 
 def dump_json(value: Any) -> str | None:
@@ -144,6 +147,15 @@ def stats_from_row(row: Any) -> QueueStats:
     )
 
 
+def unserved_from_row(row: Any) -> UnservedWork:
+    return UnservedWork(
+        queue=row["queue"],
+        workflow=row["workflow"],
+        ready=int(row["ready"]),
+        oldest_ready_age=float(row["oldest_ready_age"]),
+    )
+
+
 def run_params(run: NewRun, now: float) -> dict[str, Any]:
     return {
         "id": run.id,
@@ -237,4 +249,5 @@ def worker_from_row(row: Any) -> WorkerRecord:
         started_at=row["started_at"],
         last_seen=row["last_seen"],
         expires_at=row["expires_at"],
+        workflows=None if row["workflows"] is None else names(row["workflows"]),
     )

@@ -22,6 +22,7 @@ from bosun.store.events import CANCELLED_EVENT, RESUMED_EVENT, signal_event
 from bosun.store.notify import Finished, LocalNotifier
 from bosun.store.records import (
     TERMINAL_STATUSES,
+    UNSERVED_GRACE,
     ClaimedRun,
     EventRecord,
     JournalEntry,
@@ -31,6 +32,7 @@ from bosun.store.records import (
     QueueStats,
     RunFilter,
     RunRecord,
+    UnservedWork,
 )
 from bosun.store.rows import (
     claimed_runs,
@@ -41,6 +43,7 @@ from bosun.store.rows import (
     run_from_row,
     run_params,
     stats_from_row,
+    unserved_from_row,
     with_history,
 )
 from bosun.store.sqlite_api_keys import SqliteApiKeys
@@ -234,6 +237,9 @@ class SqliteStore(
         """In this process only: SQLite has no channel between processes."""
         self.notifier.ephemeral(run_id, event_type, data)
 
+    async def watch(self, run_id: str) -> None:
+        """Nothing to send: only this process's workers can reach this process's streams."""
+
     async def set_queue_limit(self, queue: str, max_running: int | None) -> None:
         def op(conn: sqlite3.Connection) -> None:
             if max_running is None:
@@ -245,9 +251,22 @@ class SqliteStore(
         await self._writer.submit(op)
         self.notifier.work_ready()
 
-    async def queue_stats(self) -> list[QueueStats]:
+    async def queue_stats(self, tenant: str | None = None) -> list[QueueStats]:
         def op(conn: sqlite3.Connection) -> list[QueueStats]:
-            return [stats_from_row(r) for r in conn.execute(Q["queue_stats"])]
+            if tenant is None:
+                return [stats_from_row(r) for r in conn.execute(Q["queue_stats"])]
+            params = {"tenant": tenant, "now": time.time()}
+            return [stats_from_row(r) for r in conn.execute(Q["tenant_queue_stats"], params)]
+
+        return await self._reader.submit(op)
+
+    async def unserved_work(
+        self, now: float, grace: float = UNSERVED_GRACE, tenant: str | None = None
+    ) -> list[UnservedWork]:
+        params = {"now": now, "grace": grace, "tenant": tenant}
+
+        def op(conn: sqlite3.Connection) -> list[UnservedWork]:
+            return [unserved_from_row(r) for r in conn.execute(Q["unserved_work"], params)]
 
         return await self._reader.submit(op)
 
@@ -262,6 +281,7 @@ class SqliteStore(
         now: float,
         *,
         versions: Sequence[str] = (),
+        workflows: Sequence[str] = (),
     ) -> list[ClaimedRun]:
         def op(conn: sqlite3.Connection) -> list[ClaimedRun]:
             qs = json.dumps(queues)
@@ -278,14 +298,19 @@ class SqliteStore(
                 "window": window,
                 "any_version": not versions,
                 "versions": json.dumps(list(versions)),
+                "any_workflow": not workflows,
+                "workflows": json.dumps(list(workflows)),
             }
-            if fair:
+            if fair or not workflows:
                 candidates = conn.execute(Q["claim_candidates"], params).fetchall()
-            else:  # each queue's first runs in index order, merged
+            else:  # each queue's and workflow's first runs in index order, merged
                 candidates = [
                     row
                     for queue in queues
-                    for row in conn.execute(Q["claim_candidates_fast"], {**params, "queue": queue})
+                    for workflow in workflows
+                    for row in conn.execute(
+                        Q["claim_candidates_fast"], {**params, "queue": queue, "workflow": workflow}
+                    )
                 ]
                 candidates.sort(key=lambda row: (-row["priority"], row["ready_at"]))
                 del candidates[window:]

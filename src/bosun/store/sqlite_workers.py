@@ -21,6 +21,7 @@ class SqliteWorkers:
             **worker.__dict__,
             "queues": json.dumps(list(worker.queues)),
             "compatible": json.dumps(list(worker.compatible)),
+            "workflows": None if worker.workflows is None else json.dumps(list(worker.workflows)),
         }
 
         def op(conn: sqlite3.Connection) -> None:

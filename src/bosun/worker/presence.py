@@ -35,6 +35,7 @@ class Presence:
         concurrency: int,
         version: str,
         compatible: tuple[str, ...],
+        workflows: tuple[str, ...],
         ttl: float,
         busy: Callable[[], int],
         draining: Callable[[], bool],
@@ -57,6 +58,7 @@ class Presence:
             started_at=time.time(),
             last_seen=0.0,
             expires_at=0.0,
+            workflows=workflows,
         )
 
     def changed(self) -> None:

@@ -22,7 +22,7 @@ from bosun.errors import BosunError, StoreError, WorkflowNotFound
 from bosun.sandbox.workspace_sweep import SWEEP_INTERVAL, sweep_workspaces_periodically
 from bosun.schedules import Scheduler
 from bosun.store.notify import Wakeup
-from bosun.store.records import ClaimedRun, Lease, Outcome, Progress
+from bosun.store.records import ClaimedRun, Lease, Outcome
 from bosun.worker.presence import Presence
 from bosun.worker.summary import WorkerSummary
 from bosun.worker.timebox import stop_near_budget
@@ -108,6 +108,9 @@ class Worker:
         self.version = options.version or code_version(app.registry.workflows, app.registry.steps)
         # Claims take runs of these versions (or unpinned ones), and pin them to the first.
         self._versions = (self.version, *options.compatible_versions)
+        # Claims take runs of these workflows only: a run of a workflow this app lacks waits
+        # for a worker that has it (another app on the same database, a newer deploy).
+        self._workflows = tuple(sorted(app.registry.workflows))
         self._presence: Presence | None = None
 
     @property
@@ -159,6 +162,7 @@ class Worker:
             concurrency=self.options.concurrency,
             version=self.version,
             compatible=self.options.compatible_versions,
+            workflows=self._workflows,
             ttl=self.options.lease_ttl,
             busy=lambda: len(self._active),
             draining=lambda: self._draining,
@@ -217,6 +221,7 @@ class Worker:
                         opts.lease_ttl,
                         time.time(),
                         versions=self._versions,
+                        workflows=self._workflows,
                     )
                 except StoreError as exc:
                     log.warning("claim failed, retrying in %.1f s: %s", backoff, exc)
@@ -289,8 +294,8 @@ class Worker:
     async def _execute(self, claimed: ClaimedRun) -> None:
         try:
             workflow = self.app.registry.workflow(claimed.run.workflow)
-        except WorkflowNotFound as exc:
-            await self._fail_unknown(claimed, exc)
+        except WorkflowNotFound as exc:  # claims filter by workflow: only a store bug gets here
+            await self._hand_back_unknown(claimed, exc)
             return
         execution = Execution(claimed, workflow, self._environment)
         outcome = await execute(execution)
@@ -298,11 +303,13 @@ class Worker:
         if outcome is not None:
             self._schedule_local_wake(claimed.run.id, outcome)
 
-    async def _fail_unknown(self, claimed: ClaimedRun, exc: WorkflowNotFound) -> None:
-        error = {"type": "WorkflowNotFound", "message": str(exc)}
-        progress = Progress(outcome=Outcome("fail", error=error))
-        with contextlib.suppress(StoreError):
-            await self.app.store.save_progress(claimed.lease, progress, self.options.lease_ttl)
+    async def _hand_back_unknown(self, claimed: ClaimedRun, exc: WorkflowNotFound) -> None:
+        """Never fail a run for what this worker lacks: another worker may know it."""
+        log.error("run %s handed back: %s", claimed.run.id, exc)
+        try:
+            await self.app.store.release_leases(self.owner, [claimed.run.id])
+        except StoreError as error:
+            log.warning("could not hand run %s back (its lease expires): %s", claimed.run.id, error)
 
     def _schedule_local_wake(self, run_id: str, outcome: Outcome) -> None:
         """A short timer of a run we just suspended wakes this worker without polling."""

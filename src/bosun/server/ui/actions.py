@@ -13,10 +13,11 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
 from bosun.server import api
+from bosun.server.bodies import StrictJsonRoute
 from bosun.server.models import SendSignal
 from bosun.server.ui.access import keyed, require_same_origin
 
-router = APIRouter(prefix="/ui/api", include_in_schema=False)
+router = APIRouter(prefix="/ui/api", include_in_schema=False, route_class=StrictJsonRoute)
 
 
 @router.post("/runs/{run_id}/signals", status_code=202)

@@ -13,6 +13,8 @@ from fastapi.responses import RedirectResponse
 
 from bosun.errors import InvalidRequest
 from bosun.server.api import INTERNAL_PREFIX, _owned_run, page_of_runs
+from bosun.server.auth import Principal
+from bosun.server.queues import queue_overview, sees_all_tenants
 from bosun.server.sessions_api import _session
 from bosun.server.sessions_api import _view as session_view
 from bosun.server.ui.access import principal, server_state
@@ -52,10 +54,11 @@ def _workflow_names(request: Request) -> list[str]:
     return sorted(n for n in workflows if not n.startswith(INTERNAL_PREFIX))
 
 
-async def _queue_names(request: Request) -> list[str]:
+async def _queue_names(request: Request, who: Principal) -> list[str]:
     app = server_state(request).app
     names = {d.queue for d in app.registry.workflows.values()}
-    names.update(s.queue for s in await app.store.queue_stats())
+    tenant = None if sees_all_tenants(who) else who.tenant
+    names.update(s.queue for s in await app.store.queue_stats(tenant=tenant))
     return sorted(names)
 
 
@@ -105,7 +108,7 @@ async def runs_page(
         filters=filters,
         statuses=RUN_STATUSES,
         workflows=_workflow_names(request),
-        queues=await _queue_names(request),
+        queues=await _queue_names(request, who),
         cursor=cursor,
         limit=limit,
         default_limit=DEFAULT_LIMIT,
@@ -202,20 +205,17 @@ async def queues_page(request: Request, partial: str | None = None) -> Response:
     for name, definition in sorted(app.registry.workflows.items()):
         if not name.startswith(INTERNAL_PREFIX):
             by_queue.setdefault(definition.queue, []).append(name)
-    stats = {s.queue: s for s in await app.store.queue_stats()}
+    overview = {q["queue"]: q for q in await queue_overview(app.store, who)}
     queues = []
-    for name in sorted(set(stats) | set(by_queue)):
-        s = stats.get(name)
-        queues.append(
-            {
-                "queue": name,
-                "ready": s.ready if s else 0,
-                "in_flight": s.in_flight if s else 0,
-                "waiting": s.waiting if s else 0,
-                "oldest_ready_age": s.oldest_ready_age if s else 0.0,
-                "workflows": by_queue.get(name, []),
-            }
-        )
-    context: dict[str, Any] = {"queues": queues, "poll_seconds": POLL_SECONDS}
+    for name in sorted(set(overview) | set(by_queue)):
+        empty = {"ready": 0, "in_flight": 0, "waiting": 0, "oldest_ready_age": 0.0}
+        depth = overview.get(name, {"queue": name, **empty, "unserved": []})
+        queues.append({**depth, "workflows": by_queue.get(name, [])})
+    context: dict[str, Any] = {
+        "queues": queues,
+        "poll_seconds": POLL_SECONDS,
+        "all_tenants": sees_all_tenants(who),
+        "tenant": who.tenant,
+    }
     template = "queues_rows.html" if partial == "rows" else "queues.html"
     return render(request, template, context, principal=who)

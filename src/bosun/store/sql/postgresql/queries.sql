@@ -47,7 +47,7 @@ DELETE FROM queue_limits WHERE queue = %(queue)s;
 
 -- name: claim_ready
 SELECT * FROM claim_ready(%(owner)s, %(queues)s, %(limit)s, %(window)s, %(expires)s, %(now)s,
-                          %(versions)s::text[]);
+                          %(versions)s::text[], %(workflows)s::text[]);
 
 -- name: journals_of
 SELECT * FROM journal WHERE run_id = ANY(%(run_ids)s) ORDER BY pos;
@@ -142,6 +142,39 @@ UPDATE api_keys SET revoked_at = %(now)s WHERE id = %(id)s AND revoked_at IS NUL
 
 -- name: queue_stats
 SELECT * FROM queue_depth ORDER BY queue;
+
+-- name: tenant_queue_stats
+-- queue_depth for one tenant's runs.
+SELECT queue,
+       count(*) FILTER (WHERE status IN ('queued', 'suspended') AND ready_at <= %(now)s) AS ready,
+       count(*) FILTER (WHERE status = 'running') AS in_flight,
+       count(*) FILTER (WHERE status = 'suspended'
+                          AND (ready_at IS NULL OR ready_at > %(now)s)) AS waiting,
+       COALESCE(%(now)s - min(ready_at) FILTER (WHERE status IN ('queued', 'suspended')
+                                                  AND ready_at <= %(now)s), 0)
+           AS oldest_ready_age
+FROM runs
+WHERE tenant = %(tenant)s AND status IN ('queued', 'running', 'suspended')
+GROUP BY queue ORDER BY queue;
+
+-- name: unserved_work
+-- Claimable runs, by queue and workflow, that no live, non-draining worker serves (a worker
+-- without a workflow list, of an earlier release, serves any), once the oldest has waited
+-- %(grace)s seconds. The runs are grouped first, so workers are looked up once per group.
+SELECT g.queue, g.workflow, g.ready, %(now)s - g.oldest AS oldest_ready_age
+FROM (
+    SELECT queue, workflow, count(*) AS ready, min(ready_at) AS oldest
+    FROM runs
+    WHERE ready_at <= %(now)s AND status IN ('queued', 'suspended', 'running')
+      AND (%(tenant)s::text IS NULL OR tenant = %(tenant)s::text)
+    GROUP BY queue, workflow
+) AS g
+WHERE g.oldest <= %(now)s - %(grace)s
+  AND NOT EXISTS (
+    SELECT 1 FROM workers AS w
+    WHERE g.queue = ANY(w.queues) AND w.expires_at > %(now)s AND NOT w.draining
+      AND (w.workflows IS NULL OR g.workflow = ANY(w.workflows)))
+ORDER BY g.queue, g.workflow;
 
 -- schedules
 
@@ -364,10 +397,11 @@ ORDER BY score DESC, m.created_at DESC
 LIMIT %(k)s;
 
 -- name: announce_worker
-INSERT INTO workers (id, host, pid, queues, concurrency, busy, version, compatible, draining,
-                     started_at, last_seen, expires_at)
-VALUES (%(id)s, %(host)s, %(pid)s, %(queues)s, %(concurrency)s, %(busy)s, %(version)s,
-        %(compatible)s, %(draining)s, %(started_at)s, %(last_seen)s, %(expires_at)s)
+INSERT INTO workers (id, host, pid, queues, workflows, concurrency, busy, version, compatible,
+                     draining, started_at, last_seen, expires_at)
+VALUES (%(id)s, %(host)s, %(pid)s, %(queues)s, %(workflows)s, %(concurrency)s, %(busy)s,
+        %(version)s, %(compatible)s, %(draining)s, %(started_at)s, %(last_seen)s,
+        %(expires_at)s)
 ON CONFLICT (id) DO UPDATE SET
     busy = excluded.busy, draining = excluded.draining, last_seen = excluded.last_seen,
     expires_at = excluded.expires_at;

@@ -31,6 +31,8 @@ SELECT * FROM runs WHERE id = :id;
 
 -- name: claim_candidates
 -- Ready runs in claim order: priority, then round robin across fairness keys, then age.
+-- Reads every ready run of the queues: used when one has a fairness key, or for a claim of
+-- any workflow (tools, not workers).
 -- A run with a concurrency key starts only while its key has a free slot, and only after
 -- every older run waiting on the same key (FIFO per key); once started it keeps its slot.
 SELECT id, queue, status FROM (
@@ -41,6 +43,7 @@ SELECT id, queue, status FROM (
     WHERE r.queue IN (SELECT value FROM json_each(:queues))
       AND r.ready_at <= :now
       AND r.status IN ('queued', 'suspended', 'running')
+      AND (:any_workflow OR r.workflow IN (SELECT value FROM json_each(:workflows)))
       AND (r.concurrency_key IS NULL OR r.started_at IS NOT NULL OR (
             (SELECT COUNT(*) FROM runs AS k
              WHERE k.concurrency_key = r.concurrency_key AND k.started_at IS NOT NULL
@@ -60,13 +63,13 @@ ORDER BY priority DESC, fair_rank, ready_at
 LIMIT :window;
 
 -- name: claim_candidates_fast
--- The same choice when no ready run in these queues has a fairness key, for one queue at a
--- time (the caller merges them): a scan of runs_ready in priority order that stops after
--- :window runs. `queue IN (...)`, or an index on status (`+` keeps it out), would read and
--- sort every ready run instead.
+-- The same choice when no ready run in these queues has a fairness key, for one queue and
+-- workflow at a time (the caller merges them): a scan of runs_ready in priority order that
+-- stops after :window runs. `queue IN (...)`, or an index on status (`+` keeps it out),
+-- would read and sort every ready run instead.
 SELECT r.id, r.queue, r.status, r.priority, r.ready_at
 FROM runs AS r
-WHERE r.queue = :queue
+WHERE r.queue = :queue AND r.workflow = :workflow
       AND r.ready_at <= :now
       AND +r.status IN ('queued', 'suspended', 'running')
       AND (r.concurrency_key IS NULL OR r.started_at IS NOT NULL OR (
@@ -249,6 +252,39 @@ UPDATE api_keys SET revoked_at = :now WHERE id = :id AND revoked_at IS NULL;
 
 -- name: queue_stats
 SELECT * FROM queue_depth ORDER BY queue;
+
+-- name: tenant_queue_stats
+-- queue_depth for one tenant's runs (through the status index: `+` keeps the tenant's
+-- index, which holds every finished run too, out of it).
+SELECT queue,
+       SUM(status IN ('queued', 'suspended') AND ready_at <= :now) AS ready,
+       SUM(status = 'running') AS in_flight,
+       SUM(status = 'suspended' AND (ready_at IS NULL OR ready_at > :now)) AS waiting,
+       COALESCE(:now - MIN(CASE WHEN status IN ('queued', 'suspended') AND ready_at <= :now
+                               THEN ready_at END), 0) AS oldest_ready_age
+FROM runs
+WHERE +tenant = :tenant AND status IN ('queued', 'running', 'suspended')
+GROUP BY queue ORDER BY queue;
+
+-- name: unserved_work
+-- Claimable runs, by queue and workflow, that no live, non-draining worker serves (a worker
+-- without a workflow list, of an earlier release, serves any), once the oldest has waited
+-- :grace seconds. The runs are grouped first, so workers are looked up once per group.
+SELECT g.queue, g.workflow, g.ready, :now - g.oldest AS oldest_ready_age
+FROM (
+    SELECT queue, workflow, COUNT(*) AS ready, MIN(ready_at) AS oldest
+    FROM runs
+    WHERE ready_at <= :now AND status IN ('queued', 'suspended', 'running')
+      AND (:tenant IS NULL OR tenant = :tenant)
+    GROUP BY queue, workflow
+) AS g
+WHERE g.oldest <= :now - :grace
+  AND NOT EXISTS (
+    SELECT 1 FROM workers AS w, json_each(w.queues) AS wq
+    WHERE wq.value = g.queue AND w.expires_at > :now AND NOT w.draining
+      AND (w.workflows IS NULL
+           OR EXISTS (SELECT 1 FROM json_each(w.workflows) AS ww WHERE ww.value = g.workflow)))
+ORDER BY g.queue, g.workflow;
 
 -- schedules
 
@@ -454,10 +490,10 @@ SELECT id, text, metadata, embedding, created_at FROM memories
 WHERE tenant = :tenant AND namespace = :namespace;
 
 -- name: announce_worker
-INSERT INTO workers (id, host, pid, queues, concurrency, busy, version, compatible, draining,
-                     started_at, last_seen, expires_at)
-VALUES (:id, :host, :pid, :queues, :concurrency, :busy, :version, :compatible, :draining,
-        :started_at, :last_seen, :expires_at)
+INSERT INTO workers (id, host, pid, queues, workflows, concurrency, busy, version, compatible,
+                     draining, started_at, last_seen, expires_at)
+VALUES (:id, :host, :pid, :queues, :workflows, :concurrency, :busy, :version, :compatible,
+        :draining, :started_at, :last_seen, :expires_at)
 ON CONFLICT (id) DO UPDATE SET
     busy = excluded.busy, draining = excluded.draining, last_seen = excluded.last_seen,
     expires_at = excluded.expires_at;

@@ -1,0 +1,180 @@
+"""A worker claims only runs of the workflows it registered, on both stores: two apps share a
+database, a rolling deploy adds a workflow, and a run no live worker can execute waits,
+holding nothing, and shows as unserved."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+
+import bosun
+from bosun.store import Store
+from tests.helpers.wait import wait_until
+from tests.integration.test_engine import TIMEOUT
+from tests.integration.test_store_contract import TTL, new_run
+from tests.integration.test_versions import worker
+
+
+async def test_a_claim_takes_only_the_workflows_it_names(store: Store) -> None:
+    other, _ = await store.create_run(new_run(workflow="other"))  # older: first in line
+    mine, _ = await store.create_run(new_run(workflow="mine"))
+    claimed = await store.claim_runs("w", ["default"], 10, TTL, time.time(), workflows=["mine"])
+    assert [c.run.id for c in claimed] == [mine]
+    run = await store.get_run(other)
+    assert run is not None and (run.status, run.attempts) == ("queued", 0)
+    # A claim of any workflow (a tool's) takes it.
+    anything = await store.claim_runs("t", ["default"], 10, TTL, time.time())
+    assert [c.run.id for c in anything] == [other]
+
+
+async def test_the_workflow_filter_holds_with_fairness_keys(store: Store) -> None:
+    other, _ = await store.create_run(new_run(workflow="other", fairness_key="a"))
+    mine, _ = await store.create_run(new_run(workflow="mine", fairness_key="b"))
+    claimed = await store.claim_runs("w", ["default"], 10, TTL, time.time(), workflows=["mine"])
+    assert [c.run.id for c in claimed] == [mine]
+    run = await store.get_run(other)
+    assert run is not None and run.status == "queued"
+
+
+async def test_unserved_work_is_shown_after_the_grace_period(store: Store) -> None:
+    now = time.time()
+    await store.create_run(new_run(workflow="report"))
+    await store.create_run(new_run(workflow="report"))
+    await store.create_run(new_run(workflow="support"))
+    later = now + 120
+    # Within the grace period nothing shows: workers may still be starting.
+    assert await store.unserved_work(now, grace=60) == []
+    unserved = await store.unserved_work(later, grace=60)
+    assert [(u.queue, u.workflow, u.ready) for u in unserved] == [
+        ("default", "report", 2),
+        ("default", "support", 1),
+    ]
+    assert all(u.oldest_ready_age >= 119 for u in unserved)
+
+    # A worker serving `support` on the queue; one serving `report` on another queue only;
+    # a draining one serving `report` here.
+    live = later + TTL
+    await store.announce_worker(worker("s", "v1", workflows=("support",), expires_at=live))
+    await store.announce_worker(
+        worker("g", "v1", queues=("gpu",), workflows=("report",), expires_at=live)
+    )
+    await store.announce_worker(
+        worker("d", "v1", workflows=("report",), draining=True, expires_at=live)
+    )
+    unserved = await store.unserved_work(later, grace=60)
+    assert [(u.queue, u.workflow) for u in unserved] == [("default", "report")]
+
+    # A worker of an earlier release advertises no workflows: it claims any, so serves all.
+    await store.announce_worker(worker("old", "v0", workflows=None, expires_at=live))
+    assert await store.unserved_work(later, grace=60) == []
+    # ...until it is dead.
+    await store.announce_worker(worker("old", "v0", workflows=None, expires_at=later - 1))
+    assert [u.workflow for u in await store.unserved_work(later, grace=60)] == ["report"]
+
+
+async def test_the_registry_keeps_each_workers_workflows(store: Store) -> None:
+    await store.announce_worker(worker("w1", "v1", workflows=("a", "b")))
+    await store.announce_worker(worker("w0", "v0"))
+    listed = {w.id: w for w in await store.list_workers()}
+    assert listed["w1"].workflows == ("a", "b")
+    assert listed["w0"].workflows is None
+
+
+async def test_queue_depths_of_one_tenant(store: Store) -> None:
+    await store.create_run(new_run(tenant="acme"))
+    await store.create_run(new_run(tenant="acme", queue="gpu"))
+    await store.create_run(new_run(tenant="globex"))
+    await store.create_run(new_run(tenant="globex"))
+
+    async def everyone_counted() -> bool:
+        return {s.queue: s.ready for s in await store.queue_stats()} == {"default": 3, "gpu": 1}
+
+    # The all-tenant view reads the database's clock, which SQLite keeps to the millisecond:
+    # a run made this instant may not be ready by it yet.
+    await wait_until(everyone_counted, 30, "every tenant's depths")
+    acme = {s.queue: s.ready for s in await store.queue_stats(tenant="acme")}
+    assert acme == {"default": 1, "gpu": 1}
+    assert await store.queue_stats(tenant="nobody") == []
+    late = time.time() + 120
+    unserved = await store.unserved_work(late, grace=60, tenant="globex")
+    assert [(u.queue, u.ready) for u in unserved] == [("default", 2)]
+
+
+async def test_two_apps_on_one_database_each_run_their_own(any_db_url: str) -> None:
+    support = bosun.App("support", database=any_db_url)
+    report = bosun.App("report", database=any_db_url)
+
+    @support.workflow()
+    async def answer(ctx: bosun.Context, question: str) -> str:
+        return f"support:{question}"
+
+    @report.workflow()
+    async def publish(ctx: bosun.Context, topic: str) -> str:
+        return f"report:{topic}"
+
+    async with support, report:
+        # Queued before any worker runs (so neither app's own worker takes them directly),
+        # the other app's first: a claim takes the oldest ready runs first.
+        reports = [await report.start(publish, f"t{n}") for n in range(5)]
+        answers = [await support.start(answer, f"q{n}") for n in range(5)]
+        async with support.worker():
+            assert [await h.result(timeout=TIMEOUT) for h in answers] == [
+                f"support:q{n}" for n in range(5)
+            ]
+            for handle in reports:
+                record = await handle.status()
+                assert (record.status, record.attempts) == ("queued", 0)
+            async with report.worker():
+                assert [await h.result(timeout=TIMEOUT) for h in reports] == [
+                    f"report:t{n}" for n in range(5)
+                ]
+        for handle in answers + reports:
+            assert (await handle.status()).attempts == 1  # never handed around
+
+
+async def test_a_v1_worker_never_takes_a_workflow_only_v2_has(any_db_url: str) -> None:
+    v1 = bosun.App("shop", database=any_db_url)
+    v2 = bosun.App("shop", database=any_db_url)
+
+    @v1.workflow(name="order")
+    async def order_v1(ctx: bosun.Context, n: int) -> int:
+        return n
+
+    @v2.workflow(name="order")
+    async def order_v2(ctx: bosun.Context, n: int) -> int:
+        return n
+
+    @v2.workflow(name="refund")
+    async def refund(ctx: bosun.Context, n: int) -> int:
+        return -n
+
+    async with v1, v2:
+        new_kind = await v2.start(refund, 7)  # submitted by a v2 API process, say
+        orders = [await v1.start(order_v1, n) for n in range(3)]
+        async with v1.worker(version="v1"):
+            # Work queued after it completes on v1: the v1 worker claimed past it.
+            assert [await h.result(timeout=TIMEOUT) for h in orders] == [0, 1, 2]
+            record = await new_kind.status()
+            assert (record.status, record.attempts, record.error) == ("queued", 0, None)
+            async with v2.worker(version="v2"):
+                assert await new_kind.result(timeout=TIMEOUT) == -7
+        assert (await new_kind.status()).attempts == 1
+
+
+async def test_a_worker_advertises_what_it_serves(any_db_url: str) -> None:
+    app = bosun.App("adverts", database=any_db_url)
+
+    @app.workflow(name="publish", queue="reports")
+    async def publish(ctx: bosun.Context) -> None:
+        return None
+
+    async with app, app.worker(queues=["reports"]) as running:
+        advertised = None
+        while advertised is None:  # the worker announces itself as it starts
+            listed = {w.id: w for w in await app.store.list_workers()}
+            advertised = listed.get(running.owner)
+            await asyncio.sleep(0.01)
+        assert advertised.queues == ("reports",)
+        assert advertised.workflows is not None and "publish" in advertised.workflows
+        assert dataclasses.asdict(advertised)["draining"] is False
