@@ -182,3 +182,10 @@ def pg_env(tmp_path: Path, pg_url: str) -> Iterator[PgEnv]:
     )
     yield world
     stop_procs(world.procs)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def world(request: pytest.FixtureRequest) -> Env:
+    """The same test on a SQLite file and on a PostgreSQL database."""
+    world: Env = request.getfixturevalue("env" if request.param == "sqlite" else "pg_env")
+    return world

@@ -25,13 +25,6 @@ INTERVAL = 0.5
 COOLDOWN = 2.0
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def world(request: pytest.FixtureRequest) -> Env:
-    """The same test on a SQLite file and on a PostgreSQL database."""
-    world: Env = request.getfixturevalue("env" if request.param == "sqlite" else "pg_env")
-    return world
-
-
 def start_supervisor(world: Env, scale: str, *args: str) -> tuple[Any, Path]:
     status = world.tmp / "autoscale.json"
     proc = world.worker(

@@ -18,13 +18,6 @@ LEASE_TTL = 2.0
 CALLS_BEFORE_KILL = 2
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def world(request: pytest.FixtureRequest) -> Env:
-    """The same test on a SQLite file and on a PostgreSQL database."""
-    world: Env = request.getfixturevalue("env" if request.param == "sqlite" else "pg_env")
-    return world
-
-
 def _spent(run: dict[str, Any]) -> list[tuple[int, float]]:
     """(tokens, cost) of each LLM call the run's journal records, in order."""
     spent = []

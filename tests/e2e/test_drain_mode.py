@@ -23,13 +23,6 @@ MAX_INVOCATIONS = 40
 SUMMARY = re.compile(r"stopped: (?P<counts>.*) in [0-9.]+ s")
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def world(request: pytest.FixtureRequest) -> Env:
-    """The same test on a SQLite file and on a PostgreSQL database."""
-    world: Env = request.getfixturevalue("env" if request.param == "sqlite" else "pg_env")
-    return world
-
-
 def summary(log: str) -> dict[str, int]:
     """The counts of a worker's `stopped: …` log line."""
     found = SUMMARY.search(log)

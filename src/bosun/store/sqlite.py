@@ -253,10 +253,8 @@ class SqliteStore(
 
     async def queue_stats(self, tenant: str | None = None) -> list[QueueStats]:
         def op(conn: sqlite3.Connection) -> list[QueueStats]:
-            if tenant is None:
-                return [stats_from_row(r) for r in conn.execute(Q["queue_stats"])]
             params = {"tenant": tenant, "now": time.time()}
-            return [stats_from_row(r) for r in conn.execute(Q["tenant_queue_stats"], params)]
+            return [stats_from_row(r) for r in conn.execute(Q["queue_stats"], params)]
 
         return await self._reader.submit(op)
 

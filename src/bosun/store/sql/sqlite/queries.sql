@@ -251,11 +251,10 @@ SELECT * FROM api_keys WHERE :tenant IS NULL OR tenant = :tenant ORDER BY create
 UPDATE api_keys SET revoked_at = :now WHERE id = :id AND revoked_at IS NULL;
 
 -- name: queue_stats
-SELECT * FROM queue_depth ORDER BY queue;
-
--- name: tenant_queue_stats
--- queue_depth for one tenant's runs (through the status index: `+` keeps the tenant's
--- index, which holds every finished run too, out of it).
+-- The queue_depth view's numbers, of one tenant's runs or (:tenant NULL) of all, at the
+-- caller's :now: SQLite's own clock ('now') has millisecond resolution, so a run created
+-- this instant could count as not yet ready. Through the status index: `+` keeps the
+-- tenant's index, which holds every finished run too, out of it.
 SELECT queue,
        SUM(status IN ('queued', 'suspended') AND ready_at <= :now) AS ready,
        SUM(status = 'running') AS in_flight,
@@ -263,7 +262,7 @@ SELECT queue,
        COALESCE(:now - MIN(CASE WHEN status IN ('queued', 'suspended') AND ready_at <= :now
                                THEN ready_at END), 0) AS oldest_ready_age
 FROM runs
-WHERE +tenant = :tenant AND status IN ('queued', 'running', 'suspended')
+WHERE (:tenant IS NULL OR +tenant = :tenant) AND status IN ('queued', 'running', 'suspended')
 GROUP BY queue ORDER BY queue;
 
 -- name: unserved_work
