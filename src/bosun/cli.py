@@ -436,8 +436,22 @@ def worker(
 # -- run ------------------------------------------------------------------------------------
 
 
+def _worker_with_url(ctx: typer.Context, url: str) -> str:
+    """Why --worker and a server URL do not mix, naming BOSUN_URL when that is where the URL
+    came from (a shell that exported it for another command)."""
+    message = "--worker runs a worker in this process: it cannot be used with --url"
+    source = ctx.get_parameter_source("url")  # click's enum (typer may carry its own click)
+    if source is not None and source.name == "ENVIRONMENT":
+        message += (
+            f". The URL comes from BOSUN_URL={url} in your environment: "
+            "`unset BOSUN_URL BOSUN_API_KEY` to run against the local database"
+        )
+    return message
+
+
 @cli.command()
 def run(
+    ctx: typer.Context,
     app_ref: AppRef,
     workflow: Annotated[
         str | None,
@@ -474,7 +488,7 @@ def run(
         from bosun import cli_remote
 
         if with_worker:
-            _fail("--worker runs a worker in this process: it cannot be used with --url", 2)
+            _fail(_worker_with_url(ctx, url), 2)
         data = _parse_json(input, "--input")
         show = cli_remote.event_printer(as_json) if follow else None
         report = _remote(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import signal
+import socket
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -35,7 +36,9 @@ keys_cli = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help
 cli.add_typer(keys_cli, name="keys")
 
 HostOpt = Annotated[str, typer.Option("--host", help="Address to listen on.")]
-PortOpt = Annotated[int, typer.Option("--port", help="Port to listen on.")]
+PortOpt = Annotated[
+    int, typer.Option("--port", min=0, max=65535, help="Port to listen on (0: any free one).")
+]
 
 
 def _is_loopback(host: str) -> bool:
@@ -47,7 +50,29 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _serve(app_ref: str, database: str | None, host: str, port: int, config: Any) -> None:
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind the server's socket before anything is printed, so a busy port is a clear error
+    rather than a banner followed by uvicorn's `address already in use`."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as exc:
+        _fail(f"--host {host}: {exc.strerror}", 2)
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        _fail(
+            f"cannot listen on {host}:{port}: {exc.strerror}. Another process (a `bosun dev` "
+            "still running?) may hold it: pass --port with another port, or --port 0 to take "
+            "any free one.",
+            2,
+        )
+    return sock
+
+
+def _serve(app_ref: str, database: str | None, sock: socket.socket, config: Any) -> None:
     import uvicorn
 
     from bosun.cli import _load
@@ -56,6 +81,7 @@ def _serve(app_ref: str, database: str | None, host: str, port: int, config: Any
     app = _load(app_ref)
     if database:
         app.use_database(database)
+    host, port = sock.getsockname()[:2]
     server = uvicorn.Server(
         uvicorn.Config(
             create_server(app, config),
@@ -71,7 +97,7 @@ def _serve(app_ref: str, database: str | None, host: str, port: int, config: Any
     # handlers it found; with these, that ends the process with 0 like `bosun worker` does.
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, _exit_after_drain)
-    server.run()
+    server.run(sockets=[sock])
     if not server.started:
         raise SystemExit(1)
 
@@ -115,6 +141,7 @@ def server(
             f"address, not {host}. Create a key with `bosun keys create --tenant NAME` instead.",
             2,
         )
+    sock = _listen(host, port)
     config = ServerConfig(
         auth=not no_auth,
         worker_concurrency=worker_slots,
@@ -123,7 +150,7 @@ def server(
         max_streams=max_streams,
         metrics_token=metrics_token,
     )
-    _serve(app_ref, database, host, port, config)
+    _serve(app_ref, database, sock, config)
 
 
 @cli.command()
@@ -146,8 +173,9 @@ def dev(
 
     _setup_logging(log_format)
     url = database or settings.database_url()
+    sock = _listen(host, port)
     key = _run(lambda: _with_store(url, _dev_key, create=True))
-    base = f"http://{host}:{port}"
+    base = f"http://{host}:{sock.getsockname()[1]}"
     out.print(f"bosun dev: serving {app_ref} at [bold]{base}[/bold] (database {url})")
     out.print(f"API key:   [bold]{key}[/bold]")
     out.print(f"Web UI:    {login_link(base, key)}", soft_wrap=True)
@@ -155,7 +183,7 @@ def dev(
         f"Try:       curl -H 'Authorization: Bearer {key}' {base}/v1/workflows", soft_wrap=True
     )
     config = ServerConfig(worker_concurrency=concurrency, rate_limit=0)
-    _serve(app_ref, url, host, port, config)
+    _serve(app_ref, url, sock, config)
 
 
 async def _dev_key(store: Store) -> str:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
 
 import pytest
 
-from conftest import APPS, Env
+from conftest import APPS, BOSUN, Env
 
 APP = str(APPS / "typed.py")
 
@@ -153,3 +154,15 @@ def test_signalling_a_completed_run_is_refused(env: Env) -> None:
     assert f"run {report['run_id']} is completed" in done.stderr, done.stderr
     assert env.count("SELECT count(*) FROM signals") == 0
     assert env.show(report["run_id"])["status"] == "completed"
+
+
+def test_worker_with_a_url_from_the_environment_says_where_it_came_from(env: Env) -> None:
+    args = [BOSUN, "run", APP, "count_up", "--input", '{"count": 1}', "--worker"]
+    exported = {**env.environ(), "BOSUN_URL": "http://127.0.0.1:9", "BOSUN_API_KEY": "k"}
+    done = subprocess.run(args, env=exported, cwd=env.tmp, capture_output=True, text=True)
+    assert done.returncode == 2, done
+    assert "cannot be used with --url" in done.stderr
+    assert "BOSUN_URL=http://127.0.0.1:9" in done.stderr and "unset BOSUN_URL" in done.stderr
+    typed = env.bosun(*args[1:], "--url", "http://127.0.0.1:9")
+    assert typed.returncode == 2 and "cannot be used with --url" in typed.stderr
+    assert "BOSUN_URL" not in typed.stderr  # typed, not inherited: nothing to unset
