@@ -520,9 +520,13 @@ def run(
     except ConfigurationError as exc:
         _fail(str(exc), 2)
 
+    created = True
+
     async def main() -> dict[str, Any]:
+        nonlocal created
         async with app:
             handle = await app.start_json(workflow, data, idempotency_key=idempotency_key)
+            created = handle.created
             report: dict[str, Any] = {"run_id": handle.run_id}
             if not (wait or with_worker):
                 return report
@@ -535,16 +539,26 @@ def run(
             report["result"] = json.loads(serde.dump(value, definition.return_hint, "result"))
             return report
 
-    _print_report(_run(main), as_json)
+    report = _run(main)
+    _print_report(report, as_json, created=created)
 
 
-def _print_report(report: dict[str, Any], as_json: bool, lines: bool = False) -> None:
+def _print_report(
+    report: dict[str, Any], as_json: bool, lines: bool = False, created: bool = True
+) -> None:
     if as_json and lines:  # --follow --json: one JSON object per line
         print(json.dumps(report, default=str))
     elif as_json:
         _print_json(report)
     else:
-        out.print(f"run [bold]{report['run_id']}[/] started", highlight=False)
+        if created:
+            out.print(f"run [bold]{report['run_id']}[/] started", highlight=False)
+        else:
+            out.print(
+                f"run [bold]{report['run_id']}[/] already existed for this idempotency key: "
+                "nothing new started",
+                highlight=False,
+            )
         if "result" in report:
             out.print("result:", json.dumps(report["result"], indent=2), highlight=False)
 

@@ -166,3 +166,13 @@ def test_worker_with_a_url_from_the_environment_says_where_it_came_from(env: Env
     typed = env.bosun(*args[1:], "--url", "http://127.0.0.1:9")
     assert typed.returncode == 2 and "cannot be used with --url" in typed.stderr
     assert "BOSUN_URL" not in typed.stderr  # typed, not inherited: nothing to unset
+
+
+def test_a_repeated_idempotency_key_says_the_run_already_existed(env: Env) -> None:
+    args = ("run", APP, "count_up", "--input", '{"count": 1}', "--idempotency-key", "k-1")
+    first = env.bosun(*args, "--database", env.url)
+    assert first.returncode == 0 and "started" in first.stdout, first
+    again = env.bosun(*args, "--database", env.url)
+    assert again.returncode == 0, again
+    assert "already existed" in again.stdout and "started" not in again.stdout.split(":")[0]
+    assert first.stdout.split()[1] == again.stdout.split()[1]  # the same run id
