@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from bosun.cli import AppRef, _fail, cli, err
+from bosun.cli_common import AppRef, _fail, cli, err
 from bosun.errors import BosunError
 
 deploy_cli = typer.Typer(

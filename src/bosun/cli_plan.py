@@ -9,7 +9,17 @@ import typer
 from rich.box import SIMPLE_HEAD
 from rich.table import Table
 
-from bosun.cli import DatabaseOpt, JsonOpt, _fail, _print_json, _run, _with_store, cli, err, out
+from bosun.cli_common import (
+    DatabaseOpt,
+    JsonOpt,
+    _fail,
+    _print_json,
+    _run,
+    _with_store,
+    cli,
+    err,
+    out,
+)
 from bosun.errors import ConfigurationError
 
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.table import Table
 
-from bosun.cli import JsonOpt, _print_json, cli, err, out
+from bosun.cli_common import JsonOpt, _print_json, cli, err, out
 
 if TYPE_CHECKING:
     from bosun.sandbox import Protection

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from bosun import settings
-from bosun.cli import (
+from bosun.cli_common import (
     AppRef,
     DatabaseOpt,
     JsonOpt,
@@ -75,7 +75,7 @@ def _listen(host: str, port: int) -> socket.socket:
 def _serve(app_ref: str, database: str | None, sock: socket.socket, config: Any) -> None:
     import uvicorn
 
-    from bosun.cli import _load
+    from bosun.cli_common import _load
     from bosun.server import create_server
 
     app = _load(app_ref)

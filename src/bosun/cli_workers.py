@@ -8,7 +8,7 @@ import time
 
 from rich.table import Table
 
-from bosun.cli import DatabaseOpt, JsonOpt, _print_json, _run, _when, _with_store, cli, out
+from bosun.cli_common import DatabaseOpt, JsonOpt, _print_json, _run, _when, _with_store, cli, out
 from bosun.store.records import WorkerRecord
 
 
