@@ -8,6 +8,7 @@ from bosun.agents.agent import Agent
 from bosun.agents.budget import Budget
 from bosun.agents.errors import BudgetExceeded
 from bosun.app import App, Step, Workflow
+from bosun.buckets import RateLimit, Reservation
 from bosun.client import AsyncClient, Client
 from bosun.context import Context, current_context
 from bosun.errors import (
@@ -44,7 +45,6 @@ from bosun.errors import (
     WorkflowNotFound,
 )
 from bosun.handles import RunHandle
-from bosun.ratelimit import RateLimit, Reservation
 from bosun.retry import Retry
 
 __version__ = "0.1.0"

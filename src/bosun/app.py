@@ -17,6 +17,7 @@ from bosun import serde, settings
 from bosun.agents.budget import Budget
 from bosun.agents.registry import Models
 from bosun.agents.sandboxed import sandboxed
+from bosun.buckets import RateLimit
 from bosun.context import Context
 from bosun.engine.definitions import FlowControl, KeyFrom, StepDef, WorkflowDef
 from bosun.engine.execution import current_execution, current_step
@@ -32,7 +33,6 @@ from bosun.errors import (
 from bosun.handles import RunHandle
 from bosun.idempotency import event_key, shown_key, user_key
 from bosun.ids import check_identifier, new_id
-from bosun.ratelimit import RateLimit
 from bosun.retry import Retry
 from bosun.sandbox.spec import Limits as SandboxLimits
 from bosun.schedules import DEFAULT_MAX_CATCH_UP, Declared, declare

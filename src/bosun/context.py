@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bosun import ratelimit as _ratelimit
+from bosun.buckets import Reservation
 from bosun.engine import gather as _gather
 from bosun.engine.execution import Execution, current_execution, current_step
 from bosun.errors import BosunError, ConfigurationError
-from bosun.ratelimit import Reservation
 
 if TYPE_CHECKING:
     from bosun.agents.llm import LLM

@@ -2,7 +2,7 @@ import pytest
 
 import bosun
 from bosun import ConfigurationError, RateLimit
-from bosun.ratelimit import BucketState, check_demand, give_back, refill, take
+from bosun.buckets import BucketState, check_demand, give_back, refill, take
 
 
 @pytest.mark.parametrize(

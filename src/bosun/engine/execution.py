@@ -41,7 +41,7 @@ from bosun.store import events
 from bosun.store.records import ClaimedRun, EntryKind, JournalEntry, NewRun, Progress
 
 if TYPE_CHECKING:
-    from bosun.ratelimit import RateLimit
+    from bosun.buckets import RateLimit
     from bosun.store.base import Store
 
 log = logging.getLogger("bosun.engine")

@@ -13,10 +13,22 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
 if TYPE_CHECKING:
-    from bosun.engine.execution import Execution
-    from bosun.store.records import Outcome
+    from bosun.store.records import Lease, Outcome, RunRecord
 
 StepStatus = Literal["completed", "retrying", "failed"]
+
+
+class ObservedExecution(Protocol):
+    """What an observer reads of an execution (`bosun.engine.execution.Execution` is one)."""
+
+    @property
+    def run(self) -> RunRecord: ...
+
+    @property
+    def lease(self) -> Lease: ...
+
+    @property
+    def took_over(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -49,15 +61,15 @@ class RunObserver(Protocol):
     def run_submitted(self, workflow: str) -> None:
         """A run was created (a child run, from inside an execution)."""
 
-    def execution_started(self, execution: Execution) -> None:
+    def execution_started(self, execution: ObservedExecution) -> None:
         """A worker starts (or resumes) executing a claimed run."""
 
-    def execution_finished(self, execution: Execution, outcome: Outcome | None) -> None:
+    def execution_finished(self, execution: ObservedExecution, outcome: Outcome | None) -> None:
         """The execution ended with a durable `outcome`, or None when it was abandoned or
         interrupted."""
 
     def step_started(
-        self, execution: Execution, seq: str, name: str, kind: str, attempt: int
+        self, execution: ObservedExecution, seq: str, name: str, kind: str, attempt: int
     ) -> object:
         """A step (an LLM call, a tool call) begins executing: not a replayed one."""
 
@@ -66,7 +78,7 @@ class RunObserver(Protocol):
     ) -> None:
         """The step of `started` ended: completed, failed for good, or waiting to retry."""
 
-    def llm_called(self, execution: Execution, call: LlmCall) -> None:
+    def llm_called(self, execution: ObservedExecution, call: LlmCall) -> None:
         """A model answered, inside the step of an LLM call."""
 
     def sandbox_ran(self, backend: str, outcome: str, seconds: float) -> None:
@@ -80,14 +92,14 @@ class NullObserver:
     def run_submitted(self, workflow: str) -> None:
         return None
 
-    def execution_started(self, execution: Execution) -> None:
+    def execution_started(self, execution: ObservedExecution) -> None:
         return None
 
-    def execution_finished(self, execution: Execution, outcome: Outcome | None) -> None:
+    def execution_finished(self, execution: ObservedExecution, outcome: Outcome | None) -> None:
         return None
 
     def step_started(
-        self, execution: Execution, seq: str, name: str, kind: str, attempt: int
+        self, execution: ObservedExecution, seq: str, name: str, kind: str, attempt: int
     ) -> object:
         return None
 
@@ -96,7 +108,7 @@ class NullObserver:
     ) -> None:
         return None
 
-    def llm_called(self, execution: Execution, call: LlmCall) -> None:
+    def llm_called(self, execution: ObservedExecution, call: LlmCall) -> None:
         return None
 
     def sandbox_ran(self, backend: str, outcome: str, seconds: float) -> None:

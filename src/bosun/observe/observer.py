@@ -10,7 +10,7 @@ from bosun.engine.hooks import LlmCall, StepStatus
 from bosun.observe.metrics import Metrics, SlotCounter
 
 if TYPE_CHECKING:
-    from bosun.engine.execution import Execution
+    from bosun.engine.hooks import ObservedExecution
     from bosun.observe.tracing import StepSpan, Tracing
     from bosun.store.records import Outcome
 
@@ -45,14 +45,14 @@ class Observer:
     def run_submitted(self, workflow: str) -> None:
         self.metrics.runs_submitted.labels(workflow).inc()
 
-    def execution_started(self, execution: Execution) -> None:
+    def execution_started(self, execution: ObservedExecution) -> None:
         self.slots.busy += 1
         if execution.took_over:
             self.metrics.lease_takeovers.labels(execution.run.queue).inc()
         if self.tracing is not None:
             self.tracing.execution_started(execution)
 
-    def execution_finished(self, execution: Execution, outcome: Outcome | None) -> None:
+    def execution_finished(self, execution: ObservedExecution, outcome: Outcome | None) -> None:
         self.slots.busy -= 1
         run = execution.run
         kind = outcome.kind if outcome is not None else "abandoned"
@@ -66,7 +66,7 @@ class Observer:
                 self.tracing.run_finished(run, status, outcome.error, time.time())
 
     def step_started(
-        self, execution: Execution, seq: str, name: str, kind: str, attempt: int
+        self, execution: ObservedExecution, seq: str, name: str, kind: str, attempt: int
     ) -> object:
         span = None
         if self.tracing is not None:
@@ -87,7 +87,7 @@ class Observer:
         if started.span is not None and self.tracing is not None:
             self.tracing.step_finished(started.span, status, error)
 
-    def llm_called(self, execution: Execution, call: LlmCall) -> None:
+    def llm_called(self, execution: ObservedExecution, call: LlmCall) -> None:
         metrics, tenant = self.metrics, execution.run.tenant
         metrics.llm_seconds.labels(call.model).observe(call.seconds)
         metrics.llm_tokens.labels(call.model, tenant, "input").inc(call.input_tokens)

@@ -41,8 +41,7 @@ from bosun.errors import ConfigurationError
 from bosun.observe.tracecontext import RunTrace, run_trace
 
 if TYPE_CHECKING:
-    from bosun.engine.execution import Execution
-    from bosun.engine.hooks import LlmCall, StepStatus
+    from bosun.engine.hooks import LlmCall, ObservedExecution, StepStatus
     from bosun.store.records import Outcome, RunRecord
 
 log = logging.getLogger("bosun.observe")
@@ -148,7 +147,7 @@ class Tracing:
 
     # -- executions -----------------------------------------------------------------------
 
-    def execution_started(self, execution: Execution) -> None:
+    def execution_started(self, execution: ObservedExecution) -> None:
         run = execution.run
         parent = self._root_context(run_trace(run.id, run.traceparent))
         segment = self.tracer.start_span(

@@ -36,7 +36,7 @@ from bosun.store.records import (
 from bosun.store.workload import WorkloadSample
 
 if TYPE_CHECKING:
-    from bosun.ratelimit import BucketState, RateLimit
+    from bosun.buckets import BucketState, RateLimit
 
 
 class Store(Protocol):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Awaitable, Callable
 
-from bosun.ratelimit import BucketState, RateLimit, give_back, take
+from bosun.buckets import BucketState, RateLimit, give_back, take
 from bosun.store.postgres_io import Conn, Q, T, fence
 from bosun.store.records import JournalEntry, Lease
 from bosun.store.rows import entry_params

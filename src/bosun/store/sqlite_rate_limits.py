@@ -6,7 +6,7 @@ import dataclasses
 import sqlite3
 import time
 
-from bosun.ratelimit import BucketState, RateLimit, give_back, take
+from bosun.buckets import BucketState, RateLimit, give_back, take
 from bosun.store.records import JournalEntry, Lease
 from bosun.store.sqlite_io import GroupCommitWriter, Q, Reader, fence, journal_params
 
