@@ -7,12 +7,9 @@ import functools
 import inspect
 from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar, overload
+from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, overload
 
 import httpx
-
-if TYPE_CHECKING:
-    from bosun.client.drivers import AsyncClient, Client
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -67,6 +64,20 @@ def returning(flow: Flow[R], box: list[R]) -> Generator[IO, Any, None]:
     box.append((yield from flow))
 
 
+class BlockingDriver(Protocol):
+    """What carries flows out blocking (`Client`): the descriptors bind to its methods."""
+
+    def _run(self, flow: Flow[Any]) -> Any: ...
+    def _iterate(self, flow: ItemFlow[Any]) -> Iterator[Any]: ...
+
+
+class AsyncDriver(Protocol):
+    """What carries flows out on an event loop (`AsyncClient`)."""
+
+    async def _run(self, flow: Flow[Any]) -> Any: ...
+    def _iterate(self, flow: ItemFlow[Any]) -> AsyncIterator[Any]: ...
+
+
 class _Method:
     """What the two descriptors share: one reads like the flow it wraps in `help()` and
     `inspect.signature` (less the return annotation, which names the flow), and called
@@ -105,12 +116,12 @@ class Operation(_Method, Generic[P, R]):
     @overload
     def __get__(self, client: None, owner: type[Any]) -> Operation[P, R]: ...
     @overload
-    def __get__(self, client: Client, owner: type[Any]) -> Callable[P, R]: ...
+    def __get__(self, client: BlockingDriver, owner: type[Any]) -> Callable[P, R]: ...
     @overload
     def __get__(
-        self, client: AsyncClient, owner: type[Any]
+        self, client: AsyncDriver, owner: type[Any]
     ) -> Callable[P, Coroutine[Any, Any, R]]: ...
-    def __get__(self, client: Client | AsyncClient | None, owner: type[Any]) -> Any:
+    def __get__(self, client: BlockingDriver | AsyncDriver | None, owner: type[Any]) -> Any:
         return self if client is None else self._bind(client)
 
 
@@ -124,8 +135,8 @@ class ItemOperation(_Method, Generic[P, T]):
     @overload
     def __get__(self, client: None, owner: type[Any]) -> ItemOperation[P, T]: ...
     @overload
-    def __get__(self, client: Client, owner: type[Any]) -> Callable[P, Iterator[T]]: ...
+    def __get__(self, client: BlockingDriver, owner: type[Any]) -> Callable[P, Iterator[T]]: ...
     @overload
-    def __get__(self, client: AsyncClient, owner: type[Any]) -> Callable[P, AsyncIterator[T]]: ...
-    def __get__(self, client: Client | AsyncClient | None, owner: type[Any]) -> Any:
+    def __get__(self, client: AsyncDriver, owner: type[Any]) -> Callable[P, AsyncIterator[T]]: ...
+    def __get__(self, client: BlockingDriver | AsyncDriver | None, owner: type[Any]) -> Any:
         return self if client is None else self._bind(client)
