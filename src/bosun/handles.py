@@ -10,7 +10,7 @@ from bosun.errors import ResultTimeout, RunCancelled, RunFailed, RunNotFound
 from bosun.store.records import TERMINAL_STATUSES, RunRecord
 
 if TYPE_CHECKING:
-    from bosun.app import App
+    from bosun.hosts import RunHost
 
 R_co = TypeVar("R_co", covariant=True)
 
@@ -20,7 +20,7 @@ class RunHandle(Generic[R_co]):
 
     def __init__(
         self,
-        app: App,
+        app: RunHost,
         run_id: str,
         *,
         workflow: str | None = None,

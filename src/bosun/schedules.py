@@ -30,14 +30,16 @@ import inspect
 import json
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, get_args
+from typing import TYPE_CHECKING, Any, Protocol, get_args
 
 from bosun import serde
 from bosun.cron import Cron
 from bosun.engine.definitions import WorkflowDef
 from bosun.errors import ConfigurationError, InvalidSchedule, ScheduleNotFound, StoreError
+from bosun.hosts import StoreHost, Workflows
 from bosun.idempotency import schedule_key
 from bosun.ids import check_identifier, new_id
 from bosun.store.records import (
@@ -50,10 +52,24 @@ from bosun.store.records import (
 )
 
 if TYPE_CHECKING:
-    from bosun.app import App
     from bosun.store import Store
 
 log = logging.getLogger("bosun.schedules")
+
+
+class ScheduledWorkflows(Workflows, Protocol):
+    """The registered workflows, with the schedules declared on them."""
+
+    @property
+    def schedules(self) -> Mapping[str, Declared]: ...
+
+
+class ScheduleHost(StoreHost, Protocol):
+    """What a `Scheduler` needs of an App."""
+
+    @property
+    def registry(self) -> ScheduledWorkflows: ...
+
 
 LATE_GRACE = 60.0
 """Seconds a tick may be late and still start under `missed="skip"`."""
@@ -219,7 +235,7 @@ class Scheduler:
         batch: schedules handled per pass at most.
     """
 
-    def __init__(self, app: App, *, interval: float = 1.0, batch: int = 100) -> None:
+    def __init__(self, app: ScheduleHost, *, interval: float = 1.0, batch: int = 100) -> None:
         self.app = app
         self.interval = interval
         self.batch = batch

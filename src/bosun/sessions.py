@@ -12,13 +12,13 @@ from bosun.sandbox.workspace_sweep import remove_session_workspaces
 from bosun.store.records import RunRecord, SessionRecord
 
 if TYPE_CHECKING:
-    from bosun.app import App
+    from bosun.hosts import SessionHost
 
 
 class Session:
     """A handle to one session of one tenant (it need not exist yet)."""
 
-    def __init__(self, app: App, session_id: str, tenant: str) -> None:
+    def __init__(self, app: SessionHost, session_id: str, tenant: str) -> None:
         self.app = app
         self.id = session_id
         self.tenant = tenant

@@ -23,8 +23,8 @@ from bosun.webhooks import WebhookRejected, deliver
 from bosun.wire import run_view
 
 if TYPE_CHECKING:
-    from bosun.app import App
     from bosun.context import Context
+    from bosun.hosts import DeliveryHost
 
 # About a day of attempts: 1 s, 2 s, 4 s, … capped at an hour between tries.
 DELIVERY_RETRY = Retry(
@@ -36,7 +36,7 @@ DELIVERY_RETRY = Retry(
 )
 
 
-def register_delivery(app: App) -> None:
+def register_delivery(app: DeliveryHost) -> None:
     """Register the `bosun.webhook` workflow and its step on `app`."""
 
     @app.step(name="bosun.webhook.post", retry=DELIVERY_RETRY, timeout=30)

@@ -19,12 +19,9 @@ the lease to expire); the step runs again there, since steps run at least once. 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from bosun.errors import ConfigurationError
-
-if TYPE_CHECKING:
-    from bosun.worker.worker import Worker
 
 DEFAULT_GRACE = 30.0
 BUDGET_SHARE = 0.25  # by default at most this share of a short budget goes to the drain
@@ -56,13 +53,15 @@ def worker_grace(grace: float | None, max_seconds: float | None) -> float:
     return DEFAULT_GRACE if grace is None else grace
 
 
-def stop_near_budget(worker: Worker) -> asyncio.TimerHandle | None:
-    """Make a worker with `max_seconds` stop claiming `grace` seconds before its budget ends.
+def stop_near_budget(
+    max_seconds: float | None, grace: float, request_stop: Callable[[], None]
+) -> asyncio.TimerHandle | None:
+    """Make a worker with `max_seconds` stop claiming (`request_stop`) `grace` seconds before
+    its budget ends.
 
     Returns the timer (cancel it if the worker stops first), or None without a budget.
     """
-    max_seconds = worker.options.max_seconds
     if max_seconds is None:
         return None
-    stop_in = max(max_seconds - worker.options.grace, 0.0)
-    return asyncio.get_running_loop().call_later(stop_in, worker.request_stop)
+    stop_in = max(max_seconds - grace, 0.0)
+    return asyncio.get_running_loop().call_later(stop_in, request_stop)

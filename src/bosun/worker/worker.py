@@ -29,7 +29,7 @@ from bosun.worker.timebox import stop_near_budget
 from bosun.worker.versioning import code_version
 
 if TYPE_CHECKING:
-    from bosun.app import App
+    from bosun.worker.host import WorkerHost
 
 log = logging.getLogger("bosun.worker")
 PRUNE_INTERVAL = 300.0  # seconds between retention passes (randomised ±50 %)
@@ -86,7 +86,7 @@ class _Held:
 class Worker:
     """Executes runs of one App from one store. Start with `run()`, stop with `stop()`."""
 
-    def __init__(self, app: App, options: WorkerOptions) -> None:
+    def __init__(self, app: WorkerHost, options: WorkerOptions) -> None:
         if options.concurrency < 1:
             raise BosunError("concurrency must be >= 1")
         self.app = app
@@ -177,7 +177,7 @@ class Worker:
             )
         )
         scheduler: asyncio.Task[None] | None = None
-        budget = stop_near_budget(self)
+        budget = stop_near_budget(self.options.max_seconds, self.options.grace, self.request_stop)
         try:
             scheduler = await self._start_scheduler()
             await self._claim_loop()
