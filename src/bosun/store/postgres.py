@@ -394,11 +394,8 @@ class PostgresStore(
 
     async def queue_stats(self, tenant: str | None = None) -> list[QueueStats]:
         async def op(conn: Conn) -> list[QueueStats]:
-            if tenant is None:
-                cur = await conn.execute(Q["queue_stats"])
-            else:
-                params = {"tenant": tenant, "now": time.time()}
-                cur = await conn.execute(Q["tenant_queue_stats"], params)
+            params = {"tenant": tenant, "now": time.time()}
+            cur = await conn.execute(Q["queue_stats"], params)
             return [stats_from_row(r) for r in await cur.fetchall()]
 
         return await self._run(op, idempotent=True)

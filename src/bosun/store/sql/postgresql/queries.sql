@@ -141,10 +141,7 @@ ORDER BY created_at, id;
 UPDATE api_keys SET revoked_at = %(now)s WHERE id = %(id)s AND revoked_at IS NULL;
 
 -- name: queue_stats
-SELECT * FROM queue_depth ORDER BY queue;
-
--- name: tenant_queue_stats
--- queue_depth for one tenant's runs.
+-- The queue_depth view's numbers, of one tenant's runs or (tenant NULL) of all.
 SELECT queue,
        count(*) FILTER (WHERE status IN ('queued', 'suspended') AND ready_at <= %(now)s) AS ready,
        count(*) FILTER (WHERE status = 'running') AS in_flight,
@@ -154,7 +151,8 @@ SELECT queue,
                                                   AND ready_at <= %(now)s), 0)
            AS oldest_ready_age
 FROM runs
-WHERE tenant = %(tenant)s AND status IN ('queued', 'running', 'suspended')
+WHERE (%(tenant)s::text IS NULL OR tenant = %(tenant)s::text)
+  AND status IN ('queued', 'running', 'suspended')
 GROUP BY queue ORDER BY queue;
 
 -- name: unserved_work
