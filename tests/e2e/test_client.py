@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from serving import serve
+from tests.helpers.events import assert_stream_in_order
 
 from bosun.client import AsyncClient, Client, RunEvent
 from bosun.errors import (
@@ -420,7 +421,7 @@ def test_cli_run_follow_json_over_http(server: str, tmp_path: Path) -> None:
         "status": "completed",
         "result": {"topic": "cli", "summary": "NOTES ON CLI"},
     }
-    assert [e["id"] for e in events] == list(range(1, len(events) + 1))
+    assert_stream_in_order(events)
     assert events[-1]["type"] == "run.completed"
     assert {e["run_id"] for e in events} == {report["run_id"]}
     assert not (tmp_path / ".bosun").exists(), "the remote path opened a local database"

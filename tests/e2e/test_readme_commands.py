@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from tests.helpers.events import assert_stream_in_order
 
 REPO = Path(__file__).resolve().parents[2]
 BOSUN = str(Path(sys.executable).parent / "bosun")
@@ -180,16 +181,7 @@ def test_quickstart_bosun_dev_then_run_signal_and_curl_over_http(tmp_path: Path)
         ]
         assert data[-1]["type"] == "run.completed", streamed.stdout[-500:]
         assert data[-1]["data"]["result"]["refunded"] == 12.5
-        durable = [d["id"] for d in data if d["id"] is not None]
-        # Stored events arrive in order, each once; a step's start that the stream got live
-        # (id null, while the step ran) is not sent again with its stored id.
-        assert durable == sorted(set(durable)) and durable[-1] == len(durable) + sum(
-            d["id"] is None and d["type"] == "step.started" for d in data
-        )
-        starts = [
-            (d["data"]["seq"], d["data"]["attempt"]) for d in data if d["type"] == "step.started"
-        ]
-        assert len(starts) == len(set(starts))
+        assert_stream_in_order(data)
 
         # The README's second demo, on the same ./.bosun/bosun.db while `bosun dev` still
         # runs: its worker serves the support app only, and leaves publish_report alone.
