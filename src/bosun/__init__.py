@@ -2,14 +2,17 @@
 
 Workflows are plain async Python; every step, timer and signal is journaled, so a run
 survives crashes, evictions and deploys by replay.
+
+`import bosun` stays light, so that a worker of a plain workflow starts fast (a serverless
+invocation pays for every import): the agent toolkit (`Agent`, `Budget` and their errors), the
+HTTP client (`Client`, `AsyncClient`) and `bosun.mcp` (tools from MCP servers, which needs the
+`mcp` extra only to make a server) are imported on first use.
 """
 
-from bosun.agents.agent import Agent
-from bosun.agents.budget import Budget
-from bosun.agents.errors import BudgetExceeded
+from typing import TYPE_CHECKING, Any
+
 from bosun.app import App, Step, Workflow
 from bosun.buckets import RateLimit, Reservation
-from bosun.client import AsyncClient, Client
 from bosun.context import Context, current_context
 from bosun.errors import (
     AuthenticationFailed,
@@ -46,8 +49,37 @@ from bosun.errors import (
 )
 from bosun.handles import RunHandle
 from bosun.retry import Retry
+from bosun.version import __version__
 
-__version__ = "0.1.0"
+if TYPE_CHECKING:
+    from bosun import mcp as mcp
+    from bosun.agents.agent import Agent
+    from bosun.agents.budget import Budget
+    from bosun.agents.errors import (
+        BudgetExceeded,
+        ContentFiltered,
+        GuardrailTripped,
+        OutputTruncated,
+        Refused,
+    )
+    from bosun.agents.guardrails import guardrail
+    from bosun.agents.handoffs import handoff
+    from bosun.client import AsyncClient, Client
+
+# Exported names whose modules are imported when first used: name -> module.
+_LAZY = {
+    "Agent": "bosun.agents.agent",
+    "Budget": "bosun.agents.budget",
+    "BudgetExceeded": "bosun.agents.errors",
+    "ContentFiltered": "bosun.agents.errors",
+    "GuardrailTripped": "bosun.agents.errors",
+    "OutputTruncated": "bosun.agents.errors",
+    "Refused": "bosun.agents.errors",
+    "AsyncClient": "bosun.client",
+    "Client": "bosun.client",
+    "guardrail": "bosun.agents.guardrails",
+    "handoff": "bosun.agents.handoffs",
+}
 
 __all__ = [
     "Agent",
@@ -60,19 +92,23 @@ __all__ = [
     "ChildFailed",
     "Client",
     "ConfigurationError",
+    "ContentFiltered",
     "Context",
     "DeadlineExceeded",
     "DeterminismError",
+    "GuardrailTripped",
     "IdempotencyConflict",
     "InvalidArguments",
     "InvalidRequest",
     "InvalidRunState",
     "InvalidSchedule",
     "LeaseLost",
+    "OutputTruncated",
     "PayloadTooLarge",
     "PermissionDenied",
     "RateLimit",
     "RateLimited",
+    "Refused",
     "Reservation",
     "ResultTimeout",
     "Retry",
@@ -96,4 +132,25 @@ __all__ = [
     "WorkflowNotFound",
     "__version__",
     "current_context",
+    "guardrail",
+    "handoff",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """The lazy exports and `bosun.mcp` (without `import bosun.mcp`), imported when first
+    used; each is then kept in the module, so later lookups do not come here."""
+    import importlib
+
+    if name == "mcp":
+        return importlib.import_module("bosun.mcp")
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'bosun' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

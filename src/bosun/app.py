@@ -1,51 +1,52 @@
-"""`App`: the registry of workflows and steps, and the entry point for starting runs."""
+"""`App`: the registry of workflows and steps, and the facade over the runtime services it
+wires: the database (`bosun.database`), submitting and cancelling runs (`bosun.submission`),
+handles, sessions, webhook delivery and workers. Nothing below this module imports it: each
+service takes what it needs (`bosun.hosts`)."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import math
-import time
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Concatenate, Generic, Literal, ParamSpec, TypeVar, overload
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Concatenate,
+    Generic,
+    Literal,
+    ParamSpec,
+    TypeVar,
+    Unpack,
+    overload,
+)
 
-from bosun import serde, settings
-from bosun.agents.budget import Budget
-from bosun.agents.registry import Models
-from bosun.agents.sandboxed import sandboxed
+from bosun import settings
 from bosun.buckets import RateLimit
 from bosun.context import Context
+from bosun.database import Database
 from bosun.engine.definitions import FlowControl, KeyFrom, StepDef, WorkflowDef
 from bosun.engine.execution import current_execution, current_step
-from bosun.engine.runner import webhook_run
-from bosun.errors import (
-    ConfigurationError,
-    IdempotencyConflict,
-    InvalidRunState,
-    SessionBusy,
-    StoreError,
-    WorkflowNotFound,
-)
+from bosun.errors import ConfigurationError, WorkflowNotFound
 from bosun.handles import RunHandle
-from bosun.idempotency import event_key, shown_key, user_key
 from bosun.ids import check_identifier, new_id
+from bosun.records import MissedPolicy
 from bosun.retry import Retry
-from bosun.sandbox.spec import Limits as SandboxLimits
 from bosun.schedules import DEFAULT_MAX_CATCH_UP, Declared, declare
 from bosun.sessions import Session
-from bosun.store import Store, store_for_url
-from bosun.store.records import TERMINAL_STATUSES, MissedPolicy, NewRun
+from bosun.store import Store
+from bosun.submission import DoubleTexting, SubmitKeywords, SubmitOptions, Submitted, Submitter
 from bosun.webhook_delivery import register_delivery
-from bosun.webhooks import check_url
-from bosun.wire import DEFAULT_TENANT, KEY_SEPARATOR
+from bosun.wire import DEFAULT_TENANT
 from bosun.worker.worker import Worker, WorkerOptions
 
 if TYPE_CHECKING:
+    from bosun.agents.budget import Budget
+    from bosun.agents.registry import Models
     from bosun.observe import Observability
+    from bosun.sandbox.spec import Limits as SandboxLimits
 
 P = ParamSpec("P")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -54,7 +55,6 @@ R_co = TypeVar("R_co", covariant=True)
 
 DEFAULT_MAX_PAYLOAD_BYTES = 4 * 1024 * 1024
 DEFAULT_RETENTION = timedelta(days=30)
-MAX_DEADLINE = timedelta(days=3660)  # ten years: later than that is a mistake
 
 
 class Step(Generic[P, R]):
@@ -140,45 +140,6 @@ class Registry:
         )
 
 
-@dataclass(frozen=True)
-class _Options:
-    """How a run is submitted, besides its workflow and inputs."""
-
-    idempotency_key: str | None
-    queue: str | None
-    priority: int
-    deadline: float | timedelta | datetime | None
-    tenant: str
-    session: str | None
-    webhook: str | None
-    double_texting: DoubleTexting = "enqueue"
-    traceparent: str | None = None
-    bosun_key: str | None = None  # a stored key bosun made (an event's), not a submitter's
-
-
-DoubleTexting = Literal["reject", "enqueue", "interrupt", "rollback"]
-DOUBLE_TEXTING: tuple[DoubleTexting, ...] = ("reject", "enqueue", "interrupt", "rollback")
-
-
-def _deadline(value: float | timedelta | datetime | None) -> float | None:
-    """A deadline as UNIX seconds from seconds-from-now, a timedelta or a datetime; at most
-    `MAX_DEADLINE` ahead."""
-    if value is None:
-        return None
-    now = time.time()
-    if isinstance(value, datetime):
-        when = value.timestamp()
-    elif isinstance(value, timedelta):
-        when = now + value.total_seconds()
-    else:
-        when = now + float(value)
-    if not math.isfinite(when) or when - now > MAX_DEADLINE.total_seconds():
-        raise ConfigurationError(
-            f"deadline {value!r} is not a time within {MAX_DEADLINE.days} days from now"
-        )
-    return when
-
-
 class _StepDecorator:
     def __init__(self, app: App, retry: Retry | None, timeout: float | None, name: str | None):
         self._app, self._retry, self._timeout, self._name = app, retry, timeout, name
@@ -229,23 +190,26 @@ class App:
         self.webhook_allow: tuple[str, ...] = (
             settings.webhook_allow() if webhook_allow is None else tuple(webhook_allow)
         )
-        self.database = database or settings.database_url()
+        self._database = Database(database or settings.database_url())
         self.lease_ttl = lease_ttl
-        self.max_payload_bytes = max_payload_bytes
         self.retention = retention
         self.registry = Registry()
-        self._store: Store | None = None
-        self._open_lock = asyncio.Lock()
         self._local_workers: list[Worker] = []
         self.queue_limits: dict[str, int] = {}
-        #: Model aliases for `ctx.llm` and agents: from BOSUN_MODELS / BOSUN_LLM_* (read on
-        #: first use), or registered in code with `app.models.register(alias, provider)`.
-        self.models = Models()
+        self._models: Models | None = None
         self.tenant_budgets: dict[str | None, Budget] = {}
         #: Where this process's tool calls keep session workspaces; its workers remove those
         #: of deleted sessions (`bosun.sandbox.workspace_sweep`).
         self.workspace_roots: set[Path] = set()
         self._observability: Observability | None = None
+        self._submitter = Submitter(
+            self._database,
+            self.registry,
+            queue_limits=self.queue_limits,
+            local_workers=self._local_workers,
+            observer=lambda: self.observability,
+            max_payload_bytes=max_payload_bytes,
+        )
         register_delivery(self)
 
     # -- registration ---------------------------------------------------------------------
@@ -322,6 +286,8 @@ class App:
     def tenant_budget(self, budget: Budget, *, tenant: str | None = None) -> None:
         """Limit what a tenant's runs spend on LLM calls (every tenant's when `tenant` is
         None), usually per rolling window: `Budget(cost=20, per=timedelta(days=1))`."""
+        from bosun.agents.budget import Budget
+
         if not isinstance(budget, Budget):
             raise ConfigurationError(f"tenant_budget takes a bosun.Budget, got {budget!r}")
         self.tenant_budgets[tenant] = budget
@@ -332,20 +298,47 @@ class App:
         sandbox: bool = False,
         limits: SandboxLimits | None = None,
         network_hosts: Sequence[str] = (),
+        needs_approval: bool | Callable[[dict[str, Any]], bool] = False,
+        approval_timeout: float | timedelta | None = None,
+        on_timeout: Literal["reject", "fail"] = "reject",
     ) -> Callable[[F], F]:
         """Mark a function as an agent tool. With `sandbox=True` its code runs in
         `bosun.sandbox` on every call: it must then be self-contained (standard library,
         imports inside the body); see `bosun.agents.sandboxed`. `network_hosts` lets that
-        code reach these hosts over HTTP(S) (see `bosun.sandbox.hosts`); none by default."""
+        code reach these hosts over HTTP(S) (see `bosun.sandbox.hosts`); none by default.
+
+        With `needs_approval` (True, or a function of a call's arguments saying whether it
+        needs asking) an agent's call of the tool waits, suspended, for a human to approve,
+        reject or edit it; with no decision within `approval_timeout`, `on_timeout="reject"`
+        tells the model so and `"fail"` fails the run (see `bosun.agents.approvals`)."""
+        from bosun.agents.approvals import Approval, with_approval
+
+        approval = Approval.of(needs_approval, approval_timeout, on_timeout)
+        if approval_timeout is not None and needs_approval is False:
+            raise ConfigurationError("approval_timeout applies to needs_approval tools only")
 
         def decorate(fn: F) -> F:
             if not sandbox:
                 if network_hosts:
                     raise ConfigurationError("network_hosts applies to sandbox=True tools only")
-                return fn
-            return sandboxed(fn, limits=limits, network_hosts=network_hosts)
+                tool = fn
+            else:
+                from bosun.agents.sandboxed import sandboxed
+
+                tool = sandboxed(fn, limits=limits, network_hosts=network_hosts)
+            return tool if needs_approval is False else with_approval(tool, approval)
 
         return decorate
+
+    def models_in_use(self) -> bool:
+        """Whether code or the environment may define a model alias (`app.models` used,
+        `BOSUN_MODELS`, `BOSUN_LLM_*` or a provider's `*_API_KEY` set): what a worker checks
+        when it starts. Otherwise there is only the offline scripted `default`, and a worker
+        of plain workflows need not import the agent toolkit to learn so."""
+        return self._models is not None or any(
+            name == "BOSUN_MODELS" or name.startswith("BOSUN_LLM_") or name.endswith("_API_KEY")
+            for name in os.environ
+        )
 
     def register_model_rate_limits(self) -> None:
         """Register the rate limits model aliases declare (`requests_per_minute`,
@@ -363,6 +356,16 @@ class App:
             raise ConfigurationError("max_running must be >= 0")
         self.queue_limits[check_identifier(queue, "queue")] = max_running
 
+    def declared_queues(self) -> set[str]:
+        """The queues this App knows of without asking the database: its workflows', those
+        it limits and those its workers in this process serve. Where the App is at hand (the
+        API, the UI, `/metrics`), they have a row in the queue stats, of zeros when empty."""
+        queues = {d.queue for d in self.registry.workflows.values()}
+        queues.update(self.queue_limits)
+        for worker in self._local_workers:
+            queues.update(worker.options.queues)
+        return queues
+
     def rate_limit(self, name: str, limit: RateLimit) -> None:
         """Register a rate limit shared by every worker on the database, such as an LLM
         model's requests and tokens per minute; workflows take from it with
@@ -377,6 +380,17 @@ class App:
         self.registry.rate_limits[name] = limit
 
     @property
+    def models(self) -> Models:
+        """Model aliases for `ctx.llm` and agents: from BOSUN_MODELS / BOSUN_LLM_* (read on
+        first use), or registered in code with `app.models.register(alias, provider)`. Made
+        on first use, so that a worker of plain workflows never imports the agent toolkit."""
+        if self._models is None:
+            from bosun.agents.registry import Models
+
+            self._models = Models()
+        return self._models
+
+    @property
     def observability(self) -> Observability:
         """The App's metrics and tracing (`bosun.observe`), made on first use."""
         if self._observability is None:
@@ -388,31 +402,24 @@ class App:
     # -- store ----------------------------------------------------------------------------
 
     @property
+    def database(self) -> str:
+        """The database URL (`sqlite:///…` or `postgresql://…`)."""
+        return self._database.url
+
+    @property
     def store(self) -> Store:
-        if self._store is None:
-            raise StoreError("the app is not open: use `async with app:` or `await app.open()`")
-        return self._store
+        return self._database.store
 
     def use_database(self, url: str) -> None:
         """Point a not-yet-open app at another database (the CLI's --database)."""
-        if self._store is not None:
-            raise ConfigurationError("cannot change the database of an open app")
-        self.database = url
+        self._database.use(url)
 
     async def open(self) -> None:
         """Connect to the database and apply migrations (idempotent)."""
-        if self._store is not None:  # every start/result/status calls this: no lock then
-            return
-        async with self._open_lock:
-            if self._store is None:
-                store = store_for_url(self.database)
-                await store.open()
-                self._store = store
+        await self._database.open()
 
     async def close(self) -> None:
-        if self._store is not None:
-            store, self._store = self._store, None
-            await store.close()
+        await self._database.close()
 
     async def __aenter__(self) -> App:
         await self.open()
@@ -422,6 +429,15 @@ class App:
         await self.close()
 
     # -- runs -----------------------------------------------------------------------------
+
+    @property
+    def max_payload_bytes(self) -> int | None:
+        """Largest serialised input, step output, result, signal or event; None: no limit."""
+        return self._submitter.max_payload_bytes
+
+    @max_payload_bytes.setter
+    def max_payload_bytes(self, value: int | None) -> None:
+        self._submitter.max_payload_bytes = value
 
     async def start(
         self,
@@ -449,48 +465,37 @@ class App:
         `"enqueue"` this one after it (the default), `"reject"` this one
         (`SessionBusy`), `"interrupt"` the other (cancelled; the history it added stays),
         or `"rollback"` the other (cancelled, and its messages removed from the history).
+
+        The keywords are those of `bosun.submission.SubmitOptions`; the others (and `args`)
+        are the workflow's inputs.
         """
         definition = self.registry.resolve(workflow)
-        payload = self._checked(definition.encode_input(args, kwargs), definition)
-        options = _Options(
-            idempotency_key, queue, priority, deadline, tenant, session, webhook, double_texting
+        options = SubmitOptions(
+            idempotency_key=idempotency_key,
+            queue=queue,
+            priority=priority,
+            deadline=deadline,
+            tenant=tenant,
+            session=session,
+            webhook=webhook,
+            double_texting=double_texting,
         )
-        return await self._submit(definition, payload, options)
+        payload = definition.encode_input(args, kwargs)
+        return self._handle(await self._submitter.submit(definition, payload, options))
 
     async def start_json(
-        self,
-        workflow: str,
-        data: Any,
-        *,
-        idempotency_key: str | None = None,
-        queue: str | None = None,
-        priority: int = 0,
-        deadline: float | timedelta | datetime | None = None,
-        tenant: str = DEFAULT_TENANT,
-        session: str | None = None,
-        webhook: str | None = None,
-        double_texting: DoubleTexting = "enqueue",
-        traceparent: str | None = None,
+        self, workflow: str, data: Any, **options: Unpack[SubmitKeywords]
     ) -> RunHandle[Any]:
-        """Start a run from JSON input (an object of named inputs or an array).
+        """Start a run from JSON input (an object of named inputs or an array), with the
+        options of `start` (`bosun.submission.SubmitOptions`).
 
         `traceparent` (a W3C trace context header) makes the run's trace continue the
         caller's; an invalid one is ignored.
         """
         definition = self.registry.workflow(workflow)
-        payload = self._checked(definition.encode_json_input(data), definition)
-        options = _Options(
-            idempotency_key,
-            queue,
-            priority,
-            deadline,
-            tenant,
-            session,
-            webhook,
-            double_texting,
-            traceparent,
-        )
-        return await self._submit(definition, payload, options)
+        payload = definition.encode_json_input(data)
+        submitted = await self._submitter.submit(definition, payload, SubmitOptions(**options))
+        return self._handle(submitted)
 
     async def trigger(
         self,
@@ -507,130 +512,18 @@ class App:
         Returns (workflow name, handle, whether it was created now) per subscribed workflow.
         """
         event_id = event_id or new_id()
-        started = []
-        for definition in self.registry.workflows.values():
-            if event not in definition.on_event:
-                continue
-            payload = self._checked(definition.encode_input((data,), {}), definition)
-            key = event_key(tenant, event, definition.name, event_id)
-            options = _Options(None, None, 0, None, tenant, None, None, bosun_key=key)
-            handle = await self._submit(definition, payload, options)
-            started.append((definition.name, handle, handle.created))
-        return started
+        started = await self._submitter.trigger(event, data, event_id=event_id, tenant=tenant)
+        return [(s.workflow, self._handle(s), s.created) for s in started]
 
-    def _checked(self, payload: str, definition: WorkflowDef) -> str:
-        where = f"input of workflow {definition.name!r}"
-        return serde.check_size(payload, self.max_payload_bytes, where)
-
-    async def _submit(
-        self, definition: WorkflowDef, payload: str, options: _Options
-    ) -> RunHandle[Any]:
-        if options.session is not None:
-            check_identifier(options.session, "session")
-        if options.queue is not None:
-            check_identifier(options.queue, "queue")
-        await self.open()
-        if options.webhook is not None:
-            check_url(options.webhook)
-        stored_key = options.bosun_key or user_key(options.tenant, options.idempotency_key)
-        if options.session is not None:
-            await self._double_texting(options)
-        concurrency_key, concurrency_limit, fairness_key = definition.keys_for(payload)
-        if options.session is not None and concurrency_key is None:
-            # One active run per session unless the workflow says otherwise.
-            concurrency_key = f"session:{options.tenant}{KEY_SEPARATOR}{options.session}"
-            concurrency_limit = 1
-        new = NewRun(
-            id=new_id(),
-            workflow=definition.name,
-            queue=options.queue or definition.queue,
-            input=payload,
-            priority=options.priority,
-            idempotency_key=stored_key,
-            deadline=_deadline(options.deadline),
-            concurrency_key=concurrency_key,
-            concurrency_limit=concurrency_limit,
-            fairness_key=fairness_key,
-            tenant=options.tenant,
-            session=options.session,
-            webhook_url=options.webhook,
-            traceparent=self.observability.submission_traceparent(options.traceparent),
-        )
-        # Runs under flow control must go through the claim query, which enforces it.
-        direct = concurrency_key is None and new.queue not in self.queue_limits
-        worker = None
-        if direct:
-            worker = next((w for w in self._local_workers if w.reserve_slot(new.queue)), None)
-        if worker is not None:
-            # Direct dispatch: create the run already leased to a local worker with a free
-            # slot, saving a commit and a claim round trip.
-            claimed = None
-            try:
-                claimed = await self.store.create_claimed_run(
-                    new, worker.owner, worker.lease_ttl, version=worker.version
-                )
-            finally:
-                worker.adopt(claimed)
-            if claimed is not None:
-                self.observability.run_submitted(new.workflow)
-                return RunHandle(self, new.id, workflow=new.workflow, fresh=True, created=True)
-        run_id, created = await self.store.create_run(new)
-        if created:
-            self.observability.run_submitted(new.workflow)
-        elif stored_key is not None:
-            await self._check_same_workflow(run_id, new.workflow, stored_key)
-        return RunHandle(self, run_id, workflow=new.workflow, fresh=created, created=created)
-
-    async def _check_same_workflow(self, run_id: str, workflow: str, stored_key: str) -> None:
-        """An idempotency key finds the run it started, never a run of another workflow."""
-        existing = await self.store.get_run(run_id)
-        if existing is not None and existing.workflow != workflow:
-            raise IdempotencyConflict(
-                f"idempotency key {shown_key(stored_key)!r} already belongs to run {run_id} "
-                f"of workflow {existing.workflow!r}; a run of {workflow!r} needs a key of its "
-                f"own (a retried submission must name the same workflow)"
-            )
-
-    async def _double_texting(self, options: _Options) -> None:
-        """Apply the submission's policy to the session's unfinished runs."""
-        policy = options.double_texting
-        if policy not in DOUBLE_TEXTING:
-            raise ConfigurationError(
-                f"double_texting must be one of {', '.join(DOUBLE_TEXTING)}, not {policy!r}"
-            )
-        session = options.session or ""
-        if policy == "enqueue":
-            await self.store.ensure_session(options.tenant, session)
-            return
-        active = [
-            run
-            for run in await self.store.session_runs(options.tenant, session)
-            if run.status not in TERMINAL_STATUSES and run.parent_id is None
-        ]
-        if active and policy == "reject":
-            raise SessionBusy(
-                f"session {session!r} has an unfinished run ({active[0].id}); submit with "
-                f"double_texting='enqueue', 'interrupt' or 'rollback', or wait for it"
-            )
-        for run in active:
-            with contextlib.suppress(InvalidRunState):  # it finished meanwhile
-                await self.cancel(run.id)
-            if policy == "rollback":
-                await self.store.drop_run_messages(options.tenant, session, run.id)
-        await self.store.ensure_session(options.tenant, session)
+    def _handle(self, submitted: Submitted) -> RunHandle[Any]:
+        created = submitted.created  # fresh: the handle's first wait skips reading the run
+        run_id, workflow = submitted.run_id, submitted.workflow
+        return RunHandle(self, run_id, workflow=workflow, fresh=created, created=created)
 
     async def cancel(self, run_id: str) -> list[str]:
         """Cancel a run and its unfinished children; return the ids cancelled. Runs
         submitted with a webhook get their `run.cancelled` call."""
-        await self.open()
-        ids = await self.store.cancel_run(run_id)
-        for rid in ids:
-            record = await self.store.get_run(rid)
-            if record is not None:
-                self.observability.run_cancelled(record)
-            if record is not None and record.webhook_url:
-                await self.store.create_run(webhook_run(record))
-        return ids
+        return await self._submitter.cancel(run_id)
 
     def session(self, session_id: str, *, tenant: str = DEFAULT_TENANT) -> Session:
         """A handle to a session: its history, state and metadata."""

@@ -13,12 +13,15 @@ BosunError
 │   └── IdempotencyConflict   an idempotency key already used for another workflow (409)
 ├── StoreError                the database could not do what was asked
 │   ├── StoreUnavailable      cannot open, read or lock the database file/server
+│   │   └── ConnectionLimitReached  the server (or pooler) refused a connection: too many
 │   ├── SchemaTooNew          the database was migrated by a newer bosun
 │   └── LeaseLost             this worker no longer owns the run (fencing)
 ├── RunNotFound               no run with that id
 ├── SessionNotFound           no session with that id (for this tenant)
+├── ApprovalNotFound          no tool call of the run waits for approval under that id (404)
 ├── InvalidRunState           the operation does not apply to the run's status
-│   └── SessionBusy           a session's run is unfinished (double_texting="reject")
+│   ├── SessionBusy           a session's run is unfinished (double_texting="reject")
+│   └── ApprovalDecided       the tool call was already decided, or timed out (409)
 ├── ResultTimeout             `RunHandle.result(timeout=…)` gave up waiting (also TimeoutError)
 ├── AuthenticationFailed      no API key, or one that is unknown or revoked (HTTP 401)
 ├── PermissionDenied          the API key lacks the scope the operation needs (HTTP 403)
@@ -38,7 +41,11 @@ BosunError
     ├── DeterminismError      replay found different code than the journal recorded
     ├── DeadlineExceeded      the run passed its deadline
     ├── RunFailed             the run ended `failed` (raised by `RunHandle.result`)
-    └── RunCancelled          the run was cancelled (raised by `RunHandle.result`)
+    ├── RunCancelled          the run was cancelled (raised by `RunHandle.result`)
+    └── ModelAnswerError      a model's answer cannot be used (`bosun.agents.errors`)
+        ├── Refused           the model refused to answer
+        ├── ContentFiltered   the provider's content filter withheld the answer
+        └── OutputTruncated   the answer hit the token limit before it was complete
 ```
 
 Control flow inside the engine (suspending a run, releasing it on drain) uses private
@@ -89,6 +96,11 @@ class NonFiniteNumber(SerializationError, ValueError):
         super().__init__(f"{where}: {self.reason}")
 
 
+class MemoryDimensionMismatch(ConfigurationError):
+    """A memory or a query was embedded with another number of dimensions than the memories of
+    its namespace: the embedding model changed. Such embeddings cannot be compared."""
+
+
 class InvalidSchedule(ConfigurationError):
     """A schedule's cron expression, time zone, inputs or options are wrong, or its name is
     taken."""
@@ -119,6 +131,13 @@ class StoreUnavailable(StoreError):
     """The database cannot be opened, read or locked."""
 
 
+class ConnectionLimitReached(StoreUnavailable):
+    """The PostgreSQL server (or the pooler in front of it) refused a new connection because
+    its connection limit is reached (`max_connections`, a role's or database's limit, or
+    PgBouncer's `max_client_conn`). Transient: a worker retries; the message names the limit
+    and this process's connection budget."""
+
+
 class SchemaTooNew(StoreError):
     """The database schema is newer than this version of bosun understands."""
 
@@ -135,12 +154,20 @@ class SessionNotFound(BosunError):
     """No session with that id exists for the tenant."""
 
 
+class ApprovalNotFound(BosunError):
+    """No tool call of the run waits for a human's approval under that call id."""
+
+
 class InvalidRunState(BosunError):
     """The operation does not apply to the run in its current status."""
 
 
 class SessionBusy(InvalidRunState):
     """The session has an unfinished run and the submission asked to be rejected then."""
+
+
+class ApprovalDecided(InvalidRunState):
+    """The tool call was already approved, rejected or edited, or its approval timed out."""
 
 
 class ResultTimeout(BosunError, TimeoutError):

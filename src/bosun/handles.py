@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from bosun import serde
 from bosun.errors import ResultTimeout, RunCancelled, RunFailed, RunNotFound
-from bosun.store.records import TERMINAL_STATUSES, RunRecord
+from bosun.records import TERMINAL_STATUSES, RunRecord
 
 if TYPE_CHECKING:
+    from bosun.agents.approvals import PendingApproval
     from bosun.hosts import RunHost
 
 R_co = TypeVar("R_co", covariant=True)
@@ -52,41 +53,36 @@ class RunHandle(Generic[R_co]):
         Raises `RunFailed`, `RunCancelled`, or `ResultTimeout` after `timeout` seconds.
         """
         await self.app.open()
-        loop = asyncio.get_running_loop()
-        give_up = None if timeout is None else loop.time() + timeout
-        poll = 0.02
-        notifier = self.app.store.notifier
-        # A run this process just created cannot have finished unseen: the notifier keeps
-        # the outcomes of runs finished here, so the first read of the database is skipped.
-        read = not self._fresh
-        status = "queued"
-        while True:
-            waiter = notifier.finished_future(self.run_id)
-            try:
-                done = notifier.recently_finished(self.run_id)
-                if done is not None and self._workflow is not None:
-                    return self._outcome(self._workflow, done.status, done.result, done.error)
-                if read:
-                    record = await self.status()
-                    self._workflow, status = record.workflow, record.status
-                    if status in TERMINAL_STATUSES:
-                        return self._outcome(
-                            record.workflow, record.status, record.result, record.error
-                        )
-                read = True
-                wait = poll if give_up is None else min(poll, give_up - loop.time())
-                if wait <= 0:
-                    raise ResultTimeout(f"run {self.run_id} is still {status} after {timeout} s")
-                await asyncio.wait((waiter,), timeout=wait)
-                if not waiter.done():
-                    poll = min(poll * 2, 1.0)
-                    continue
-                done = waiter.result()
-                if done is None or self._workflow is None:
-                    continue  # finished in another process: read the outcome
-                return self._outcome(self._workflow, done.status, done.result, done.error)
-            finally:
-                notifier.drop_finished_future(self.run_id, waiter)
+        store = self.app.store
+        # One waiter list for the whole process (`bosun.store.waiters`): it hears of the
+        # run's end, or reads it together with every other run waited for, so thousands of
+        # waiting handles cost the database a few queries a second, not one each.
+        waiter = store.results.watch(self.run_id)
+        try:
+            # A run this process just created cannot have finished unseen: the notifier
+            # keeps the outcomes of runs finished here, so the first read is skipped.
+            workflow = self._workflow
+            heard = store.notifier.ended_elsewhere(self.run_id)  # before we listened
+            if not self._fresh or workflow is None or heard:
+                record = await self.status()
+                self._workflow = workflow = record.workflow
+                if record.status in TERMINAL_STATUSES:
+                    return self._outcome(workflow, record.status, record.result, record.error)
+            done = store.notifier.recently_finished(self.run_id)
+            if done is not None:
+                return self._outcome(workflow, done.status, done.result, done.error)
+            await asyncio.wait((waiter,), timeout=None if timeout is None else max(timeout, 0))
+            if not waiter.done():
+                record = await self.status()  # what the timeout names, unless it just ended
+                if record.status not in TERMINAL_STATUSES:
+                    raise ResultTimeout(
+                        f"run {self.run_id} is still {record.status} after {timeout} s"
+                    )
+                return self._outcome(workflow, record.status, record.result, record.error)
+            ended = waiter.result()
+            return self._outcome(workflow, ended.status, ended.result, ended.error)
+        finally:
+            store.results.drop(self.run_id, waiter)
 
     def _outcome(
         self, workflow: str, status: str, result: str | None, error: dict[str, Any] | None
@@ -114,3 +110,32 @@ class RunHandle(Generic[R_co]):
         """Resume a `blocked` run after deploying fixed code."""
         await self.app.open()
         await self.app.store.resume_run(self.run_id)
+
+    async def pending_approvals(self) -> list[PendingApproval]:
+        """The tool calls that wait for a human's decision (see `bosun.agents.approvals`)."""
+        from bosun.agents.approvals import pending_approvals
+
+        await self.app.open()
+        return pending_approvals(await self.app.store.get_journal(self.run_id))
+
+    async def approve(self, call_id: str) -> None:
+        """Let the proposed tool call `call_id` run as the model asked.
+
+        Raises `ApprovalNotFound` for a call that waits for no approval, `ApprovalDecided`
+        for one already decided (the same for `reject` and `edit`)."""
+        await self._decide(call_id, "approve")
+
+    async def reject(self, call_id: str, *, message: str | None = None) -> None:
+        """Refuse the tool call `call_id`: it does not run, and the model reads `message`."""
+        await self._decide(call_id, "reject", message=message)
+
+    async def edit(self, call_id: str, arguments: dict[str, Any]) -> None:
+        """Run the tool call `call_id` with `arguments` instead of the model's (checked
+        against the tool's schema: `InvalidRequest` if they do not fit)."""
+        await self._decide(call_id, "edit", arguments=arguments)
+
+    async def _decide(self, call_id: str, kind: Any, **details: Any) -> None:
+        from bosun.agents.approvals import Decision, decide
+
+        await self.app.open()
+        await decide(self.app.store, self.run_id, call_id, Decision(kind, **details))

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from bosun.buckets import RateLimit, Reservation, check_demand
 from bosun.engine.control import Abandon, Suspend
 from bosun.errors import ConfigurationError, StoreError
-from bosun.store.records import JournalEntry
+from bosun.records import JournalEntry
 
 if TYPE_CHECKING:
     from bosun.engine.execution import Execution

@@ -42,7 +42,7 @@ from bosun.errors import ConfigurationError, InvalidSchedule, ScheduleNotFound, 
 from bosun.hosts import StoreHost, Workflows
 from bosun.idempotency import schedule_key
 from bosun.ids import check_identifier, new_id
-from bosun.store.records import (
+from bosun.records import (
     Firing,
     MissedPolicy,
     NewRun,
@@ -52,7 +52,7 @@ from bosun.store.records import (
 )
 
 if TYPE_CHECKING:
-    from bosun.store import Store
+    from bosun.store import ScheduleStore
 
 log = logging.getLogger("bosun.schedules")
 
@@ -182,7 +182,9 @@ def new_schedule(
 # -- operations -------------------------------------------------------------------------------
 
 
-async def resume_schedule(store: Store, name: str, now: float | None = None) -> ScheduleRecord:
+async def resume_schedule(
+    store: ScheduleStore, name: str, now: float | None = None
+) -> ScheduleRecord:
     """Resume a paused schedule from its first tick after `now` (ticks missed while it was
     paused are not started). A schedule that is not paused is left as it is."""
     record = await store.get_schedule(name)

@@ -39,6 +39,9 @@ log = logging.getLogger("bosun.serde")
 
 _ANY: Any = Any
 _SCALARS = (str, int, bool, type(None))
+# Hints a JSON value of exactly that type already satisfies: no pydantic adapter is built for
+# them (the first one costs a plug-in scan, noticeable at a worker's cold start).
+_EXACT = frozenset({str, int, float, bool})
 
 
 _STRICT = json.JSONEncoder(allow_nan=False).encode  # one encoder, not one per value
@@ -200,7 +203,7 @@ def dump(value: Any, hint: Any, where: str) -> str:
 
     A NaN or ±Infinity anywhere in it is a `NonFiniteNumber` naming its path."""
     try:
-        if type(value) in _SCALARS:
+        if type(value) in _SCALARS or (type(value) is float and math.isfinite(value)):
             return _STRICT(value)
         if _is_plain(hint):
             data = to_json(value)
@@ -227,14 +230,14 @@ def load(text: str | None, hint: Any) -> Any:
     if text is None:
         return None
     plain = json.loads(text)
-    if _is_plain(hint):
+    if _is_plain(hint) or (type(plain) is hint and hint in _EXACT):
         return plain
     return _adapter(hint).validate_python(plain)
 
 
 def validate(value: Any, hint: Any, where: str) -> Any:
     """Validate a caller-supplied value against a parameter hint."""
-    if _is_plain(hint):
+    if _is_plain(hint) or (type(value) is hint and hint in _EXACT):
         return value
     try:
         return _adapter(hint).validate_python(value)

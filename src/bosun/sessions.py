@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING, Any
 from bosun import serde
 from bosun.errors import SessionNotFound
 from bosun.ids import check_identifier
-from bosun.sandbox.workspace_sweep import remove_session_workspaces
-from bosun.store.records import RunRecord, SessionRecord
+from bosun.records import RunRecord, SessionRecord
 
 if TYPE_CHECKING:
     from bosun.hosts import SessionHost
@@ -71,6 +70,8 @@ class Session:
         sandbox workspaces on this machine (workers elsewhere sweep theirs)."""
         await self.app.open()
         deleted = await self.app.store.delete_session(self.tenant, self.id)
-        if deleted:
+        if deleted and self.app.workspace_roots:  # only tool calls with workspaces add one
+            from bosun.sandbox.workspace_sweep import remove_session_workspaces
+
             await remove_session_workspaces(self.app.workspace_roots, self.tenant, self.id)
         return deleted

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+from urllib.parse import urlsplit
 
 DEFAULT_DATABASE_URL = "sqlite:///.bosun/bosun.db"
 
@@ -24,6 +26,16 @@ ENVIRONMENT = {
 def database_url() -> str:
     """The database URL from BOSUN_DATABASE_URL, or the embedded SQLite default."""
     return os.environ.get("BOSUN_DATABASE_URL") or DEFAULT_DATABASE_URL
+
+
+def redacted(url: str) -> str:
+    """`url` fit for a log line or a terminal: its password (in the netloc, or a `password=`
+    query parameter) shown as `***`."""
+    parts = urlsplit(url)
+    if parts.password is not None:
+        user, _, host = parts.netloc.rpartition("@")
+        url = url.replace(parts.netloc, f"{user.split(':', 1)[0]}:***@{host}", 1)
+    return re.sub(r"([?&]password=)[^&#]*", r"\1***", url)
 
 
 def log_level() -> str:

@@ -32,12 +32,16 @@ import unicodedata
 from collections.abc import Sequence
 from contextvars import ContextVar
 from http import HTTPStatus
+from typing import TYPE_CHECKING
 
-import httpx
-
+from bosun.egress.addresses import is_ambiguous_number
 from bosun.errors import BosunError, ConfigurationError, InvalidRequest
-from bosun.sandbox.addresses import is_ambiguous_number
-from bosun.sandbox.fetch import FetchFailed, FetchRefused, http_fetch
+
+if TYPE_CHECKING:
+    import httpx
+
+# httpx and the egress guard are imported when a URL is first checked or a webhook sent:
+# a worker whose runs have no webhook never loads them.
 
 __all__ = [
     "DELIVERY_HEADER",
@@ -199,6 +203,8 @@ def check_url(url: str) -> str:
 
 
 def _parsed(url: str) -> httpx.URL:
+    import httpx
+
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL as exc:
@@ -387,6 +393,10 @@ async def deliver(
         WebhookRejected: the receiver answered a 3xx, or a 4xx other than 408 and 429.
         WebhookFailed: the receiver answered something else than 2xx, or did not answer.
     """
+    import httpx
+
+    from bosun.egress.fetch import FetchFailed, FetchRefused, http_fetch
+
     target = _parsed(check_url(url))
     headers = {"Content-Type": "application/json", "User-Agent": "bosun-webhooks"}
     if delivery_id is not None:

@@ -6,13 +6,16 @@ import base64
 import binascii
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bosun import serde
 from bosun.errors import InvalidRequest
+from bosun.events import FINAL_TYPES
 from bosun.idempotency import shown_key
-from bosun.store.events import FINAL_TYPES
-from bosun.store.records import EventRecord, RunRecord
+from bosun.records import EventRecord, RunRecord
+
+if TYPE_CHECKING:
+    from bosun.agents.approvals import PendingApproval
 
 DEFAULT_TENANT = "default"
 KEY_SEPARATOR = "\x1f"  # between a tenant and its session in a concurrency key
@@ -65,6 +68,19 @@ def run_view(run: RunRecord) -> dict[str, Any]:
         "created_at": iso(run.created_at),
         "updated_at": iso(run.updated_at),
         "finished_at": iso(run.finished_at),
+    }
+
+
+def approval_view(approval: PendingApproval) -> dict[str, Any]:
+    """A tool call waiting for a human's decision, as `GET /v1/runs/{id}` lists it."""
+    return {
+        "call_id": approval.call_id,
+        "tool": approval.tool,
+        "arguments": approval.arguments,
+        "requested_at": iso(approval.requested_at),
+        "expires_at": iso(approval.expires_at),
+        "on_timeout": approval.on_timeout,
+        "editable": approval.editable,
     }
 
 

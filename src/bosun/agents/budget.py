@@ -21,13 +21,14 @@ from typing import TYPE_CHECKING
 
 from bosun.agents.errors import BudgetExceeded
 from bosun.engine.execution import Spent
+from bosun.engine.extensions import Extension
 from bosun.errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Mapping
 
     from bosun.engine.execution import Execution
-    from bosun.store.records import JournalEntry
+    from bosun.records import JournalEntry
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,10 @@ class Budget:
         if self.cost is not None and cost >= self.cost:
             return f"cost limit ${self.cost:,.4f}{window} reached (${cost:,.4f} used)"
         return None
+
+
+TENANT_BUDGETS: Extension[Mapping[str | None, Budget]] = Extension("bosun.agents.tenant_budgets")
+"""The App's tenant budgets (`app.tenant_budget`), by tenant; None holds every tenant's."""
 
 
 def _window(per: timedelta) -> str:
@@ -113,7 +118,7 @@ async def check(execution: Execution) -> None:
         problem = budget.reached(*run_usage(execution))
         if problem is not None:
             raise BudgetExceeded(f"run {run.id}: {problem}")
-    budgets = execution.env.tenant_budgets
+    budgets = execution.env.extensions.get(TENANT_BUDGETS) or {}
     tenant_budget = budgets.get(run.tenant) or budgets.get(None)
     if tenant_budget is not None:
         since = (

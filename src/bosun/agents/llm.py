@@ -8,12 +8,19 @@ Retryable provider errors (429, 5xx, stalls) are retried on durable timers, hono
 provider's Retry-After. A rate limit registered as `llm:<alias>`
 (`app.rate_limit("llm:default", RateLimit(requests=500, tokens=200_000, per=60))`) is
 reserved before each call and settled with the real usage after it, across all workers.
+
+An answer the run cannot use raises once it is journaled (so a replay raises it again without
+calling): `Refused` when the model refused, `ContentFiltered` when the provider's filter
+withheld it, `OutputTruncated` when a final answer (one without tool calls) hit the token
+limit. Reasoning the model writes before its answer is kept on the message, and streamed as
+`llm.reasoning.delta` events beside the answer's `llm.delta`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import time
 from collections.abc import AsyncIterator, Callable
@@ -21,14 +28,25 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from bosun import ratelimit
 from bosun.agents import budget
-from bosun.agents.errors import StructuredOutputError
+from bosun.agents.errors import (
+    ContentFiltered,
+    OutputTruncated,
+    Refused,
+    StructuredOutputError,
+)
+from bosun.agents.genai import content_of
 from bosun.agents.messages import (
     ChatRequest,
     ChatResponse,
+    Content,
+    File,
+    Image,
     Message,
+    TextPart,
     ToolSpec,
     estimate_tokens,
 )
+from bosun.agents.registry import MODELS
 from bosun.agents.structured import json_schema_for, validate
 from bosun.engine.definitions import StepDef
 from bosun.engine.execution import current_step
@@ -37,6 +55,7 @@ from bosun.errors import ConfigurationError, StepFailed
 from bosun.retry import Retry
 
 if TYPE_CHECKING:
+    from bosun.agents.provider import Provider
     from bosun.agents.registry import Models
     from bosun.engine.execution import Execution
 
@@ -47,6 +66,9 @@ DEFAULT_IDLE_TIMEOUT = 60.0
 REPAIR_ATTEMPTS = 3
 ESTIMATED_COMPLETION = 512  # tokens reserved for an answer when max_tokens is not given
 DELTA_INTERVAL = 0.05  # seconds between published batches of token deltas
+TEXT_DELTA = "llm.delta"  # the ephemeral events that stream an answer's text…
+REASONING_DELTA = "llm.reasoning.delta"  # …and the reasoning the model writes before it
+SCHEMA_INSTRUCTION = "Answer with JSON only: one value matching this JSON schema:\n{schema}"
 
 
 class LLM:
@@ -57,10 +79,10 @@ class LLM:
 
     @property
     def _models(self) -> Models:
-        models = self._execution.env.models
+        models = self._execution.env.extensions.get(MODELS)
         if models is None:
             raise ConfigurationError("this worker has no models configured (ctx.llm)")
-        return models  # type: ignore[no-any-return]
+        return models
 
     def context_tokens(self, model: str = "default") -> int | None:
         """The model's context window, when configured."""
@@ -81,6 +103,10 @@ class LLM:
         response_schema: dict[str, Any] | None = None,
         schema_name: str | None = None,
         on_delta: Callable[[str], None] | None = None,
+        extra: dict[str, Any] | None = None,
+        allow_truncated: bool = False,
+        images: list[Image] | None = None,
+        files: list[File] | None = None,
     ) -> ChatResponse:
         """One journaled chat completion.
 
@@ -90,14 +116,30 @@ class LLM:
             system: a system message put first.
             model: a model alias (`BOSUN_MODELS`, `app.models.register`).
             tools: tools the model may call (see `bosun.agents.tools.tool_spec`).
+            max_tokens: the most tokens to generate (sent as `max_completion_tokens` where
+                the API wants that).
             idle_timeout: seconds without a token before the call fails over.
             on_delta: called with each piece of text as it is generated (not on replay).
+            extra: more request body fields (`reasoning_effort`, `seed`, `top_p`,
+                `parallel_tool_calls`…), over the model's own `body` defaults.
+            allow_truncated: return an answer cut off at the token limit instead of raising
+                `OutputTruncated`.
+            images: images sent with `prompt` (`ImagePart`s, bytes, URLs or paths: see
+                `Message.user`).
+            files: files (PDFs…) sent with `prompt`, in the same forms.
+
+        Raises:
+            Refused: the model refused to answer.
+            ContentFiltered: the provider's content filter withheld the answer.
+            OutputTruncated: an answer without tool calls hit the token limit.
         """
         conversation = list(messages or [])
         if system is not None:
             conversation.insert(0, Message.system(system))
         if prompt is not None:
-            conversation.append(Message.user(prompt))
+            conversation.append(Message.user(prompt, images=images or (), files=files or ()))
+        elif images or files:
+            raise ConfigurationError("ctx.llm.chat sends images= and files= with a prompt")
         if not conversation:
             raise ConfigurationError("ctx.llm.chat needs a prompt or messages")
         config = self._models.config(model)
@@ -110,6 +152,7 @@ class LLM:
             schema_name=schema_name,
             temperature=temperature,
             max_tokens=max_tokens,
+            extra={**config.body, **(extra or {})},
         )
         models = self._models
         execution = self._execution
@@ -125,16 +168,8 @@ class LLM:
 
         async def call() -> dict[str, Any]:
             provider = models.provider(model)
-            response: ChatResponse | None = None
             started = time.monotonic()
-            async with _Deltas(execution) as deltas:
-                async for item in provider.stream(request, idle_timeout=idle_timeout):
-                    if isinstance(item, ChatResponse):
-                        response = item
-                    else:
-                        await deltas.add(item.text)
-                        if on_delta is not None:
-                            on_delta(item.text)
+            response = await _streamed(execution, provider, request, idle_timeout, on_delta)
             if response is None:  # a provider that broke its protocol
                 raise ConfigurationError(f"model {model!r}: the stream ended without a response")
             cost = config.cost(response.usage)
@@ -149,6 +184,13 @@ class LLM:
                 cached_tokens=usage.cached_tokens,
                 cost=cost,
                 seconds=time.monotonic() - started,
+                cache_write_tokens=usage.cache_write_tokens,
+                response_model=response.model,
+                response_id=response.raw_id,
+                finish_reason=response.finish_reason,
+                temperature=request.temperature,
+                max_tokens=request.max_tokens,
+                content=functools.partial(content_of, request, response),
             )
             execution.env.observer.llm_called(execution, report)
             return {"response": response.model_dump(), "cost": cost}
@@ -160,6 +202,7 @@ class LLM:
         response = ChatResponse.model_validate(recorded["response"])
         if reservation is not None:
             await ratelimit.settle(execution, reservation, response.usage.total_tokens)
+        _check_answer(model, response, allow_truncated)
         return response
 
     async def stream(self, prompt: str | None = None, **options: Any) -> AsyncIterator[str]:
@@ -176,8 +219,8 @@ class LLM:
                 streamed = True
                 yield piece
             response = await call
-            if not streamed and response.message.content:
-                yield response.message.content  # replayed: the recorded answer, whole
+            if not streamed and response.message.text:
+                yield response.message.text  # replayed: the recorded answer, whole
         finally:
             if not call.done():
                 call.cancel()
@@ -197,15 +240,22 @@ class LLM:
         system: str | None = None,
         model: str = "default",
         attempts: int = REPAIR_ATTEMPTS,
+        images: list[Image] | None = None,
+        files: list[File] | None = None,
         **options: Any,
     ) -> Any:
         """Ask for a value of type `output` (a pydantic model, or any type pydantic knows).
 
-        The JSON schema goes to the provider where it supports one. The answer is extracted
-        tolerantly (code fences, prose around it, trailing commas) and validated; when it does
-        not fit, the model is asked again with the validation errors, up to `attempts` calls,
-        each journaled. Then `StructuredOutputError` says what was wrong and shows the last
-        answer.
+        The JSON schema goes to the provider where it supports one, and into the prompt as
+        JSON: appended to the leading system message, or else to the last user message (chat
+        templates such as Mistral's and Gemma's reject a system message anywhere but first).
+        The answer is extracted tolerantly (code fences, prose around it, trailing commas) and
+        validated; when it does not fit, the model is asked again with the validation errors,
+        up to `attempts` calls, each journaled. Then `StructuredOutputError` says what was
+        wrong and shows the last answer. A refusal, a filtered answer and one cut off at the
+        token limit are not parse failures: `Refused`, `ContentFiltered` and `OutputTruncated`
+        are raised at once, without asking again. `images` and `files` go with `prompt`, as in
+        `chat`.
         """
         if attempts < 1:
             raise ConfigurationError("attempts must be >= 1")
@@ -215,10 +265,10 @@ class LLM:
         if system is not None:
             conversation.insert(0, Message.system(system))
         if prompt is not None:
-            conversation.append(Message.user(prompt))
-        conversation.append(
-            Message.system(f"Answer with JSON only: one value matching this JSON schema.\n{schema}")
-        )
+            conversation.append(Message.user(prompt, images=images or (), files=files or ()))
+        elif images or files:
+            raise ConfigurationError("ctx.llm.structured sends images= and files= with a prompt")
+        conversation = with_schema_instruction(conversation, schema)
         problem, raw = "", ""
         for _ in range(attempts):
             response = await self.chat(
@@ -228,7 +278,7 @@ class LLM:
                 schema_name=name,
                 **options,
             )
-            raw = response.message.content or ""
+            raw = response.message.text
             value, problem_or_none = validate(output, raw)
             if problem_or_none is None:
                 return value
@@ -243,27 +293,89 @@ class LLM:
         raise StructuredOutputError(name, attempts, problem, raw)
 
 
+def with_schema_instruction(messages: list[Message], schema: dict[str, Any]) -> list[Message]:
+    """`messages` with the instruction to answer in JSON following `schema`, where every chat
+    template accepts it: in the leading system message, else in the last user message, else
+    (a conversation without either) as a system message put first. The caller's messages
+    are not changed."""
+    instruction = SCHEMA_INSTRUCTION.format(schema=json.dumps(schema, ensure_ascii=False))
+    conversation = list(messages)
+    if conversation and conversation[0].role == "system":
+        at = 0
+    else:
+        users = [i for i, message in enumerate(conversation) if message.role == "user"]
+        if not users:
+            return [Message.system(instruction), *conversation]
+        at = users[-1]
+    message = conversation[at]
+    content: Content
+    if isinstance(message.content, list):
+        content = [*message.content, TextPart(instruction)]
+    else:
+        content = f"{message.content}\n\n{instruction}" if message.content else instruction
+    conversation[at] = message.model_copy(update={"content": content})
+    return conversation
+
+
+async def _streamed(
+    execution: Execution,
+    provider: Provider,
+    request: ChatRequest,
+    idle_timeout: float,
+    on_delta: Callable[[str], None] | None,
+) -> ChatResponse | None:
+    """The provider's answer to `request`, its deltas published as they come."""
+    response: ChatResponse | None = None
+    async with DeltaBatcher(execution) as deltas:
+        async for item in provider.stream(request, idle_timeout=idle_timeout):
+            if isinstance(item, ChatResponse):
+                response = item
+                continue
+            if item.reasoning:
+                await deltas.add(REASONING_DELTA, item.reasoning)
+            if item.text:
+                await deltas.add(TEXT_DELTA, item.text)
+                if on_delta is not None:
+                    on_delta(item.text)
+    return response
+
+
+def _check_answer(model: str, response: ChatResponse, allow_truncated: bool) -> None:
+    """Raise when the answer cannot be used as it is (see the module docstring)."""
+    text = response.message.text
+    if response.refusal:
+        raise Refused(model, response.refusal)
+    if response.finish_reason == "content_filter":
+        raise ContentFiltered(model, text)
+    final = not response.message.tool_calls
+    if response.finish_reason == "length" and final and not allow_truncated:
+        tokens = response.usage.completion_tokens
+        detail = f" ({tokens} tokens written)" if tokens else ""
+        raise OutputTruncated(model, text, detail)
+
+
 def step_failed_message(exc: StepFailed) -> str:
     """What a failed tool call tells the model."""
     return f"error: {exc.error_type}: {exc.message}"
 
 
-class _Deltas:
-    """Token deltas of one call, published to the run's streams as `llm.delta` ephemeral
-    events: batched, but never held back more than `DELTA_INTERVAL` seconds (a ticker
-    flushes while the model pauses, e.g. to write a tool call's arguments). A replayed call
-    publishes nothing."""
+class DeltaBatcher:
+    """Token deltas of one call, published to the run's streams as ephemeral events:
+    `llm.delta` for the answer's text, `llm.reasoning.delta` for the model's reasoning.
+    Batched, but never held back more than `DELTA_INTERVAL` seconds (a ticker flushes while
+    the model pauses, e.g. to write a tool call's arguments); pieces keep their order across
+    the two kinds. A replayed call publishes nothing."""
 
     def __init__(self, execution: Execution) -> None:
         self._execution = execution
         scope = current_step.get()
         self._seq = scope.seq if scope is not None else ""
-        self._text: list[str] = []
+        self._pieces: list[tuple[str, str]] = []  # (event type, text), in order
         self._last = time.monotonic()
         self._lock = asyncio.Lock()
         self._ticker: asyncio.Task[None] | None = None
 
-    async def __aenter__(self) -> _Deltas:
+    async def __aenter__(self) -> DeltaBatcher:
         self._ticker = asyncio.create_task(self._tick())
         return self
 
@@ -274,23 +386,28 @@ class _Deltas:
                 await self._ticker
         await self.flush()
 
-    async def add(self, text: str) -> None:
-        self._text.append(text)
+    async def add(self, event_type: str, text: str) -> None:
+        self._pieces.append((event_type, text))
         if time.monotonic() - self._last >= DELTA_INTERVAL:
             await self.flush()
 
     async def _tick(self) -> None:
         while True:
             await asyncio.sleep(DELTA_INTERVAL)
-            if self._text and time.monotonic() - self._last >= DELTA_INTERVAL:
+            if self._pieces and time.monotonic() - self._last >= DELTA_INTERVAL:
                 await self.flush()
 
     async def flush(self) -> None:
         async with self._lock:  # one publish at a time keeps the deltas in order
             self._last = time.monotonic()
-            if not self._text:
-                return
-            data = json.dumps({"seq": self._seq, "text": "".join(self._text)})
-            self._text.clear()
+            pieces, self._pieces = self._pieces, []
+            batches: list[tuple[str, list[str]]] = []
+            for event_type, text in pieces:  # adjacent pieces of one kind: one event
+                if batches and batches[-1][0] == event_type:
+                    batches[-1][1].append(text)
+                else:
+                    batches.append((event_type, [text]))
             run_id = self._execution.run.id
-            await self._execution.env.store.publish(run_id, "llm.delta", data)
+            for event_type, texts in batches:
+                data = json.dumps({"seq": self._seq, "text": "".join(texts)})
+                await self._execution.env.store.publish(run_id, event_type, data)

@@ -7,7 +7,10 @@ what it found the first time. Memories live in a namespace: the run's session's
 
 Embeddings come from the model alias `embeddings` when it is configured (an OpenAI-compatible
 `/embeddings` endpoint), else from `default`; the scripted provider embeds offline. Search is
-exact cosine similarity: in SQL on PostgreSQL, in the worker on SQLite.
+cosine similarity: on PostgreSQL through pgvector's HNSW index where the database uses it
+(`bosun db memory-search`), else exactly in SQL; exactly in the worker on SQLite. A namespace
+keeps one embedding size: a memory or query of another size (the model changed) fails with
+`MemoryDimensionMismatch` rather than finding nothing.
 """
 
 from __future__ import annotations
@@ -19,18 +22,24 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 from bosun import serde
 from bosun.agents.provider import Embedder
+from bosun.agents.registry import MODELS
 from bosun.engine.definitions import StepDef
 from bosun.engine.execution import current_step
-from bosun.errors import ConfigurationError
+from bosun.errors import ConfigurationError, MemoryDimensionMismatch
+from bosun.records import NewMemory
 from bosun.retry import Retry
-from bosun.store.records import NewMemory
 
 if TYPE_CHECKING:
-    from bosun.agents.registry import Models
     from bosun.engine.execution import Execution
 
 Scope = Literal["session", "tenant"]
-EMBED_RETRY = Retry(attempts=5, initial=1.0, backoff=2.0, max_interval=60.0)
+EMBED_RETRY = Retry(
+    attempts=5,
+    initial=1.0,
+    backoff=2.0,
+    max_interval=60.0,
+    non_retryable=(MemoryDimensionMismatch,),  # another model's vectors stay incomparable
+)
 _NAMESPACE = uuid.UUID("3f5d3a0e-2a6c-4d84-9f77-6a1c5c7d9e10")
 
 
@@ -54,7 +63,7 @@ class Memory:
         raise ConfigurationError(f"scope must be 'session' or 'tenant', not {scope!r}")
 
     def _embedder(self, alias: str | None) -> tuple[Embedder, str, str]:
-        models: Models | None = self._execution.env.models
+        models = self._execution.env.extensions.get(MODELS)
         if models is None:
             raise ConfigurationError("this worker has no models configured (ctx.memory)")
         name = alias or ("embeddings" if "embeddings" in models.configs else "default")

@@ -13,14 +13,19 @@ Timeouts are progress-based: `idle_timeout` bounds each wait for the next bytes,
 whole call, so a long generation that keeps streaming is not cut off, and a hung one fails
 with `ProviderTimeout` in `idle_timeout` seconds. A non-streamed call sends nothing until the
 whole answer is ready, so there `idle_timeout` bounds the generation itself: stream long ones.
+
+What comes back is read through pydantic models (`_Completion`, `_Chunk`…) whose fields are
+those of the official `openai` package's types (`ChatCompletion`, `ChatCompletionChunk`; a
+test holds them to it), plus the reasoning fields vLLM, DeepSeek and Ollama add. They are
+lenient where servers differ (unknown fields ignored, `finish_reason` any string, tool-call
+arguments as an object, `index` missing) and strict where a missing field means the answer
+cannot be read. The official SDK is not used for transport: see docs/agents.md.
 """
 
 from __future__ import annotations
 
-import email.utils
 import json
 import re
-import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -28,7 +33,7 @@ from types import TracebackType
 from typing import Any
 
 import httpx
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bosun.agents.errors import ProviderError, ProviderRateLimited, ProviderTimeout
 from bosun.agents.messages import (
@@ -39,16 +44,22 @@ from bosun.agents.messages import (
     ToolCall,
     Usage,
 )
-from bosun.client.sse import EventStreamDecoder
+from bosun.agents.provider import retry_after_seconds
+from bosun.agents.structured import strict_schema
+from bosun.agents.wire_parts import openai_content
 from bosun.errors import ConfigurationError
+from bosun.sse import EventStreamDecoder
+from bosun.version import __version__
 
-__all__ = ["DEFAULT_BASE_URL", "OpenAIProvider", "request_body"]
+__all__ = ["DEFAULT_BASE_URL", "OpenAIProvider", "WireOptions", "request_body"]
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 _EXCERPT_CHARS = 300  # of an unexpected answer, enough to say what it was
 _SCHEMA_NAME = re.compile(r"[^a-zA-Z0-9_-]")
 _TOOL_CHOICES = frozenset({"auto", "none", "required"})
 _RETRYABLE_STATUSES = frozenset({408, 409, 429})  # and every 5xx
+# Hosts whose API refuses `max_tokens` for reasoning models and takes `max_completion_tokens`.
+_COMPLETION_TOKENS_HOSTS = ("api.openai.com", ".openai.azure.com")
 _HINTS = {
     401: "; check the API key (BOSUN_LLM_API_KEY or the model's api_key_env)",
     403: "; the API key may lack access to this model",
@@ -75,6 +86,16 @@ class OpenAIProvider:
         json_schema: send `response_format` as a JSON schema for structured output; when
             `False` (servers without schema support) send `{"type": "json_object"}` instead,
             and the schema only travels in the prompt the caller writes.
+        strict: send schemas and tools with `"strict": true` (OpenAI's guaranteed schema
+            adherence), rewritten into the form strict mode accepts (`strict_schema`).
+        stream_options: ask for usage at the end of a stream (`stream_options`); turn off
+            for servers that reject the field (usage then reads as zero).
+        max_tokens_field: the body field that carries `max_tokens`: `max_completion_tokens`
+            (OpenAI and Azure OpenAI, whose reasoning models refuse `max_tokens`) or
+            `max_tokens` (most other servers); chosen by the base URL's host when `None`.
+        reasoning_field: the field that passes an assistant message's reasoning back while
+            the model is in a tool loop (`reasoning_content`: vLLM, DeepSeek, SGLang;
+            `reasoning`: Ollama, OpenRouter); `None` never sends it.
     """
 
     def __init__(
@@ -88,9 +109,11 @@ class OpenAIProvider:
         params: Mapping[str, str] | None = None,
         api_key_header: str = "Authorization",
         json_schema: bool = True,
+        strict: bool = False,
+        stream_options: bool = True,
+        max_tokens_field: str | None = None,
+        reasoning_field: str | None = "reasoning_content",
     ) -> None:
-        import bosun  # here, not at the top: `bosun` itself may import the agents
-
         try:
             url = httpx.URL(base_url)
         except httpx.InvalidURL as exc:
@@ -102,9 +125,22 @@ class OpenAIProvider:
             )
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
-        self.json_schema = json_schema
+        if max_tokens_field is None:
+            host = url.host.lower()
+            wants_completion = any(
+                host == h or (h.startswith(".") and host.endswith(h))
+                for h in _COMPLETION_TOKENS_HOSTS
+            )
+            max_tokens_field = "max_completion_tokens" if wants_completion else "max_tokens"
+        self.options = WireOptions(
+            json_schema=json_schema,
+            strict=strict,
+            stream_options=stream_options,
+            max_tokens_field=max_tokens_field,
+            reasoning_field=reasoning_field,
+        )
         self._origin = f"{url.scheme}://{url.netloc.decode('ascii')}"
-        self._headers = {"User-Agent": f"bosun/{bosun.__version__}", **(headers or {})}
+        self._headers = {"User-Agent": f"bosun/{__version__}", **(headers or {})}
         if api_key:
             bearer = api_key_header.lower() == "authorization"
             self._headers[api_key_header] = f"Bearer {api_key}" if bearer else api_key
@@ -116,7 +152,7 @@ class OpenAIProvider:
         self, request: ChatRequest, *, idle_timeout: float | None = None
     ) -> ChatResponse:
         """The complete answer to `request`, in one non-streamed call (see `Provider.chat`)."""
-        body = request_body(request, json_schema=self.json_schema, stream=False)
+        body = request_body(request, self.options, stream=False)
         async with self._exchange("/chat/completions", body, idle_timeout) as response:
             data = self._decode(await response.aread())
         return self._completion(data, request.model)
@@ -126,11 +162,13 @@ class OpenAIProvider:
     ) -> AsyncIterator[StreamDelta | ChatResponse]:
         """Text deltas as the server sends them, then the assembled `ChatResponse` (see
         `Provider.stream`). Usage comes from the last chunk (`stream_options.include_usage`)."""
-        body = request_body(request, json_schema=self.json_schema, stream=True)
+        body = request_body(request, self.options, stream=True)
         async with self._exchange("/chat/completions", body, idle_timeout) as response:
             if response.headers.get("content-type", "").startswith("application/json"):
                 # The server ignored `stream: true` and answered in one piece.
                 completion = self._completion(self._decode(await response.aread()), request.model)
+                if completion.message.reasoning:
+                    yield StreamDelta(reasoning=completion.message.reasoning)
                 if completion.message.content:
                     yield StreamDelta(text=completion.message.content)
                 yield completion
@@ -142,9 +180,8 @@ class OpenAIProvider:
                     if data.strip() == "[DONE]":
                         assembly.done = True
                         break
-                    text = assembly.feed(self._event(data))
-                    if text:
-                        yield StreamDelta(text=text)
+                    for delta in assembly.feed(self._event(data)):
+                        yield delta
                 if assembly.done:
                     break
             if not assembly.done and assembly.finish_reason is None:
@@ -260,7 +297,7 @@ class OpenAIProvider:
                 status=200,
             ) from exc
 
-    def _event(self, data: str) -> dict[str, Any]:
+    def _event(self, data: str) -> _Chunk:
         event = self._decode(data.encode())
         if not isinstance(event, dict):
             raise self._unexpected("stream event", event, None)
@@ -268,22 +305,32 @@ class OpenAIProvider:
             raise ProviderError(
                 f"{self._origin} failed mid-stream: {_message_of(event['error'])}", retryable=True
             )
-        return event
+        try:
+            return _Chunk.model_validate(event)
+        except ValidationError as exc:
+            raise self._unexpected("stream chunk", event, exc) from exc
 
     def _completion(self, data: Any, model: str) -> ChatResponse:
         try:
-            choice = data["choices"][0]
-            message = choice["message"]
-            calls = [_tool_call(raw, i) for i, raw in enumerate(message.get("tool_calls") or [])]
-            return ChatResponse(
-                message=Message(role="assistant", content=message.get("content"), tool_calls=calls),
-                usage=_usage(data.get("usage")),
-                finish_reason=choice.get("finish_reason"),
-                model=data.get("model") or model,
-                raw_id=data.get("id"),
-            )
-        except (KeyError, IndexError, TypeError, AttributeError, ValidationError) as exc:
+            completion = _Completion.model_validate(data)
+            choice = completion.choices[0]
+            message = choice.message
+            calls = [_tool_call(raw, i) for i, raw in enumerate(message.tool_calls or [])]
+        except (IndexError, ValueError, ValidationError) as exc:
             raise self._unexpected("chat completion", data, exc) from exc
+        return ChatResponse(
+            message=Message(
+                role="assistant",
+                content=_text(message.content),
+                tool_calls=calls,
+                reasoning=_reasoning(message),
+            ),
+            usage=_usage(completion.usage),
+            finish_reason=choice.finish_reason,
+            model=completion.model or model,
+            raw_id=completion.id,
+            refusal=message.refusal or None,
+        )
 
     def _unexpected(self, what: str, data: Any, exc: Exception | None) -> ProviderError:
         why = f" ({type(exc).__name__}: {exc})" if exc is not None else ""
@@ -298,17 +345,38 @@ class OpenAIProvider:
 # -- wire format ------------------------------------------------------------------------------
 
 
-def request_body(request: ChatRequest, *, json_schema: bool, stream: bool) -> dict[str, Any]:
+@dataclass(frozen=True)
+class WireOptions:
+    """How one model's server wants its requests written (see `OpenAIProvider`'s arguments
+    of the same names)."""
+
+    json_schema: bool = True
+    strict: bool = False
+    stream_options: bool = True
+    max_tokens_field: str = "max_tokens"
+    reasoning_field: str | None = "reasoning_content"
+
+
+def request_body(
+    request: ChatRequest, options: WireOptions = WireOptions(), *, stream: bool
+) -> dict[str, Any]:
     """The JSON body of `POST /chat/completions` for `request`."""
+    # Reasoning goes back only for the turn in progress: the assistant messages after the
+    # last user message (a tool loop), where DeepSeek requires it and the chat templates of
+    # Qwen3, GLM and Kimi render it; older turns' reasoning is dropped, as those APIs want.
+    last_user = max(
+        (i for i, message in enumerate(request.messages) if message.role == "user"), default=-1
+    )
+    echo = options.reasoning_field
     body: dict[str, Any] = {
         "model": request.model,
-        "messages": [_wire_message(message) for message in request.messages],
+        "messages": [
+            _wire_message(message, echo if i > last_user else None)
+            for i, message in enumerate(request.messages)
+        ],
     }
     if request.tools:
-        body["tools"] = [
-            {"type": "function", "function": _drop_empty(spec.model_dump())}
-            for spec in request.tools
-        ]
+        body["tools"] = [_wire_tool(spec.model_dump(), options.strict) for spec in request.tools]
     if request.tool_choice is not None:
         choice = request.tool_choice
         body["tool_choice"] = (
@@ -317,32 +385,40 @@ def request_body(request: ChatRequest, *, json_schema: bool, stream: bool) -> di
             else {"type": "function", "function": {"name": choice}}
         )
     if request.response_schema is not None:
-        body["response_format"] = _response_format(request, json_schema)
+        body["response_format"] = _response_format(request, options)
     if request.temperature is not None:
         body["temperature"] = request.temperature
     if request.max_tokens is not None:
-        body["max_tokens"] = request.max_tokens
+        body[options.max_tokens_field] = request.max_tokens
     if stream:
         body["stream"] = True
-        body["stream_options"] = {"include_usage": True}
+        if options.stream_options:
+            body["stream_options"] = {"include_usage": True}
     body.update(request.extra)
     return body
 
 
-def _drop_empty(function: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in function.items() if value != ""}
+def _wire_tool(spec: dict[str, Any], strict: bool) -> dict[str, Any]:
+    function = {key: value for key, value in spec.items() if value != ""}
+    if strict:
+        function["parameters"] = strict_schema(function["parameters"])
+        function["strict"] = True
+    return {"type": "function", "function": function}
 
 
-def _response_format(request: ChatRequest, json_schema: bool) -> dict[str, Any]:
-    if not json_schema:
+def _response_format(request: ChatRequest, options: WireOptions) -> dict[str, Any]:
+    if not options.json_schema:
         return {"type": "json_object"}
     name = _SCHEMA_NAME.sub("_", request.schema_name or "output")[:64] or "output"
-    schema = {"name": name, "schema": request.response_schema, "strict": False}
-    return {"type": "json_schema", "json_schema": schema}
+    schema = request.response_schema or {}
+    if options.strict:
+        schema = strict_schema(schema)
+    described = {"name": name, "schema": schema, "strict": options.strict}
+    return {"type": "json_schema", "json_schema": described}
 
 
-def _wire_message(message: Message) -> dict[str, Any]:
-    wire: dict[str, Any] = {"role": message.role, "content": message.content}
+def _wire_message(message: Message, reasoning_field: str | None) -> dict[str, Any]:
+    wire: dict[str, Any] = {"role": message.role, "content": openai_content(message)}
     if message.tool_calls:
         wire["tool_calls"] = [
             {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
@@ -354,28 +430,146 @@ def _wire_message(message: Message) -> dict[str, Any]:
         wire["tool_call_id"] = message.tool_call_id
     if message.name is not None and message.role != "tool":
         wire["name"] = message.name  # tool messages carry only the call's id on the wire
+    if reasoning_field is not None and message.role == "assistant" and message.reasoning:
+        wire[reasoning_field] = message.reasoning
     return wire
 
 
-def _tool_call(raw: dict[str, Any], position: int) -> ToolCall:
-    function = raw["function"]
-    arguments = function.get("arguments")
+# What comes back: the fields of the `openai` package's types that bosun reads, under the same
+# names (tests/integration/test_openai_provider.py holds them to it), plus the reasoning
+# fields of vLLM, DeepSeek and Ollama. Unknown fields are ignored.
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class _Function(_Wire):
+    """`ChoiceDeltaToolCallFunction` / `Function`: `arguments` is JSON text, or an object
+    (some servers)."""
+
+    name: str | None = None
+    arguments: Any = None
+
+
+class _ToolCall(_Wire):
+    """`ChoiceDeltaToolCall` / `ChatCompletionMessageToolCall`."""
+
+    index: int | None = None
+    id: str | None = None
+    type: str | None = None
+    function: _Function | None = None
+
+
+class _Message(_Wire):
+    """`ChatCompletionMessage` / `ChoiceDelta`; `content` may be a list of parts (some
+    servers), `reasoning_content` (vLLM, DeepSeek) or `reasoning` (Ollama, OpenRouter, newer
+    vLLM) holds the model's reasoning."""
+
+    role: str | None = None
+    content: str | list[Any] | None = None
+    refusal: str | None = None
+    tool_calls: list[_ToolCall] | None = None
+    reasoning_content: str | None = None
+    reasoning: str | None = None
+
+
+class _PromptTokensDetails(_Wire):
+    cached_tokens: int | None = None
+
+
+class _CompletionTokensDetails(_Wire):
+    reasoning_tokens: int | None = None
+
+
+class _Usage(_Wire):
+    """`CompletionUsage`."""
+
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    prompt_tokens_details: _PromptTokensDetails | None = None
+    completion_tokens_details: _CompletionTokensDetails | None = None
+
+
+class _Choice(_Wire):
+    """`chat_completion.Choice`; `finish_reason` is any string (vLLM says `abort`…)."""
+
+    index: int | None = 0
+    message: _Message
+    finish_reason: str | None = None
+
+
+class _Completion(_Wire):
+    """`ChatCompletion`."""
+
+    id: str | None = None
+    model: str | None = None
+    choices: list[_Choice] = Field(min_length=1)
+    usage: _Usage | None = None
+
+
+class _ChunkChoice(_Wire):
+    """`chat_completion_chunk.Choice`."""
+
+    index: int | None = 0
+    delta: _Message | None = None
+    finish_reason: str | None = None
+
+
+class _Chunk(_Wire):
+    """`ChatCompletionChunk`."""
+
+    id: str | None = None
+    model: str | None = None
+    choices: list[_ChunkChoice] | None = None
+    usage: _Usage | None = None
+
+
+def _text(content: str | list[Any] | None) -> str | None:
+    """The text of `content`: a string, or the text of a list of parts."""
+    if content is None or isinstance(content, str):
+        return content
+    return "".join(
+        str(part.get("text") or "")
+        for part in content
+        if isinstance(part, dict) and part.get("type", "text") == "text"
+    )
+
+
+def _reasoning(message: _Message) -> str | None:
+    # vLLM sends both names while it moves from one to the other: never count it twice.
+    return message.reasoning_content or message.reasoning or None
+
+
+def _tool_call(raw: _ToolCall, position: int) -> ToolCall:
+    function = raw.function
+    if function is None or not function.name:
+        raise ValueError(f"tool call {position} has no function name")
+    arguments = function.arguments
     if not isinstance(arguments, str):  # some servers send an object, not JSON text
         arguments = json.dumps(arguments if arguments is not None else {})
-    return ToolCall(
-        id=raw.get("id") or f"call_{position}", name=function["name"], arguments=arguments
-    )
+    return ToolCall(id=raw.id or f"call_{position}", name=function.name, arguments=arguments)
 
 
-def _usage(raw: Any) -> Usage:
-    if not isinstance(raw, dict):
+def _usage(raw: _Usage | None) -> Usage:
+    if raw is None:
         return Usage()
-    details = raw.get("prompt_tokens_details") or {}
+    details = raw.prompt_tokens_details
     return Usage(
-        prompt_tokens=int(raw.get("prompt_tokens") or 0),
-        completion_tokens=int(raw.get("completion_tokens") or 0),
-        cached_tokens=int(details.get("cached_tokens") or 0),
+        prompt_tokens=raw.prompt_tokens or 0,
+        completion_tokens=raw.completion_tokens or 0,
+        cached_tokens=(details.cached_tokens or 0) if details is not None else 0,
     )
+
+
+@dataclass
+class _Slot:
+    """One tool call being assembled."""
+
+    index: int  # on the wire, or its opening position when the server sent none
+    id: str = ""
+    name: str = ""
+    arguments: str = ""
 
 
 @dataclass
@@ -384,63 +578,93 @@ class _Assembly:
 
     model: str
     text: list[str] = field(default_factory=list)
-    calls: dict[int, dict[str, str]] = field(default_factory=dict)
+    reasoning: list[str] = field(default_factory=list)
+    refusal: list[str] = field(default_factory=list)
+    calls: list[_Slot] = field(default_factory=list)  # in the order they opened
+    open_at: dict[int, _Slot] = field(default_factory=dict)  # the call open at each index
     finish_reason: str | None = None
     usage: Usage = field(default_factory=Usage)
     raw_id: str | None = None
     done: bool = False
 
-    def feed(self, chunk: dict[str, Any]) -> str:
-        """Take one chunk; return its new text."""
-        self.model = chunk.get("model") or self.model
-        self.raw_id = chunk.get("id") or self.raw_id
-        if isinstance(chunk.get("usage"), dict):
-            self.usage = _usage(chunk["usage"])
-        pieces: list[str] = []
-        for choice in chunk.get("choices") or []:
-            if choice.get("index", 0) != 0:
+    def feed(self, chunk: _Chunk) -> list[StreamDelta]:
+        """Take one chunk; return its new reasoning and text."""
+        self.model = chunk.model or self.model
+        self.raw_id = chunk.id or self.raw_id
+        if chunk.usage is not None:
+            self.usage = _usage(chunk.usage)
+        deltas: list[StreamDelta] = []
+        for choice in chunk.choices or []:
+            if (choice.index or 0) != 0:
                 continue  # only the first choice is asked for (n is never sent)
-            delta = choice.get("delta") or {}
-            if delta.get("content"):
-                pieces.append(delta["content"])
-            for fragment in delta.get("tool_calls") or []:
+            delta = choice.delta or _Message()
+            reasoning = _reasoning(delta)
+            if reasoning:
+                self.reasoning.append(reasoning)
+                deltas.append(StreamDelta(reasoning=reasoning))
+            text = _text(delta.content)
+            if text:
+                self.text.append(text)
+                deltas.append(StreamDelta(text=text))
+            if delta.refusal:
+                self.refusal.append(delta.refusal)
+            for fragment in delta.tool_calls or []:
                 self._add_call(fragment)
-            self.finish_reason = choice.get("finish_reason") or self.finish_reason
-        self.text.extend(pieces)
-        return "".join(pieces)
+            self.finish_reason = choice.finish_reason or self.finish_reason
+        return deltas
 
-    def _add_call(self, fragment: dict[str, Any]) -> None:
-        index = fragment.get("index")
-        if not isinstance(index, int):  # servers that omit it send one call per fragment
-            known = any(slot["id"] == fragment.get("id") for slot in self.calls.values())
-            same = self.calls and (known or not fragment.get("id"))
-            index = max(self.calls) if same else len(self.calls)
-        slot = self.calls.setdefault(index, {"id": "", "name": "", "arguments": ""})
-        slot["id"] = slot["id"] or fragment.get("id") or ""
-        function = fragment.get("function") or {}
-        name = function.get("name") or ""
-        if name != slot["name"]:  # sent once by OpenAI, repeated by some servers
-            slot["name"] += name
-        arguments = function.get("arguments")
-        if isinstance(arguments, str):
-            slot["arguments"] += arguments
-        elif arguments is not None:
-            slot["arguments"] = json.dumps(arguments)
+    def _slot(self, fragment: _ToolCall) -> _Slot:
+        """The call `fragment` belongs to, opened if it is new."""
+        new_id = fragment.id or ""
+        if fragment.index is None:  # servers that omit it send one call per fragment
+            known = [slot for slot in self.calls if new_id and slot.id == new_id]
+            if known:
+                return known[0]
+            if self.calls and not new_id:
+                return self.calls[-1]
+            slot = _Slot(index=len(self.calls))
+        else:
+            open_slot = self.open_at.get(fragment.index)
+            # Ollama sends each of several parallel calls whole, all at index 0, with ids of
+            # their own: a new id at an occupied index opens a new call.
+            if open_slot is not None and not (new_id and open_slot.id and new_id != open_slot.id):
+                return open_slot
+            slot = _Slot(index=fragment.index)
+            self.open_at[fragment.index] = slot
+        self.calls.append(slot)
+        return slot
+
+    def _add_call(self, fragment: _ToolCall) -> None:
+        slot = self._slot(fragment)
+        slot.id = slot.id or fragment.id or ""
+        function = fragment.function or _Function()
+        name = function.name or ""
+        if name != slot.name:  # sent once by OpenAI, repeated by some servers
+            slot.name += name
+        if isinstance(function.arguments, str):
+            slot.arguments += function.arguments
+        elif function.arguments is not None:
+            slot.arguments = json.dumps(function.arguments)
 
     def response(self) -> ChatResponse:
+        ordered = sorted(self.calls, key=lambda slot: slot.index)  # stable: opening order
         calls = [
-            ToolCall(
-                id=slot["id"] or f"call_{i}", name=slot["name"], arguments=slot["arguments"] or "{}"
-            )
-            for i, slot in sorted(self.calls.items())
+            ToolCall(id=slot.id or f"call_{i}", name=slot.name, arguments=slot.arguments or "{}")
+            for i, slot in enumerate(ordered)
         ]
         content = "".join(self.text) if self.text or not calls else None
         return ChatResponse(
-            message=Message(role="assistant", content=content, tool_calls=calls),
+            message=Message(
+                role="assistant",
+                content=content,
+                tool_calls=calls,
+                reasoning="".join(self.reasoning) or None,
+            ),
             usage=self.usage,
             finish_reason=self.finish_reason,
             model=self.model,
             raw_id=self.raw_id,
+            refusal="".join(self.refusal) or None,
         )
 
 
@@ -473,16 +697,4 @@ def _error_detail(response: httpx.Response) -> str:
 
 def _retry_after(headers: httpx.Headers) -> float | None:
     """Seconds to wait from `retry-after-ms` (OpenAI) or `Retry-After` (seconds or a date)."""
-    try:
-        if "retry-after-ms" in headers:
-            return max(0.0, float(headers["retry-after-ms"]) / 1000)
-        value = headers.get("retry-after")
-        if value is None:
-            return None
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            when = email.utils.parsedate_to_datetime(value)
-            return max(0.0, when.timestamp() - time.time())
-    except (ValueError, TypeError):
-        return None
+    return retry_after_seconds(headers)

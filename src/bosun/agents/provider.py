@@ -7,16 +7,25 @@ say whether they are `retryable`, and the runtime decides when to try again (dur
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import email.utils
+import importlib
+import importlib.util
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from types import ModuleType
 from typing import Protocol
 
+from bosun.agents.errors import ProviderError
 from bosun.agents.messages import ChatRequest, ChatResponse, StreamDelta, Usage
+from bosun.errors import ConfigurationError
 
 __all__ = ["Embedder", "Provider"]
 
 
 class Provider(Protocol):
-    """Something that answers chat requests: `OpenAIProvider`, `ScriptedProvider`, …"""
+    """Something that answers chat requests: `OpenAIProvider`, `AnthropicProvider`,
+    `ScriptedProvider`, …"""
 
     async def chat(
         self, request: ChatRequest, *, idle_timeout: float | None = None
@@ -59,3 +68,50 @@ class Embedder(Protocol):
             ProviderError: the call failed; `retryable` says whether to try again.
         """
         ...
+
+
+def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    """Seconds a provider asks a client to wait before trying again: `retry-after-ms`
+    (OpenAI, Anthropic), else `Retry-After` in seconds or as an HTTP date; None without
+    either, or when they cannot be read."""
+    try:
+        if headers.get("retry-after-ms") is not None:
+            return max(0.0, float(headers["retry-after-ms"]) / 1000)
+        value = headers.get("retry-after")
+        if value is None:
+            return None
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
+    except (ValueError, TypeError):
+        return None
+
+
+def sdk_installed(module: str) -> bool:
+    """Whether a vendor SDK (an optional extra) can be imported, without importing it."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # a namespace (`google`) that is not there at all
+        return False
+
+
+def load_sdk(module: str, needs: str, install: str) -> ModuleType:
+    """Import a vendor SDK.
+
+    Raises:
+        ConfigurationError: it is not installed: "`needs`, which is not installed: `install`".
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise ConfigurationError(f"{needs}, which is not installed: {install}") from exc
+
+
+async def load_sdk_off_loop(load: Callable[[], ModuleType]) -> ModuleType:
+    """`load()` in a thread (an SDK's first import can take half a second); a missing SDK is
+    a `ProviderError` no retry will mend."""
+    try:
+        return await asyncio.to_thread(load)
+    except ConfigurationError as exc:
+        raise ProviderError(str(exc), retryable=False) from exc

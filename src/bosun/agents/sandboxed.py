@@ -23,8 +23,8 @@ import textwrap
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from bosun.egress.hosts import HostAllowList
 from bosun.errors import BosunError, ConfigurationError
-from bosun.sandbox.hosts import HostAllowList
 from bosun.sandbox.spec import Limits
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -71,7 +71,7 @@ def source_of(fn: Callable[..., Any]) -> str:
 
 def sandboxed(fn: F, *, limits: Limits | None = None, network_hosts: Sequence[str] = ()) -> F:
     """`fn`, run in the sandbox whenever it is called (see the module docstring), able to
-    reach `network_hosts` over HTTP(S) through the egress proxy (`bosun.sandbox.hosts`).
+    reach `network_hosts` over HTTP(S) through the egress proxy (`bosun.egress.hosts`).
 
     Raises:
         ValueError: a `network_hosts` entry is malformed (the message shows the forms).

@@ -15,10 +15,12 @@ provider = ScriptedProvider(
 ```
 
 For each call the rules are tried in order, and the first that matches answers; when none
-does, the next script entry answers; when the script is used up too, the call fails with a
-`ProviderError` that shows the message nothing matched. A reply is text, a `Message`, a whole
-`ChatResponse`, an exception to raise (a `ProviderRateLimited` to test back-off), or a function
-of the `ChatRequest` returning one of those.
+does, the next script entry answers; when the script is used up too, the `fallback` answers if
+one was given (an offline demo that should say something to any message), and otherwise the
+call fails with a `ProviderError` that shows the message nothing matched (what a test wants to
+see). A reply is text, a `Message`, a whole `ChatResponse`, an exception to raise (a
+`ProviderRateLimited` to test back-off), or a function of the `ChatRequest` returning one of
+those.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from bosun.agents.messages import (
     Usage,
     estimate_tokens,
 )
+from bosun.agents.parts import describe
 
 __all__ = ["Reply", "Rule", "ScriptedProvider", "hashed_embedding", "last_prompt_text"]
 
@@ -58,10 +61,12 @@ KEEP_CALLS = 10_000
 
 
 def last_prompt_text(request: ChatRequest) -> str:
-    """The content of the request's last `user` or `tool` message: what a rule matches."""
+    """The text of the request's last `user` or `tool` message: what a rule matches. Its
+    images and files are named in it too (`[image: image/png, 5120 bytes]`), so a rule can
+    match them and a failed match shows them."""
     for message in reversed(request.messages):
         if message.role in ("user", "tool"):
-            return message.content or ""
+            return "\n".join(describe(part) for part in message.parts)
     return ""
 
 
@@ -93,6 +98,9 @@ class ScriptedProvider:
     Args:
         rules: tried in order on every call; the first that matches answers.
         script: answers used one per call, in order, when no rule matches.
+        fallback: the answer to every call that no rule and no script entry answers (a reply
+            in any of the forms above; a function of the request can answer each message in
+            its own way). None, the default, makes such a call fail with `ProviderError`.
         delay: seconds before each streamed word (and before a `chat` answer); a delay longer
             than a call's `idle_timeout` makes it fail with `ProviderTimeout`, as a stalled
             server would.
@@ -109,11 +117,13 @@ class ScriptedProvider:
         rules: Sequence[Rule] = (),
         script: Sequence[Reply] = (),
         *,
+        fallback: Reply | None = None,
         delay: float = 0.0,
         embedding_dim: int = 64,
     ) -> None:
         self.rules = list(rules)
         self.script = list(script)
+        self.fallback = fallback
         self.delay = delay
         self.embedding_dim = embedding_dim
         self.calls: deque[ChatRequest] = deque(maxlen=KEEP_CALLS)
@@ -153,9 +163,13 @@ class ScriptedProvider:
     async def stream(
         self, request: ChatRequest, *, idle_timeout: float | None = None
     ) -> AsyncIterator[StreamDelta | ChatResponse]:
-        """The scripted answer's text word by word (whitespace kept), then the answer."""
+        """The scripted answer's reasoning (if any) then its text, word by word (whitespace
+        kept), then the answer."""
         response = self._answer(request)
-        for word in _WORDS.findall(response.message.content or ""):
+        for word in _WORDS.findall(response.message.reasoning or ""):
+            await self._pause(idle_timeout)
+            yield StreamDelta(reasoning=word)
+        for word in _WORDS.findall(response.message.text):
             await self._pause(idle_timeout)
             yield StreamDelta(text=word)
         yield response
@@ -170,7 +184,10 @@ class ScriptedProvider:
         """Nothing to release."""
 
     def _answer(self, request: ChatRequest) -> ChatResponse:
-        self.calls.append(request.model_copy(deep=True))
+        # The request's own list of messages may grow after the call (an agent's history):
+        # keep a list of its own. The messages themselves are never changed once sent, so a
+        # deep copy (most of a scripted call's cost) is not needed.
+        self.calls.append(request.model_copy(update={"messages": list(request.messages)}))
         reply = self._pick(request)
         answer = reply(request) if callable(reply) else reply
         if isinstance(answer, BaseException):
@@ -184,10 +201,13 @@ class ScriptedProvider:
         if self._position < len(self.script):
             self._position += 1
             return self.script[self._position - 1]
+        if self.fallback is not None:
+            return self.fallback
         raise ProviderError(
             f"ScriptedProvider has no answer for call {len(self.calls)}: no rule matches the "
             f"last user/tool message {last_prompt_text(request)[:200]!r} and the script "
-            f"({len(self.script)} answers) is used up; add a Rule or a script entry",
+            f"({len(self.script)} answers) is used up; add a Rule, a script entry or a "
+            "fallback",
             retryable=False,
         )
 

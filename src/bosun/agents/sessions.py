@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bosun.agents.messages import Message, estimate_tokens
+from bosun.agents.parts import describe
 from bosun.engine.definitions import StepDef
 from bosun.engine.execution import current_step
 
@@ -127,7 +128,7 @@ def transcript(messages: list[Message]) -> str:
     """Messages as plain lines for the summariser, each cut to `MESSAGE_CHARS`."""
     lines = []
     for message in messages:
-        text = message.content or ""
+        text = " ".join(describe(part) for part in message.parts)
         for call in message.tool_calls or ():
             text += f" [calls {call.name}({call.arguments[:200]})]"
         if len(text) > MESSAGE_CHARS:

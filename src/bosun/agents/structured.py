@@ -8,6 +8,7 @@ be sent back to the model so it can correct itself.
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 import re
@@ -24,6 +25,7 @@ __all__ = [
     "error_list",
     "extract_json",
     "json_schema_for",
+    "strict_schema",
     "validate",
 ]
 
@@ -83,6 +85,64 @@ def validate(model_type: Any, text: str) -> tuple[Any, None] | tuple[None, str]:
 def json_schema_for(model_type: Any) -> dict[str, Any]:
     """The JSON schema of `model_type`, as sent to a provider for structured output."""
     return _adapter(model_type).json_schema()
+
+
+def strict_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """A copy of `schema` in the form OpenAI's strict mode (`"strict": true` on a
+    `json_schema` response format or a tool) accepts: every object closed
+    (`additionalProperties: false`) with all its properties required, `null` defaults
+    dropped, and `$ref`s that carry other keywords inlined. The same rewrite as the `openai`
+    SDK's `to_strict_json_schema`; a field with a default is then required, and a model
+    that means "unset" writes its default or `null`."""
+    copied = copy.deepcopy(schema)
+    return _strict(copied, copied)
+
+
+def _strict(node: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
+    for key in ("$defs", "definitions"):
+        if isinstance(node.get(key), dict):
+            node[key] = {name: _strict_any(sub, root) for name, sub in node[key].items()}
+    if node.get("type") == "object" and "additionalProperties" not in node:
+        node["additionalProperties"] = False
+    if isinstance(node.get("properties"), dict):
+        node["required"] = list(node["properties"])
+        node["properties"] = {k: _strict_any(v, root) for k, v in node["properties"].items()}
+    for key in ("items", "anyOf", "allOf"):
+        if key in node:
+            node[key] = _strict_any(node[key], root)
+    all_of = node.get("allOf")
+    if isinstance(all_of, list) and len(all_of) == 1 and isinstance(all_of[0], dict):
+        node.update(all_of[0])
+        node.pop("allOf")
+    if "default" in node and node["default"] is None:
+        node.pop("default")
+    ref = node.get("$ref")
+    if isinstance(ref, str) and len(node) > 1:  # `$ref` beside other keywords: inline it
+        resolved = _resolve(root, ref)
+        node.update({**copy.deepcopy(resolved), **node})
+        node.pop("$ref")
+        return _strict(node, root)
+    return node
+
+
+def _strict_any(value: Any, root: dict[str, Any]) -> Any:
+    """`_strict` applied to a schema, or to each schema of a list."""
+    if isinstance(value, dict):
+        return _strict(value, root)
+    if isinstance(value, list):
+        return [_strict(item, root) if isinstance(item, dict) else item for item in value]
+    return value
+
+
+def _resolve(root: dict[str, Any], ref: str) -> dict[str, Any]:
+    if not ref.startswith("#/"):
+        raise ConfigurationError(f"JSON schema $ref {ref!r} does not point into the schema")
+    node: Any = root
+    for part in ref[2:].split("/"):
+        node = node.get(part) if isinstance(node, dict) else None
+    if not isinstance(node, dict):
+        raise ConfigurationError(f"JSON schema $ref {ref!r} points at nothing")
+    return node
 
 
 def error_list(error: ValidationError) -> list[tuple[str, str]]:

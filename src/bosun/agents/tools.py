@@ -15,6 +15,10 @@ def lookup_order(order_id: int, include_items: bool = False) -> dict[str, Any]:
 "42"}')` gives `{"order_id": 42}`, or raises `InvalidToolArguments` naming each bad field, an
 error meant to be returned to the model. A first parameter annotated `bosun.Context` is left
 out of the schema: the runtime passes it.
+
+Tools found while a run goes rather than written as functions (an MCP server's, through
+`bosun.mcp`) come from a `ToolSource`: an `Agent` takes sources beside functions, asks each
+for its tools once per `Agent.run`, and calls them through the `SourcedTool`s they give.
 """
 
 from __future__ import annotations
@@ -22,17 +26,19 @@ from __future__ import annotations
 import functools
 import inspect
 import re
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, PydanticUserError, ValidationError, create_model
 
 from bosun.agents.errors import InvalidToolArguments, OutputParseError
-from bosun.agents.messages import ToolSpec
+from bosun.agents.messages import Content, ToolSpec
 from bosun.agents.structured import error_list, extract_json
+from bosun.engine.context import WorkflowContext
 from bosun.errors import ConfigurationError
 
-__all__ = ["call_arguments", "tool_spec", "wants_context"]
+__all__ = ["SourcedTool", "ToolSource", "call_arguments", "tool_spec", "wants_context"]
 
 _TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 _SECTION = re.compile(r"^(Args|Arguments|Parameters|Returns?|Yields?|Raises|Examples?|Notes?):\s*$")
@@ -43,6 +49,39 @@ _FIELD_PREFIX = "p_"  # field names never clash with BaseModel's attributes (`js
 
 class _Arguments(BaseModel):
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=False)
+
+
+@dataclass(frozen=True)
+class SourcedTool:
+    """A tool a `ToolSource` found: how the model sees it, and how to call it.
+
+    Attributes:
+        spec: the name, description and JSON schema the model is shown.
+        call: runs in workflow code with the model's raw JSON arguments; journals the call
+            itself (a step) and returns what the model reads: text, or content parts (an
+            image the tool returned goes to providers that take images in tool results). It
+            raises `InvalidToolArguments` for arguments to hand back to the model, and
+            `StepFailed` when the call failed for good; the agent gives both to the model as
+            errors.
+    """
+
+    spec: ToolSpec
+    call: Callable[[WorkflowContext, str], Awaitable[Content]]
+
+
+@runtime_checkable
+class ToolSource(Protocol):
+    """Tools not declared in code but found at run time, such as an MCP server's
+    (`bosun.mcp.stdio(...)`), usable wherever tools are: `Agent(tools=[fn, source])`.
+
+    `discover` runs in workflow code, once per `Agent.run` before the first model call, and
+    must journal what it found, so that a replay sees the same tools whatever the source
+    offers by then.
+    """
+
+    async def discover(self, ctx: WorkflowContext) -> Sequence[SourcedTool]:
+        """The tools this source offers this run (journaled)."""
+        ...
 
 
 def tool_spec(
@@ -132,10 +171,10 @@ def _invalid(tool: str, errors: list[tuple[str, str]]) -> InvalidToolArguments:
 
 
 def _signature(fn: Callable[..., Any]) -> inspect.Signature:
-    from bosun.context import Context  # here: the context module will import the agents
-
+    # `Context` for hints naming it without importing it (under TYPE_CHECKING): `bosun.Context`
+    # is a WorkflowContext, and the runtime passes one.
     try:
-        return inspect.signature(fn, eval_str=True, locals={"Context": Context})
+        return inspect.signature(fn, eval_str=True, locals={"Context": WorkflowContext})
     except (NameError, SyntaxError) as exc:
         raise ConfigurationError(
             f"cannot read the type hints of tool {fn!r}: {exc}; import the types it names at "
@@ -144,10 +183,11 @@ def _signature(fn: Callable[..., Any]) -> inspect.Signature:
 
 
 def _context_parameter(fn: Callable[..., Any]) -> str | None:
-    from bosun.context import Context
-
     parameters = list(_signature(fn).parameters.values())
-    if parameters and parameters[0].annotation is Context:
+    if not parameters:
+        return None
+    hint = parameters[0].annotation
+    if isinstance(hint, type) and issubclass(hint, WorkflowContext):
         return parameters[0].name
     return None
 

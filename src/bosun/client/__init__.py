@@ -13,7 +13,8 @@ request, read the next chunk of that stream, sleep, hand this item to the caller
 their outcomes. The two clients only carry the commands out, one with blocking and one with
 async httpx calls, so they behave the same and no endpoint is written twice.
 
-- `models`: what the API returns (`RunInfo`, `RunPage`, `RunEvent`).
+- `models`: what the API returns (`RunInfo`, `SubmittedRun`, `RunPage`, `RunEvent`,
+  `PendingApproval`).
 - `commands`: the commands flows yield, and the descriptors that make a flow a method.
 - `operations`: the API's operations as flows; how requests are built and answers read.
 - `sse`: the `text/event-stream` parser.
@@ -21,6 +22,14 @@ async httpx calls, so they behave the same and no endpoint is written twice.
 """
 
 from bosun.client.drivers import AsyncClient, Client
-from bosun.client.models import RunEvent, RunInfo, RunPage
+from bosun.client.models import PendingApproval, RunEvent, RunInfo, RunPage, SubmittedRun
 
-__all__ = ["AsyncClient", "Client", "RunEvent", "RunInfo", "RunPage"]
+__all__ = [
+    "AsyncClient",
+    "Client",
+    "PendingApproval",
+    "RunEvent",
+    "RunInfo",
+    "RunPage",
+    "SubmittedRun",
+]

@@ -2,12 +2,49 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
 from bosun.errors import RunCancelled, RunFailed, ServiceError
-from bosun.store.records import RUN_STATUSES, TERMINAL_STATUSES, RunStatus
+from bosun.records import RUN_STATUSES, TERMINAL_STATUSES, RunStatus
+
+
+@dataclass(frozen=True)
+class PendingApproval:
+    """A tool call that waits for a human's decision (`Client.approve`, `reject`, `edit`).
+
+    Attributes:
+        call_id: the model's id of the call; what a decision names.
+        tool: the tool's name.
+        arguments: the arguments the model proposed.
+        requested_at: when the run asked.
+        expires_at: when the approval times out; None: it waits for ever.
+        on_timeout: what happens then: `reject` (the model is told) or `fail` (the run).
+        editable: whether `edit` is taken (some calls of the Agents SDK adapter take only
+            approve or reject).
+    """
+
+    call_id: str
+    tool: str
+    arguments: Any
+    requested_at: datetime | None
+    expires_at: datetime | None
+    on_timeout: str = "reject"
+    editable: bool = True
+
+    @classmethod
+    def from_json(cls, data: Any) -> PendingApproval:
+        """Parse one entry of a run's `pending_approvals`."""
+        return cls(
+            call_id=str(data["call_id"]),
+            tool=str(data["tool"]),
+            arguments=data.get("arguments"),
+            requested_at=_optional_time(data.get("requested_at")),
+            expires_at=_optional_time(data.get("expires_at")),
+            on_timeout=str(data.get("on_timeout") or "reject"),
+            editable=bool(data.get("editable", True)),
+        )
 
 
 @dataclass(frozen=True)
@@ -31,6 +68,8 @@ class RunInfo:
     updated_at: datetime
     finished_at: datetime | None
     version: str | None = None  # the deployment version it runs on; None before it starts
+    # Tool calls waiting for a human's decision (only `get` reads them; empty in lists).
+    pending_approvals: tuple[PendingApproval, ...] = ()
 
     @property
     def finished(self) -> bool:
@@ -62,9 +101,30 @@ class RunInfo:
                 updated_at=_time(data["updated_at"]),
                 finished_at=_optional_time(data.get("finished_at")),
                 version=data.get("version"),
+                pending_approvals=tuple(
+                    PendingApproval.from_json(a) for a in data.get("pending_approvals") or ()
+                ),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ServiceError(f"the server sent a run the client cannot read: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class SubmittedRun(RunInfo):
+    """What `submit` returns: the run, and whether this submit created it.
+
+    `created` is False when the server already had a run with the submit's idempotency key
+    (it answered `200`, not `201`) and returned that run, as it stands, instead: nothing new
+    started. (A submit with a key is retried when connecting fails; if an attempt whose answer
+    was lost created the run, the retry finds it and says False.)
+    """
+
+    created: bool = field(kw_only=True)
+
+    @classmethod
+    def of(cls, run: RunInfo, *, created: bool) -> SubmittedRun:
+        """`run`, with whether the submit created it."""
+        return cls(**{f.name: getattr(run, f.name) for f in fields(RunInfo)}, created=created)
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,7 @@ from bosun.client.commands import (
     Send,
     Sleep,
 )
-from bosun.client.models import RunEvent, RunInfo, RunPage, outcome, rfc3339
-from bosun.client.sse import EventStreamDecoder
+from bosun.client.models import RunEvent, RunInfo, RunPage, SubmittedRun, outcome, rfc3339
 from bosun.errors import (
     BosunError,
     ConfigurationError,
@@ -37,7 +36,9 @@ from bosun.errors import (
 )
 from bosun.ids import check_identifier
 from bosun.problems import error_for
-from bosun.store.records import RunStatus
+from bosun.records import RunStatus
+from bosun.sse import EventStreamDecoder
+from bosun.version import __version__
 
 T = TypeVar("T")
 
@@ -52,14 +53,12 @@ class Operations:
     """The API's operations as flows, and how requests are built and answers read."""
 
     def __init__(self, url: str, api_key: str | None, timeout: float) -> None:
-        import bosun  # here, not at the top: `bosun` itself may import the client
-
         if not url.startswith(("http://", "https://")):
             raise ConfigurationError(f"{url!r} is not a server URL: use http(s)://host:port")
         self.url = url.rstrip("/")
         self.timeout = timeout
         self._headers = {
-            "User-Agent": f"bosun-client/{bosun.__version__}",
+            "User-Agent": f"bosun-client/{__version__}",
             "Accept": "application/json",
         }
         if api_key:
@@ -79,11 +78,12 @@ class Operations:
         deadline: float | timedelta | datetime | None = None,
         queue: str | None = None,
         webhook: str | None = None,
-    ) -> Flow[RunInfo]:
+    ) -> Flow[SubmittedRun]:
         """Submit a run of `workflow` with `input` (an object of named inputs or an array).
 
-        With an `idempotency_key` used before, the server returns that run instead (and the
-        request is safe to retry). `deadline` is seconds from now or a datetime.
+        With an `idempotency_key` used before, the server returns that run instead, with
+        `created` False (and the request is safe to retry). `deadline` is seconds from now or
+        a datetime.
         """
         if isinstance(deadline, timedelta):
             deadline = deadline.total_seconds()
@@ -105,7 +105,8 @@ class Operations:
             "POST", "/v1/runs", json={k: v for k, v in body.items() if v is not None}
         )
         response = yield from self._exchange(request, safe=idempotency_key is not None)
-        return RunInfo.from_json(_json(response))
+        run = RunInfo.from_json(_json(response))
+        return SubmittedRun.of(run, created=response.status_code == 201)  # 200: it existed
 
     @Operation
     def get(self, run_id: str) -> Flow[RunInfo]:
@@ -206,6 +207,28 @@ class Operations:
         yield from self._exchange(request, safe=False)
 
     @Operation
+    def approve(self, run_id: str, call_id: str) -> Flow[None]:
+        """Let the run's tool call `call_id`, which waits for approval, run as proposed.
+
+        `ApprovalNotFound` if no call waits under that id, `ApprovalDecided` if it was decided
+        already or timed out (the same for `reject` and `edit`)."""
+        yield from self._decide(run_id, call_id, {"decision": "approve"})
+
+    @Operation
+    def reject(self, run_id: str, call_id: str, *, message: str | None = None) -> Flow[None]:
+        """Refuse the tool call `call_id`: it does not run, and the model reads `message`."""
+        body: dict[str, Any] = {"decision": "reject"}
+        if message is not None:
+            body["message"] = message
+        yield from self._decide(run_id, call_id, body)
+
+    @Operation
+    def edit(self, run_id: str, call_id: str, arguments: dict[str, Any]) -> Flow[None]:
+        """Run the tool call `call_id` with `arguments` instead of the model's;
+        `InvalidRequest` if they do not fit the tool's schema (nothing is decided then)."""
+        yield from self._decide(run_id, call_id, {"decision": "edit", "arguments": arguments})
+
+    @Operation
     def cancel(self, run_id: str) -> Flow[builtins.list[str]]:
         """Cancel the run and its unfinished children; return the ids cancelled."""
         request = self._request("POST", _run_path(run_id, "cancel"))
@@ -247,6 +270,10 @@ class Operations:
         return body
 
     # -- shared steps -----------------------------------------------------------------------
+
+    def _decide(self, run_id: str, call_id: str, body: dict[str, Any]) -> Flow[None]:
+        path = _run_path(run_id, "approvals", quote(call_id, safe=""))
+        yield from self._exchange(self._request("POST", path, json=body), safe=False)
 
     def _get(self, run_id: str) -> Flow[RunInfo]:
         response = yield from self._exchange(self._request("GET", _run_path(run_id)))

@@ -1,6 +1,6 @@
 """Deployment files for an App: Compose, Helm values, Kubernetes manifests, serverless.
 
-`bosun deploy` (in `bosun.cli_deploy`) prints or writes them. The sources they start from,
+`bosun deploy` (in `bosun.cli.deploy`) prints or writes them. The sources they start from,
 the Compose bundle and the Helm chart, live in the repository's `deploy/` folder and ship
 inside the wheel (`bosun.deploy.files`).
 

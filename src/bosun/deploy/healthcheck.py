@@ -5,6 +5,7 @@
 default); `bosun worker … --metrics-port P` when its `/metrics` answers. A worker without a
 metrics port serves nothing to ask, so it is healthy while it runs; a hung worker loses its
 leases and its runs move on regardless. `BOSUN_HEALTHCHECK_URL` overrides the choice.
+A `/metrics` probe sends `BOSUN_METRICS_TOKEN` when it is set, as the process then requires.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import os
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
@@ -53,12 +55,20 @@ def _pid1_argv() -> list[str]:
     return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
 
 
-def check(url: str | None, timeout: float = 3.0) -> tuple[bool, str]:
-    """GET `url` and say whether it answered 2xx; no URL counts as healthy."""
+def check(
+    url: str | None, timeout: float = 3.0, metrics_token: str | None = None
+) -> tuple[bool, str]:
+    """GET `url` and say whether it answered 2xx; no URL counts as healthy.
+
+    `metrics_token` goes with a request for `/metrics`, as `Authorization: Bearer …`.
+    """
     if url is None:
         return True, "nothing to probe: healthy while running"
+    request = urllib.request.Request(url)
+    if metrics_token and urllib.parse.urlsplit(url).path == "/metrics":
+        request.add_header("Authorization", f"Bearer {metrics_token}")
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return 200 <= response.status < 300, f"{url}: HTTP {response.status}"
     except urllib.error.HTTPError as exc:
         return False, f"{url}: HTTP {exc.code}"
@@ -69,7 +79,7 @@ def check(url: str | None, timeout: float = 3.0) -> tuple[bool, str]:
 def main() -> int:
     """Exit 0 when healthy, 1 otherwise (Docker's HEALTHCHECK contract)."""
     url = os.environ.get("BOSUN_HEALTHCHECK_URL") or probe_url(_pid1_argv())
-    healthy, detail = check(url)
+    healthy, detail = check(url, metrics_token=os.environ.get("BOSUN_METRICS_TOKEN"))
     print(detail)
     return 0 if healthy else 1
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import yaml
 
-from bosun import __version__
 from bosun.deploy.files import chart_dir
 from bosun.errors import ConfigurationError
+from bosun.version import __version__
 
 DATABASE_SECRET = "bosun-database"
 GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}

@@ -14,8 +14,8 @@ from typing import Any
 
 import yaml
 
-from bosun import __version__
 from bosun.errors import ConfigurationError
+from bosun.version import __version__
 
 GRACE = 30
 # Past --max-seconds, time for the process to exit before the platform kills it.
@@ -25,6 +25,32 @@ LAMBDA_HANDLER = "bosun.serverless.lambda_handler.handler"
 # The handler keeps back at most this much of the invocation for closing and returning
 # (bosun.serverless.lambda_handler.MARGIN_MAX).
 LAMBDA_HANDLER_MARGIN = 10
+# The Secrets Manager secret whose SecretString is the database URL (Lambda), by default.
+DATABASE_SECRET = "bosun-database-url"
+# CloudFormation resolves it when it deploys the stack: the URL never appears in the template,
+# its parameters or the stack's events.
+DATABASE_URL_REFERENCE = {"Fn::Sub": "{{resolve:secretsmanager:${DatabaseSecret}:SecretString}}"}
+
+
+# The queue GPU steps use (bosun.deploy.compose.GPU_QUEUE): no serverless target here has
+# GPUs, so none serves it.
+GPU_QUEUE = "gpu"
+
+
+def cpu_queues(queues: list[str], target: str) -> list[str]:
+    """The queues a CPU-only target serves: all but `gpu`.
+
+    Raises:
+        ConfigurationError: the App has no other queue.
+    """
+    served = [q for q in queues if q != GPU_QUEUE]
+    if not served:
+        raise ConfigurationError(
+            f"the app's only queue is {GPU_QUEUE!r}, and {target} has no GPUs: deploy a GPU "
+            "pool instead (bosun deploy compose --gpu-pool gpu, helm --gpu-pool gpu, or "
+            "modal --gpu-queue gpu)"
+        )
+    return served
 
 
 def drain_args(app_ref: str, queues: list[str], max_seconds: int) -> list[str]:
@@ -43,10 +69,12 @@ def drain_args(app_ref: str, queues: list[str], max_seconds: int) -> list[str]:
 
 
 def cloud_run_job(app_ref: str, queues: list[str], max_seconds: int) -> dict[str, Any]:
-    """A Cloud Run job (`gcloud run jobs replace job.yaml`) running the drain-mode worker.
+    """A Cloud Run job (`gcloud run jobs replace job.yaml`) running the drain-mode worker,
+    serving every queue but `gpu` (`cpu_queues`).
 
     The database URL comes from the Secret Manager secret `bosun-database-url`.
     """
+    queues = cpu_queues(queues, "this Cloud Run job")
     container = {
         "name": "worker",
         "image": f"bosun:{__version__}",
@@ -90,10 +118,16 @@ def lambda_template(app_ref: str, queues: list[str], max_seconds: int) -> dict[s
     EventBridge starts it every minute; its handler (`bosun.serverless.lambda_handler`)
     reads BOSUN_APP, BOSUN_QUEUES and BOSUN_DATABASE_URL, and drains for the time the
     invocation has left: the function's timeout is `max_seconds` plus the handler's margin.
+    The database URL comes from a Secrets Manager secret (parameter `DatabaseSecret`, by
+    default `bosun-database-url`) through a dynamic reference, resolved at deploy time.
+
+    Every queue but `gpu` is served (`cpu_queues`).
 
     Raises:
-        ConfigurationError: the budget does not fit Lambda's 15-minute limit.
+        ConfigurationError: the budget does not fit Lambda's 15-minute limit, or the App has
+            only the `gpu` queue.
     """
+    queues = cpu_queues(queues, "Lambda")
     timeout = max_seconds + LAMBDA_HANDLER_MARGIN
     if timeout > LAMBDA_TIMEOUT_LIMIT:
         most = LAMBDA_TIMEOUT_LIMIT - LAMBDA_HANDLER_MARGIN
@@ -117,7 +151,7 @@ def lambda_template(app_ref: str, queues: list[str], max_seconds: int) -> dict[s
                     "BOSUN_APP": app_ref,
                     "BOSUN_QUEUES": ",".join(queues),
                     "BOSUN_VERSION": __version__,
-                    "BOSUN_DATABASE_URL": {"Ref": "DatabaseUrl"},
+                    "BOSUN_DATABASE_URL": dict(DATABASE_URL_REFERENCE),
                 }
             },
             "Events": {"Drain": {"Type": "Schedule", "Properties": {"Schedule": "rate(1 minute)"}}},
@@ -132,10 +166,11 @@ def lambda_template(app_ref: str, queues: list[str], max_seconds: int) -> dict[s
                 "Type": "String",
                 "Description": "ECR image of bosun with the app and awslambdaric installed",
             },
-            "DatabaseUrl": {
+            "DatabaseSecret": {
                 "Type": "String",
-                "NoEcho": True,
-                "Description": "postgresql://USER:PASSWORD@HOST:5432/DB",
+                "Default": DATABASE_SECRET,
+                "Description": "Name or ARN of the Secrets Manager secret whose SecretString "
+                "is the database URL (postgresql://USER:PASSWORD@HOST:5432/DB)",
             },
         },
         "Resources": {"Worker": function},

@@ -20,12 +20,12 @@ import traceback
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bosun import serde
+from bosun import events, serde
 from bosun.engine.control import Abandon, Release, Suspend
 from bosun.engine.definitions import StepDef, WorkflowDef
+from bosun.engine.extensions import Extensions
 from bosun.engine.hooks import NULL_OBSERVER, RunObserver
 from bosun.errors import (
     ChildFailed,
@@ -37,8 +37,7 @@ from bosun.errors import (
     StoreError,
     StoreUnavailable,
 )
-from bosun.store import events
-from bosun.store.records import ClaimedRun, EntryKind, JournalEntry, NewRun, Progress
+from bosun.records import ClaimedRun, EntryKind, JournalEntry, Lease, NewRun, Progress
 
 if TYPE_CHECKING:
     from bosun.buckets import RateLimit
@@ -117,15 +116,38 @@ class RunEnvironment:
     # Called when a run's code is done and only the write of its outcome is left: the
     # worker may give its slot to another run while that write commits.
     settling: Callable[[str], None] = lambda _run_id: None
-    # The App's model aliases (`bosun.agents.registry.Models`), for `ctx.llm`.
-    models: Any = None
-    # Tenant budgets (`bosun.agents.budget.Budget`) by tenant; None is every tenant's.
-    tenant_budgets: Mapping[str | None, Any] = field(default_factory=dict)
     # Metrics, traces and log context of what this worker executes (`bosun.observe`).
     observer: RunObserver = NULL_OBSERVER
-    # Where session workspaces live (`bosun.sandbox.workspace`): the App's set, which tool
-    # calls add to and the worker sweeps of deleted sessions' workspaces.
-    workspace_roots: set[Path] = field(default_factory=set)
+    # What plug-ins give runs, each under its own typed key (`bosun.engine.extensions`):
+    # the agents' model aliases and tenant budgets, the sandbox's workspace roots…
+    extensions: Extensions = field(default_factory=Extensions)
+    # What a workflow is handed as its first argument (`bosun.Context`, which adds the
+    # plug-ins' parts); the engine's own `WorkflowContext` when None.
+    context: Callable[[Execution], object] | None = None
+
+
+async def save_progress(env: RunEnvironment, lease: Lease, progress: Progress) -> None:
+    """Make `progress` of the run `lease` holds durable, fenced by the lease, retrying while
+    the database is unreachable (see `Execution.flush`).
+
+    Raises:
+        Abandon: the lease is lost, the database refused the write, or stayed out of reach
+            for `FLUSH_PATIENCE` seconds.
+    """
+    delay, waited = 0.05, 0.0
+    while True:
+        try:
+            await env.store.save_progress(lease, progress, env.lease_ttl)
+            return
+        except StoreUnavailable as exc:
+            if waited >= FLUSH_PATIENCE:
+                raise Abandon(exc) from exc
+            log.warning("run %s: cannot record progress (%s); retrying", lease.run_id, exc)
+            await asyncio.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, 2.0)
+        except StoreError as exc:  # LeaseLost, or a write the database refused
+            raise Abandon(exc) from exc
 
 
 class Execution:
@@ -179,26 +201,17 @@ class Execution:
         if not self.pending:
             return
         progress, self.pending = self.pending, Progress()
-        delay, waited = 0.05, 0.0
-        while True:
-            try:
-                await self.env.store.save_progress(self.lease, progress, self.env.lease_ttl)
-                return
-            except StoreUnavailable as exc:
-                if waited >= FLUSH_PATIENCE:
-                    raise Abandon(exc) from exc
-                log.warning("run %s: cannot record progress (%s); retrying", self.run.id, exc)
-                await asyncio.sleep(delay)
-                waited += delay
-                delay = min(delay * 2, 2.0)
-            except StoreError as exc:  # LeaseLost, or a write the database refused
-                raise Abandon(exc) from exc
+        await save_progress(self.env, self.lease, progress)
 
     def recorded_next(self) -> JournalEntry | None:
         """The journal entry at the position the next operation will take, if any (so code
         can tell a replayed operation from a new one before making it)."""
+        return self.journal.get(self.next_position())
+
+    def next_position(self) -> str:
+        """The position the next operation will take (the same on every replay)."""
         cursor = current_cursor.get()
-        return self.journal.get(f"{cursor.prefix}{cursor.count + 1}")
+        return f"{cursor.prefix}{cursor.count + 1}"
 
     def unvisited(self) -> list[JournalEntry]:
         return [e for s, e in self.journal.items() if s not in self.visited and e.kind != "version"]
@@ -398,7 +411,12 @@ class Execution:
             )
         raise Suspend(wake_at)
 
-    async def wait_for_signal(self, name: str, timeout: float | None) -> Any:
+    async def wait_for_signal(
+        self, name: str, timeout: float | None, request: str | None = None
+    ) -> Any:
+        """Wait for the next signal `name`; `request` (JSON) is what the run asks for, kept
+        as the waiting entry's output so that readers of the journal can show it (a tool
+        call awaiting approval) until the signal's payload replaces it."""
         seq, entry = self._position("signal", name)
         now = time.time()
         deadline = None if timeout is None else now + timeout
@@ -440,7 +458,15 @@ class Execution:
             raise SignalTimeout(f"no signal {name!r} arrived before the timeout")
         if entry is None:
             self.record(
-                JournalEntry(seq, "signal", name, "waiting", wake_at=deadline, started_at=now)
+                JournalEntry(
+                    seq,
+                    "signal",
+                    name,
+                    "waiting",
+                    output=request,
+                    wake_at=deadline,
+                    started_at=now,
+                )
             )
         raise Suspend(deadline)
 

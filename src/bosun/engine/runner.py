@@ -8,13 +8,21 @@ import logging
 import time
 import uuid
 
-from bosun.context import Context
+from bosun import events
+from bosun.engine.context import WorkflowContext
 from bosun.engine.control import Abandon, Release, Suspend
-from bosun.engine.execution import Cursor, Execution, current_cursor, current_execution, error_dict
+from bosun.engine.execution import (
+    Cursor,
+    Execution,
+    RunEnvironment,
+    current_cursor,
+    current_execution,
+    error_dict,
+    save_progress,
+)
 from bosun.engine.hooks import current_observer
 from bosun.errors import DeadlineExceeded, DeterminismError, LeaseLost
-from bosun.store import events
-from bosun.store.records import NewRun, Outcome, RunRecord
+from bosun.records import ClaimedRun, NewRun, Outcome, Progress, RunRecord
 
 log = logging.getLogger("bosun.engine")
 WEBHOOK_WORKFLOW = "bosun.webhook"
@@ -69,13 +77,40 @@ async def _settle(execution: Execution) -> Outcome | None:
         await execution.flush()
         return outcome
     except Abandon as abandon:
-        if isinstance(abandon.reason, LeaseLost):
-            log.warning("run %s: %s; another worker owns it now", run.id, abandon.reason)
-        else:
-            log.error(
-                "run %s: abandoned, it resumes when its lease lapses: %s", run.id, abandon.reason
-            )
+        _abandoned(run.id, abandon)
         return None
+
+
+async def hand_back(claimed: ClaimedRun, env: RunEnvironment, reason: Exception) -> Outcome | None:
+    """Give a claimed run back to the queue without executing it, as a draining worker does,
+    for a worker that cannot execute it (its workflow is unknown here: another worker may
+    know it, so the run never fails for what this one lacks).
+
+    Written and observed like any execution's outcome (`release`); returns it once durable,
+    or None if the write was abandoned (the lease lapses instead). Never raises for the run.
+    """
+    log.error("run %s handed back: %s", claimed.run.id, reason)
+    observer = env.observer
+    current_observer.set(observer)
+    observer.execution_started(claimed)
+    outcome: Outcome | None = None
+    try:
+        env.settling(claimed.run.id)
+        await save_progress(env, claimed.lease, Progress(outcome=Outcome("release")))
+        outcome = Outcome("release")
+        return outcome
+    except Abandon as abandon:
+        _abandoned(claimed.run.id, abandon)
+        return None
+    finally:
+        observer.execution_finished(claimed, outcome)
+
+
+def _abandoned(run_id: str, abandon: Abandon) -> None:
+    if isinstance(abandon.reason, LeaseLost):
+        log.warning("run %s: %s; another worker owns it now", run_id, abandon.reason)
+    else:
+        log.error("run %s: abandoned, it resumes when its lease lapses: %s", run_id, abandon.reason)
 
 
 async def _outcome(execution: Execution) -> Outcome:
@@ -84,12 +119,13 @@ async def _outcome(execution: Execution) -> Outcome:
         if run.deadline is not None and time.time() >= run.deadline:
             raise DeadlineExceeded(f"run {run.id} passed its deadline")
         kwargs = wf.decode_input(run.input)
+        ctx = (execution.env.context or WorkflowContext)(execution)
         if run.deadline is None:
-            result = await wf.fn(Context(execution), **kwargs)
+            result = await wf.fn(ctx, **kwargs)
         else:
             try:
                 async with asyncio.timeout(max(run.deadline - time.time(), 0)):
-                    result = await wf.fn(Context(execution), **kwargs)
+                    result = await wf.fn(ctx, **kwargs)
             except TimeoutError as exc:
                 raise DeadlineExceeded(f"run {run.id} passed its deadline") from exc
         leftover = execution.unvisited()

@@ -23,7 +23,7 @@ from bosun.observe.tracecontext import TraceParent, parse_traceparent
 
 if TYPE_CHECKING:
     from bosun.observe.tracing import Tracing
-    from bosun.store.records import RunRecord
+    from bosun.records import RunRecord
 
 __all__ = ["Metrics", "Observability", "Observer", "TraceParent", "parse_traceparent"]
 

@@ -14,7 +14,7 @@ import logging
 import socket
 from collections.abc import AsyncIterator, Generator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -27,12 +27,27 @@ from bosun.errors import ConfigurationError
 from bosun.problems import PROBLEM_CONTENT_TYPE, problem
 
 if TYPE_CHECKING:
-    from bosun.app import App
+    from bosun.observe import Observability
+    from bosun.observe.metrics import ScrapedStore
+
 
 log = logging.getLogger("bosun.observe")
 
 
-async def scrape(app: App, authorization: str | None, token: str | None) -> Response:
+class Scraped(Protocol):
+    """What `/metrics` reads of the App (`bosun.app.App` is one; this module never imports
+    it): its metrics, the store its queue depths come from, and the queues it declares."""
+
+    @property
+    def observability(self) -> Observability: ...
+
+    @property
+    def store(self) -> ScrapedStore: ...
+
+    def declared_queues(self) -> set[str]: ...
+
+
+async def scrape(app: Scraped, authorization: str | None, token: str | None) -> Response:
     """The App's metrics in Prometheus' text format, or 401 when `token` is set and the
     request does not carry it."""
     expected = f"Bearer {token}".encode()
@@ -50,12 +65,12 @@ async def scrape(app: App, authorization: str | None, token: str | None) -> Resp
             headers={"WWW-Authenticate": "Bearer"},
         )
     metrics = app.observability.metrics
-    await metrics.refresh_queues(app.store)
+    await metrics.refresh_queues(app.store, app.declared_queues())
     return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
 def serve_metrics(
-    app: App, host: str, port: int | None, token: str | None = None
+    app: Scraped, host: str, port: int | None, token: str | None = None
 ) -> contextlib.AbstractAsyncContextManager[str | None]:
     """`metrics_server(app, host, port, token)`, or nothing when `port` is None."""
     if port is None:
@@ -73,7 +88,7 @@ class _Server(uvicorn.Server):
 
 @asynccontextmanager
 async def metrics_server(
-    app: App, host: str, port: int, token: str | None = None
+    app: Scraped, host: str, port: int, token: str | None = None
 ) -> AsyncIterator[str]:
     """Serve the App's `/metrics` on `host:port` while the block runs; yields its URL.
 

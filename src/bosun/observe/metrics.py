@@ -12,8 +12,8 @@ from __future__ import annotations
 import logging
 import time
 import weakref
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -22,8 +22,12 @@ from prometheus_client.registry import Collector
 from bosun.errors import StoreError
 
 if TYPE_CHECKING:
-    from bosun.store.base import Store
-    from bosun.store.records import QueueStats, UnservedWork
+    from bosun.records import QueueStats, UnservedWork
+    from bosun.store import MemoryStore, QueueStore
+
+    class ScrapedStore(QueueStore, MemoryStore, Protocol):
+        """What a scrape reads: the queues' depths and the memory search path."""
+
 
 log = logging.getLogger("bosun.observe")
 
@@ -117,9 +121,12 @@ class Metrics:
         registry.register(self.queues)
         registry.register(self.slots)
 
-    async def refresh_queues(self, store: Store) -> None:
-        """Read the queues' depths from `store` unless the last reading is recent enough."""
-        await self.queues.refresh(store)
+    async def refresh_queues(self, store: ScrapedStore, known: Iterable[str] = ()) -> None:
+        """Read the queues' depths from `store` unless the last reading is recent enough.
+        Every known queue (`Store.queue_stats`; `known`: those the App declares) has its
+        series, at 0 when empty, so a queue neither vanishes when it empties nor appears
+        only with its first run."""
+        await self.queues.refresh(store, known)
 
     def names(self) -> set[str]:
         """Every sample name this registry can expose (`bosun_runs_finished_total`,
@@ -145,9 +152,10 @@ class QueueCollector(Collector):
         self.max_age = max_age
         self._stats: list[QueueStats] = []
         self._unserved: list[UnservedWork] = []
+        self._memory_search: str | None = None
         self._read_at = float("-inf")
 
-    async def refresh(self, store: Store) -> None:
+    async def refresh(self, store: ScrapedStore, known: Iterable[str] = ()) -> None:
         now = time.monotonic()
         if now - self._read_at < self.max_age:
             return
@@ -155,8 +163,9 @@ class QueueCollector(Collector):
         # previous reading instead of querying too.
         previous, self._read_at = self._read_at, now
         try:
-            self._stats = await store.queue_stats()
+            self._stats = await store.queue_stats(known=known)
             self._unserved = await store.unserved_work(time.time())
+            self._memory_search = await store.memory_search_path()
         except StoreError as exc:
             self._read_at = previous
             log.warning("could not read queue depths for /metrics (serving the last): %s", exc)
@@ -190,6 +199,14 @@ class QueueCollector(Collector):
         for work in self._unserved:
             unserved.add_metric([work.queue, work.workflow], work.ready)
         yield unserved
+        memory = GaugeMetricFamily(
+            "bosun_memory_search",
+            "1 for how this database searches memories: pgvector (HNSW index) or exact.",
+            labels=["path"],
+        )
+        if self._memory_search is not None:
+            memory.add_metric([self._memory_search], 1)
+        yield memory
 
 
 class SlotCollector(Collector):

@@ -10,9 +10,9 @@ from bosun.engine.hooks import LlmCall, StepStatus
 from bosun.observe.metrics import Metrics, SlotCounter
 
 if TYPE_CHECKING:
-    from bosun.engine.hooks import ObservedExecution
+    from bosun.engine.hooks import AgentInvocation, ObservedExecution
     from bosun.observe.tracing import StepSpan, Tracing
-    from bosun.store.records import Outcome
+    from bosun.records import Outcome
 
 # What an execution's outcome means for the run: its status when the run is over.
 FINAL_STATUS = {"complete": "completed", "fail": "failed", "block": "blocked"}
@@ -95,6 +95,15 @@ class Observer:
         metrics.llm_cost.labels(call.model, tenant).inc(call.cost)
         if self.tracing is not None:
             self.tracing.llm_called(call)
+
+    def agent_started(self, execution: ObservedExecution, agent: AgentInvocation) -> object:
+        if self.tracing is None:
+            return None
+        return self.tracing.agent_started(execution, agent)
+
+    def agent_finished(self, started: object, error: BaseException | None, *, done: bool) -> None:
+        if started is not None and self.tracing is not None:
+            self.tracing.agent_finished(started, error, done=done)
 
     def sandbox_ran(self, backend: str, outcome: str, seconds: float) -> None:
         self.metrics.sandbox_runs.labels(backend, outcome).inc()

@@ -82,3 +82,10 @@ def run_trace(run_id: str, traceparent: str | None) -> RunTrace:
         return RunTrace(parent.trace_id, root, parent)
     trace_id = run_id if _HEX32.match(run_id) and run_id != _ZERO_TRACE else digest[16:48]
     return RunTrace(trace_id, root, None)
+
+
+def span_id_for(run_id: str, label: str) -> str:
+    """A span id of run `run_id` that every worker derives alike (16 hex digits): for a span
+    sent once by whichever worker ends what it stands for, such as an agent's invocation."""
+    digest = hashlib.sha256(f"bosun-span:{run_id}:{label}".encode()).hexdigest()[:16]
+    return digest if digest != _ZERO_SPAN else "1".rjust(16, "0")

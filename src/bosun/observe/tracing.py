@@ -8,6 +8,15 @@ root span, so that none is orphaned when a worker dies mid-run:
   handed back or abandoned), with the worker's name: suspensions show as gaps between them.
 - `step <name>`, `chat <model>` (LLM calls, with the GenAI semantic conventions' attributes)
   and `execute_tool <name>`: one per executed attempt; replayed steps make none.
+- `invoke_agent <name>`: one per `bosun.Agent.run`, the parent of the chat and tool spans made
+  while it runs. Like the root, it has ids every worker derives alike (from the run and the
+  agent's journal position) and is sent once, by the worker that sees the agent return or
+  fail, from the time its first journal entry started: a suspension or a dead worker leaves
+  its children a parent that arrives later, never none.
+
+Message content (prompts, answers, tool arguments) goes on the chat spans only when
+`OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true`, as the GenAI conventions'
+`gen_ai.input.messages`, `gen_ai.output.messages` and `gen_ai.system_instructions`.
 
 This module imports OpenTelemetry's SDK; import it only when tracing is on.
 """
@@ -16,6 +25,7 @@ from __future__ import annotations
 
 import contextvars
 import importlib
+import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -36,15 +46,18 @@ from opentelemetry.sdk.trace.sampling import Decision
 from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, Status, StatusCode
 from opentelemetry.trace import TraceFlags as OtelTraceFlags
 
-import bosun
 from bosun.errors import ConfigurationError
-from bosun.observe.tracecontext import RunTrace, run_trace
+from bosun.observe.tracecontext import RunTrace, run_trace, span_id_for
+from bosun.version import __version__
 
 if TYPE_CHECKING:
-    from bosun.engine.hooks import LlmCall, ObservedExecution, StepStatus
-    from bosun.store.records import Outcome, RunRecord
+    from bosun.engine.hooks import AgentInvocation, LlmCall, ObservedExecution, StepStatus
+    from bosun.records import Outcome, RunRecord
 
 log = logging.getLogger("bosun.observe")
+
+# The variable OpenTelemetry's GenAI instrumentations read to opt in to message content.
+CAPTURE_CONTENT = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 
 # Per task: the run being executed (its trace and the segment span), the step in flight.
 _run: contextvars.ContextVar[_RunSpans | None] = contextvars.ContextVar(
@@ -52,6 +65,10 @@ _run: contextvars.ContextVar[_RunSpans | None] = contextvars.ContextVar(
 )
 _step: contextvars.ContextVar[trace.Span | None] = contextvars.ContextVar(
     "bosun_trace_step", default=None
+)
+# Per task: the agent invocation in flight, the parent of the chat and tool spans it makes.
+_agent: contextvars.ContextVar[_AgentSpan | None] = contextvars.ContextVar(
+    "bosun_trace_agent", default=None
 )
 # Ids the next span must take (the run's root span has fixed ones).
 _chosen_ids: contextvars.ContextVar[tuple[int, int] | None] = contextvars.ContextVar(
@@ -78,6 +95,27 @@ class _RunSpans:
 
 
 @dataclass
+class _AgentSpan:
+    agent: AgentInvocation
+    trace_id: int
+    span_id: int
+    parent: otel_context.Context  # a context whose current span is the agent's (remote)
+    run: _RunSpans
+
+
+@dataclass
+class AgentToken:
+    """What `agent_started` hands back: the invocation, and the context token to restore."""
+
+    span: _AgentSpan
+    token: contextvars.Token[_AgentSpan | None]
+
+
+# gen_ai.provider.name of bosun's provider kinds (the conventions' well-known values).
+_PROVIDER_NAMES = {"gemini": "gcp.gemini", "bedrock": "aws.bedrock"}
+
+
+@dataclass
 class StepSpan:
     """A step's span and the context token to restore when it ends."""
 
@@ -95,17 +133,25 @@ class Tracing:
             as it ends.
         service_name: the `service.name` resource attribute, unless `OTEL_SERVICE_NAME` or
             `OTEL_RESOURCE_ATTRIBUTES` give one.
+        capture_content: put the messages of model calls on their spans (opt-in: they may
+            hold personal data).
     """
 
     def __init__(
-        self, exporter: SpanExporter, *, batch: bool = True, service_name: str = "bosun"
+        self,
+        exporter: SpanExporter,
+        *,
+        batch: bool = True,
+        service_name: str = "bosun",
+        capture_content: bool = False,
     ) -> None:
+        self.capture_content = capture_content
         resource = Resource.create()
         if str(resource.attributes.get(SERVICE_NAME, "")).startswith("unknown_service"):
             resource = resource.merge(Resource({SERVICE_NAME: service_name}))
         # Sampler from OTEL_TRACES_SAMPLER (default: parent-based, always on).
         self.provider = TracerProvider(resource=resource, id_generator=_ChosenIds())
-        self.tracer = self.provider.get_tracer("bosun", bosun.__version__)
+        self.tracer = self.provider.get_tracer("bosun", __version__)
         self.add_exporter(exporter, batch=batch)
 
     def add_exporter(self, exporter: SpanExporter, *, batch: bool = True) -> None:
@@ -130,10 +176,13 @@ class Tracing:
         if not names:
             return None
         tracing: Tracing | None = None
+        capture = environ.get(CAPTURE_CONTENT, "").strip().lower() == "true"
         for name in names:
             exporter, batch = _exporter(name, environ)
             if tracing is None:
-                tracing = cls(exporter, batch=batch, service_name=service_name)
+                tracing = cls(
+                    exporter, batch=batch, service_name=service_name, capture_content=capture
+                )
             else:
                 tracing.add_exporter(exporter, batch=batch)
         return tracing
@@ -186,6 +235,12 @@ class Tracing:
             "bosun.step.attempt": attempt,
         }
         span_kind = SpanKind.INTERNAL
+        parent = spans.parent
+        agent = _agent.get()
+        if agent is not None and agent.run is spans:
+            parent = agent.parent
+            if kind in ("llm", "tool"):
+                attributes["gen_ai.agent.name"] = agent.agent.name
         if kind == "llm":
             title = f"chat {name.removeprefix('llm:')}"
             attributes["gen_ai.operation.name"] = "chat"
@@ -197,9 +252,7 @@ class Tracing:
             attributes["gen_ai.tool.name"] = tool
         else:
             title = f"step {name}"
-        span = self.tracer.start_span(
-            title, context=spans.parent, kind=span_kind, attributes=attributes
-        )
+        span = self.tracer.start_span(title, context=parent, kind=span_kind, attributes=attributes)
         _step.set(span)
         # Spans that code inside the step makes (an instrumented HTTP client) nest under it.
         token = otel_context.attach(trace.set_span_in_context(span))
@@ -222,18 +275,78 @@ class Tracing:
         if span is None:
             return
         span.update_name(f"chat {call.model}")
-        span.set_attributes(
-            {
-                "gen_ai.system": call.provider,
-                "gen_ai.provider.name": call.provider,
-                "gen_ai.request.model": call.model,
-                "gen_ai.usage.input_tokens": call.input_tokens,
-                "gen_ai.usage.output_tokens": call.output_tokens,
-                "bosun.llm.alias": call.alias,
-                "bosun.llm.cached_input_tokens": call.cached_tokens,
-                "bosun.llm.cost_usd": call.cost,
-            }
-        )
+        provider = _PROVIDER_NAMES.get(call.provider, call.provider)
+        attributes: dict[str, Any] = {
+            "gen_ai.system": provider,
+            "gen_ai.provider.name": provider,
+            "gen_ai.request.model": call.model,
+            "gen_ai.response.model": call.response_model or call.model,
+            "gen_ai.usage.input_tokens": call.input_tokens,
+            "gen_ai.usage.output_tokens": call.output_tokens,
+            "gen_ai.usage.cache_read.input_tokens": call.cached_tokens,
+            "gen_ai.usage.cache_creation.input_tokens": call.cache_write_tokens,
+            "bosun.llm.alias": call.alias,
+            "bosun.llm.cached_input_tokens": call.cached_tokens,
+            "bosun.llm.cost_usd": call.cost,
+        }
+        if call.response_id:
+            attributes["gen_ai.response.id"] = call.response_id
+        if call.finish_reason:
+            attributes["gen_ai.response.finish_reasons"] = [call.finish_reason]
+        if call.temperature is not None:
+            attributes["gen_ai.request.temperature"] = call.temperature
+        if call.max_tokens is not None:
+            attributes["gen_ai.request.max_tokens"] = call.max_tokens
+        if self.capture_content and call.content is not None:
+            content = call.content()
+            if content.system_instructions:
+                attributes["gen_ai.system_instructions"] = _json(content.system_instructions)
+            attributes["gen_ai.input.messages"] = _json(content.input_messages)
+            attributes["gen_ai.output.messages"] = _json(content.output_messages)
+        span.set_attributes(attributes)
+
+    # -- agents ---------------------------------------------------------------------------
+
+    def agent_started(self, execution: ObservedExecution, agent: AgentInvocation) -> object:
+        spans = _run.get()
+        if spans is None:
+            return None
+        ids = run_trace(execution.run.id, execution.run.traceparent)
+        root = trace.get_current_span(spans.parent).get_span_context()
+        trace_id = int(ids.trace_id, 16)
+        span_id = int(span_id_for(execution.run.id, f"agent@{agent.position}"), 16)
+        here = SpanContext(trace_id, span_id, is_remote=True, trace_flags=root.trace_flags)
+        parent = trace.set_span_in_context(NonRecordingSpan(here))
+        state = _AgentSpan(agent, trace_id, span_id, parent, spans)
+        return AgentToken(state, _agent.set(state))
+
+    def agent_finished(self, started: object, error: BaseException | None, *, done: bool) -> None:
+        assert isinstance(started, AgentToken)
+        _agent.reset(started.token)
+        if not done:
+            return  # the worker that sees it end sends its span
+        state = started.span
+        token = _chosen_ids.set((state.trace_id, state.span_id))
+        try:
+            span = self.tracer.start_span(
+                f"invoke_agent {state.agent.name}",
+                context=state.run.parent,
+                kind=SpanKind.INTERNAL,
+                start_time=int(state.agent.started_at * 1e9),
+                attributes={
+                    "gen_ai.operation.name": "invoke_agent",
+                    "gen_ai.agent.name": state.agent.name,
+                    "bosun.llm.alias": state.agent.model,
+                    "bosun.agent.position": state.agent.position,
+                    "bosun.agent.resumed": state.agent.resumed,
+                },
+            )
+        finally:
+            _chosen_ids.reset(token)
+        if error is not None:
+            span.record_exception(error)
+            span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
+        span.end()
 
     # -- the run's root span --------------------------------------------------------------
 
@@ -288,6 +401,10 @@ class Tracing:
             trace_flags=OtelTraceFlags(OtelTraceFlags.SAMPLED if sampled else 0),
         )
         return trace.set_span_in_context(NonRecordingSpan(root))
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
 def _exporter(name: str, environ: Mapping[str, str]) -> tuple[SpanExporter, bool]:

@@ -1,8 +1,11 @@
 """Rank the architectures for a profile and recommend one, with reasons.
 
-The ranking puts first what can run the profile and meets its p95 wait target, cheapest
-total first, where the total is the monthly bill plus the engineer hours to run it (a
-cluster with no platform team is not cheap). Infeasible architectures come last, with why.
+The ranking puts first what `bosun deploy` can set up, runs the profile and meets its p95
+wait target, cheapest total first, where the total is the monthly bill plus the engineer
+hours to run it (a cluster with no platform team is not cheap). Architectures bosun cannot
+deploy (a managed workflow service, an always-on container service, a GPU variant no
+deploy target writes yet) are ranked apart, for comparison only, and never recommended.
+Infeasible architectures come last, with why.
 """
 
 from __future__ import annotations
@@ -66,7 +69,7 @@ def advise(
         )
     target = profile.targets.p95_wait_s
     ranked = sorted(estimates, key=lambda e: _rank_key(e, target))
-    best = ranked[0] if ranked[0].feasible else None
+    best = ranked[0] if ranked[0].feasible and ranked[0].deployable else None
     return Advice(
         profile=profile.model_dump(mode="json"),
         workload={
@@ -80,13 +83,21 @@ def advise(
         recommendation=best,
         reasons=_reasons(best, ranked, profile),
         deploy_command=best.deploy_command if best else None,
-        deploy_note=best.deploy_note if best else "nothing can run this profile as described",
+        deploy_note=best.deploy_note if best else _nothing(ranked),
     )
+
+
+def _nothing(ranked: list[Estimate]) -> str:
+    if any(e.feasible for e in ranked):
+        return "nothing bosun deploy sets up can run this profile as described"
+    return "nothing can run this profile as described"
 
 
 def _rank_key(e: Estimate, target: float) -> tuple[int, float]:
     if not e.feasible:
-        return 2, e.monthly_usd
+        return 3, e.monthly_usd
+    if not e.deployable:
+        return 2, e.total_usd
     return (0 if e.p95_wait_s <= target else 1), e.total_usd
 
 
@@ -97,29 +108,39 @@ def _money(x: float) -> str:
 def _reasons(best: Estimate | None, ranked: list[Estimate], profile: Profile) -> list[str]:
     target = profile.targets.p95_wait_s
     feasible = [e for e in ranked if e.feasible]
+    deployable = [e for e in feasible if e.deployable]
     if best is None:
-        return ["no architecture can run this profile:", *_ruled_out(ranked)]
+        why = "no architecture bosun deploys can run this profile:"
+        return [why if feasible else "no architecture can run this profile:", *_ruled_out(ranked)]
     reasons = [
         f"{best.label}: {_money(best.monthly_usd)} a month plus about {best.ops_hours:.0f} "
         f"engineer hours ({_money(best.ops_usd)}), the lowest total of the "
-        f"{len(feasible)} architectures that can run this workload",
+        f"{len(deployable)} architectures bosun deploys that can run this workload",
         f"p95 queue wait {best.p95_wait_s:.1f} s "
         + (
             f"(target {target:.0f} s)"
             if best.p95_wait_s <= target
-            else f"misses the {target:.0f} s target, as every architecture does"
+            else f"misses the {target:.0f} s target, as every architecture bosun deploys does"
         ),
     ]
-    cheapest = min(feasible, key=lambda e: e.monthly_usd)
+    cheapest = min(deployable, key=lambda e: e.monthly_usd)
     if cheapest.key != best.key:
-        why = "its engineer hours" if cheapest.p95_wait_s <= target else "its queue wait"
+        why = "its engineer hours make" if cheapest.p95_wait_s <= target else "its queue wait makes"
         reasons.append(
             f"{cheapest.label} has the lowest bill ({_money(cheapest.monthly_usd)}) but "
-            f"{why} make it the worse choice overall"
+            f"{why} it the worse choice overall"
         )
-    runner = next((e for e in ranked[1:] if e.feasible), None)
+    runner = next((e for e in ranked[1:] if e.feasible and e.deployable), None)
     if runner is not None:
         reasons.append(f"next best: {runner.label} at {_money(runner.total_usd)} in total")
+    apart = [e for e in feasible if not e.deployable and e.total_usd < best.total_usd]
+    for e in apart:
+        if e.key == "lambda-plain":
+            continue
+        reasons.append(
+            f"{e.label} would total {_money(e.total_usd)}, but bosun cannot deploy it, so it "
+            f"is compared only: {e.deploy_note}"
+        )
     reasons += _bosun_effects(best, ranked)
     return reasons + _ruled_out(ranked)
 
@@ -129,7 +150,7 @@ def _bosun_effects(best: Estimate, ranked: list[Estimate]) -> list[str]:
     if best.serverless and best.reruns_per_month and plain is not None:
         return [
             f"bosun's drain mode carries long runs across invocations "
-            f"({best.reruns_per_month:,.0f} re-invocations a month); without durable steps "
+            f"({best.reruns_per_month:,.0f} hand-backs a month); without durable steps "
             f"{plain.failed_per_month:,.0f} runs a month would fail on plain Lambda"
         ]
     if best.key == "kubernetes-keda":

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 
-from bosun.plan.arch_serverless import AwsLambda
 from bosun.plan.arch_servers import ManagedContainers
 from bosun.plan.model import Architecture, Cost, Setup, Usage
 from bosun.plan.prices import Prices
@@ -17,6 +16,7 @@ from bosun.plan.profile import Profile
 from bosun.plan.simulate import PoolSpec
 
 REPLACES = "a managed workflow service replaces bosun: no bosun deploy command"
+MIN_MEMORY_GB = 0.128  # Lambda's smallest function
 REWRITE = "replaces bosun: workflows are rewritten for its SDK or state-machine language"
 
 
@@ -73,9 +73,6 @@ class StepFunctions(Architecture):
     serverless = True
     replaces_bosun = True
 
-    def __init__(self) -> None:
-        self._lambda = AwsLambda()
-
     def setup(self, profile: Profile, prices: Prices) -> Setup:
         lam = prices.aws_lambda
         sf = prices.step_functions
@@ -99,14 +96,19 @@ class StepFunctions(Architecture):
             start_s=lam.cold_start_s,
             idle_s=lam.keep_warm_s,
         )
-        memory = self._lambda.setup(profile, prices).settings["memory_gb"]
+        # One step per task: a process and one run, and a vCPU share for its CPU.
+        runs = profile.runs
+        memory = round(max(MIN_MEMORY_GB, runs.function_memory_gb, runs.cpu * lam.gb_per_vcpu), 3)
         return Setup(cpu=pool, step_pieces=True, settings={"memory_gb": memory}, problems=problems)
 
     def cost(self, profile: Profile, prices: Prices, setup: Setup, usage: Usage) -> Cost:
         sf = prices.step_functions
-        compute = self._lambda.cost(profile, prices, setup, usage)
+        lam = prices.aws_lambda
+        gb_s = setup.settings["memory_gb"] * lam.gb_second_usd
         compute = Cost(
-            compute.compute, compute.idle, compute.fees - prices.shared.database_month_usd
+            usage.cpu.slot_s * gb_s,
+            usage.cpu.cold_starts * lam.cold_start_s * gb_s,
+            usage.cpu.pieces * lam.request_usd,
         )
         steps = max(1, _operations(profile))
         transitions = usage.runs * (sf.transitions_per_run + sf.transitions_per_step * steps)

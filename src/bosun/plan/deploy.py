@@ -2,12 +2,14 @@
 
 `bosun deploy` takes a target and the app reference:
 
-    bosun deploy compose APP_REF [--workers N]
+    bosun deploy compose APP_REF [--workers N] [--gpu-pool QUEUE]
     bosun deploy helm APP_REF [--min-replicas N] [--max-replicas N] [--scale-to-zero]
                               [--gpu-pool QUEUE]
     bosun deploy manifests APP_REF   (the options of helm)
     bosun deploy cloud-run APP_REF [--max-seconds N]
     bosun deploy lambda APP_REF [--max-seconds N]
+    bosun deploy modal APP_REF [--max-seconds N] [--concurrency N]
+                             [--gpu-queue QUEUE --gpu-type TYPE]
 """
 
 from __future__ import annotations
@@ -15,13 +17,14 @@ from __future__ import annotations
 import shlex
 from typing import Literal
 
-DeployTarget = Literal["compose", "helm", "manifests", "cloud-run", "lambda"]
+DeployTarget = Literal["compose", "helm", "manifests", "cloud-run", "lambda", "modal"]
 _OPTIONS: dict[str, frozenset[str]] = {
-    "compose": frozenset({"workers"}),
+    "compose": frozenset({"workers", "gpu_pool"}),
     "helm": frozenset({"min_replicas", "max_replicas", "scale_to_zero", "gpu_pool"}),
     "manifests": frozenset({"min_replicas", "max_replicas", "scale_to_zero", "gpu_pool"}),
     "cloud-run": frozenset({"max_seconds"}),
     "lambda": frozenset({"max_seconds"}),
+    "modal": frozenset({"max_seconds", "concurrency", "gpu_queue", "gpu_type"}),
 }
 
 
@@ -35,6 +38,9 @@ def deploy_command(
     scale_to_zero: bool = False,
     gpu_pool: str | None = None,
     max_seconds: int | None = None,
+    concurrency: int | None = None,
+    gpu_queue: str | None = None,
+    gpu_type: str | None = None,
 ) -> str:
     """The command line, with each option only where the target takes it.
 
@@ -48,6 +54,9 @@ def deploy_command(
         "scale_to_zero": scale_to_zero or None,
         "gpu_pool": gpu_pool,
         "max_seconds": max_seconds,
+        "concurrency": concurrency,
+        "gpu_queue": gpu_queue,
+        "gpu_type": gpu_type,
     }
     wrong = sorted(k for k, v in given.items() if v is not None and k not in _OPTIONS[target])
     if wrong:

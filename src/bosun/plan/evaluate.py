@@ -57,8 +57,10 @@ class Estimate(BaseModel):
     failed_per_month: float
     reruns_per_month: float
     risks: list[str]
+    deployable: bool  # `bosun deploy` sets up what was simulated (else: compared only)
     deploy_command: str | None
     deploy_note: str
+    deploy_changes: list[str]  # settings to change in what `bosun deploy` writes
     settings: dict[str, float | int | str | bool]
 
 
@@ -75,7 +77,7 @@ def simulate_setup(profile: Profile, setup: Setup, seed: int, max_runs: int = MA
     windows = plan_windows(profile, max_runs)
     cpu_parts: list[PoolResult] = []
     gpu_parts: list[PoolResult] = []
-    runs = failed = reruns = 0.0
+    runs = 0.0
     waits: list[float] = []
     gpu_waits: list[float] = []
     first = 0
@@ -83,11 +85,8 @@ def simulate_setup(profile: Profile, setup: Setup, seed: int, max_runs: int = MA
         drawn = draw_runs(profile, window, random.Random(f"{seed}:{k}"), first)
         first += len(drawn)
         t1 = window.start + window.length
-        cpu_jobs, lost, again = _cpu_jobs(profile, setup, drawn)
-        failed += lost
-        reruns += again
         runs += sum(r.counted for r in drawn)
-        cpu = simulate_pool(setup.cpu, cpu_jobs, window.start, t1)
+        cpu = simulate_pool(setup.cpu, _cpu_jobs(profile, setup, drawn), window.start, t1)
         cpu_parts.append(cpu)
         if setup.gpu is not None and profile.gpu.steps:
             gpu = simulate_pool(setup.gpu, _gpu_jobs(profile, drawn), window.start, t1)
@@ -97,39 +96,32 @@ def simulate_setup(profile: Profile, setup: Setup, seed: int, max_runs: int = MA
         else:
             waits.extend(cpu.waits.values())
     factor = MONTH_S / sum(w.length for w in windows)
+    cpu_total = _sum(cpu_parts)
+    gpu_total = _sum(gpu_parts) if gpu_parts else None
+    failed = cpu_total.failed + (gpu_total.failed if gpu_total else 0)
+    reruns = cpu_total.handbacks + (gpu_total.handbacks if gpu_total else 0)
     return Usage(
         runs=runs * factor,
         failed=failed * factor,
         reruns=reruns * factor,
         waits=waits,
         gpu_waits=gpu_waits,
-        cpu=scaled(_sum(cpu_parts), factor),
-        gpu=scaled(_sum(gpu_parts), factor) if gpu_parts else None,
+        cpu=scaled(cpu_total, factor),
+        gpu=scaled(gpu_total, factor) if gpu_total else None,
     )
 
 
-def _cpu_jobs(profile: Profile, setup: Setup, drawn: list[Run]) -> tuple[list[Job], int, int]:
-    """Jobs for the CPU pool, and the counted runs that failed or were re-invoked."""
+def _cpu_jobs(profile: Profile, setup: Setup, drawn: list[Run]) -> list[Job]:
+    """Jobs for the CPU pool: a run whole, or (Step Functions) one piece per step. A run
+    longer than an invocation is cut by the simulated invocation itself."""
     jobs: list[Job] = []
-    failed = reruns = 0
-    limit = setup.limit_s
     for run in drawn:
         pieces: tuple[float, ...] = (run.duration,)
         if setup.step_pieces:
             n = steps_per_run(profile)
             pieces = (run.duration / n,) * n
-        elif limit is not None and run.duration > limit:
-            if setup.durable:
-                count = math.ceil(run.duration / limit)
-                rest = run.duration - limit * (count - 1)
-                pieces = (limit,) + (limit + setup.replay_s,) * (count - 2)
-                pieces = (*pieces, rest + setup.replay_s)
-                reruns += (count - 1) * run.counted
-            else:
-                pieces = (limit,)
-                failed += run.counted
         jobs.append(Job(run.index, run.arrive, pieces, run.counted))
-    return jobs, failed, reruns
+    return jobs
 
 
 def _gpu_jobs(profile: Profile, drawn: list[Run]) -> list[Job]:
@@ -147,6 +139,9 @@ def _sum(parts: list[PoolResult]) -> PoolResult:
         total.node_s += p.node_s
         total.pieces += p.pieces
         total.cold_starts += p.cold_starts
+        total.invocations += p.invocations
+        total.handbacks += p.handbacks
+        total.failed += p.failed
     return total
 
 
@@ -169,11 +164,13 @@ def evaluate(
     if isinstance(arch, KubernetesKeda):
         reruns += arch.spot_reruns(prices, usage)
     command, note = arch.deploy(app_ref, setup)
+    if command is not None and setup.notes:
+        note += "; then " + "; ".join(setup.notes)
     problems = list(setup.problems)
     if usage.failed:
         limit = (setup.limit_s or 0) / 60
         problems.append(
-            f"{usage.failed:,.0f} runs a month run past the {limit:.0f}-minute limit and fail"
+            f"{usage.failed:,.0f} runs a month run past the {limit:.0f}-minute budget and fail"
         )
     return Estimate(
         key=arch.key,
@@ -197,7 +194,9 @@ def evaluate(
         failed_per_month=round(usage.failed, 1),
         reruns_per_month=round(reruns, 1),
         risks=arch.risks(profile, prices, setup, usage),
+        deployable=command is not None,
         deploy_command=command,
         deploy_note=note,
+        deploy_changes=list(setup.notes) if command is not None else [],
         settings=setup.settings,
     )

@@ -1,11 +1,15 @@
 """A workload profile fitted from a bosun database's recent runs.
 
-From the store: the arrival rate (runs over the observed span), the pattern (bursts are
-clusters of runs created within `BURST_GAP_S` of each other; a day-shaped hourly curve is
-diurnal; otherwise steady), durations (finished minus the first journal entry's start,
-less time in sleeps, signals and child runs, when a run holds no worker), steps and LLM
-calls per run, the 95th percentile of state size, and the peak number of runs executing at
-once. GPU needs, the team and targets cannot be seen in runs: they come from `base`.
+From the store: the arrival rate (runs over the observed span), the pattern (a burst is
+a cluster of runs arriving far faster than the background: each within a tenth of the mean
+gap between runs, and within `BURST_GAP_S`; bursty when bursts hold a fifth of the runs;
+a day-shaped hourly curve is diurnal;
+otherwise steady), durations (finished minus the first journal entry's start, less time in
+sleeps, signals and child runs, when a run holds no worker), steps and LLM calls per run,
+the 95th percentile of state size, and the peak number of runs executing at once, which
+sizes fixed pools. How far to trust it: low over less than an hour or with few finished
+runs, medium under two days (no daily shape can show), else high. GPU needs, the team and
+targets cannot be seen in runs: they come from `base`.
 """
 
 from __future__ import annotations
@@ -23,9 +27,15 @@ from bosun.store.workload import WorkloadRun, WorkloadSample
 if TYPE_CHECKING:
     from bosun.store import Store
 
-BURST_GAP_S = 60.0  # runs created closer together than this belong to one burst
+BURST_GAP_S = 60.0  # runs created further apart than this never share a burst
+BURST_DENSITY = 10.0  # a burst's runs arrive at least this many times faster than the mean
 MIN_BURST = 3  # a cluster of at least this many runs is a burst
+BURST_SHARE = 0.2  # bursts holding this share of the runs make the pattern bursty (chance
+# clusters in a Poisson stream hold about 1%)
 DAY_H = 24
+LOW_SPAN_S = 3600.0  # measured over less than this: low confidence
+LOW_RUNS = 20  # fewer finished runs than this: low confidence
+FULL_SPAN_S = 2 * 86400.0  # under two days: medium confidence (no daily shape can show)
 
 
 async def profile_from_store(
@@ -56,7 +66,8 @@ def fit_profile(
             f"no finished runs in the last {days:g} days to measure: give a longer --days "
             "or a profile YAML"
         )
-    span_h = max(1.0, (now - max(sample.first_created, now - days * 86400)) / 3600)
+    span_s = max(0.0, now - max(sample.first_created, now - days * 86400))
+    span_h = max(1.0, span_s / 3600)
     durations = [_active(r) for r in finished]
     created = sorted(r.created_at for r in sample.runs)
     data: dict[str, Any] = base.model_dump() if base else {}
@@ -84,6 +95,8 @@ def fit_profile(
         "failed_runs": sum(r.status == "failed" for r in sample.runs),
         "peak_concurrency": peak_concurrency(finished),
         "mean_concurrency": round(sum(durations) / (span_h * 3600), 3),
+        "span_s": round(span_s, 1),
+        **_confidence(span_s, len(finished)),
         "queues": sample.queues,
         "gpu_queues": [q for q in sample.queues if "gpu" in q.lower()],
     }
@@ -97,11 +110,23 @@ def _active(run: WorkloadRun) -> float:
     return max(0.0, run.finished_at - started - run.waiting_s)
 
 
+def _confidence(span_s: float, finished: int) -> dict[str, str]:
+    """How far the measured profile can be trusted, and why."""
+    if span_s < LOW_SPAN_S:
+        return {"confidence": "low", "confidence_why": f"measured over {span_s / 60:.0f} minutes"}
+    if finished < LOW_RUNS:
+        return {"confidence": "low", "confidence_why": f"only {finished} finished runs"}
+    if span_s < FULL_SPAN_S:
+        why = f"measured over {span_s / 3600:.1f} hours: a daily pattern needs two days"
+        return {"confidence": "medium", "confidence_why": why}
+    return {"confidence": "high", "confidence_why": f"measured over {span_s / 86400:.1f} days"}
+
+
 def _arrivals(sample: WorkloadSample, created: list[float], span_h: float) -> dict[str, Any]:
     rate = sample.total / span_h
-    bursts = bursts_of(created)
+    bursts = bursts_of(created, span_h * 3600)
     in_bursts = sum(len(b) for b in bursts)
-    if bursts and in_bursts * 2 >= len(created):
+    if bursts and in_bursts >= BURST_SHARE * len(created):
         size = round(fmean(len(b) for b in bursts))
         per_day = len(bursts) / (span_h / DAY_H)
         spread = fmean(b[-1] - b[0] for b in bursts)
@@ -126,12 +151,22 @@ def _arrivals(sample: WorkloadSample, created: list[float], span_h: float) -> di
     return {"pattern": "steady", "runs_per_hour": rate}
 
 
-def bursts_of(created: list[float]) -> list[list[float]]:
-    """Clusters of at least `MIN_BURST` creation times each within `BURST_GAP_S` of the
-    previous one."""
+def burst_gap(created: list[float], span_s: float) -> float:
+    """The longest gap inside a burst: a tenth of the mean gap between runs (so a burst
+    arrives ten times faster than the background), and at most `BURST_GAP_S`."""
+    mean_gap = span_s / max(1, len(created))
+    return min(BURST_GAP_S, mean_gap / BURST_DENSITY)
+
+
+def bursts_of(created: list[float], span_s: float | None = None) -> list[list[float]]:
+    """Clusters of at least `MIN_BURST` creation times, each within `burst_gap` of the
+    previous one (`span_s`: the time they were observed over; default their own span)."""
+    if span_s is None:
+        span_s = created[-1] - created[0] if len(created) > 1 else 0.0
+    gap = burst_gap(created, span_s)
     clusters: list[list[float]] = []
     for t in created:
-        if clusters and t - clusters[-1][-1] <= BURST_GAP_S:
+        if clusters and t - clusters[-1][-1] <= gap:
             clusters[-1].append(t)
         else:
             clusters.append([t])

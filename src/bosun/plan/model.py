@@ -17,6 +17,8 @@ from bosun.plan.profile import Profile
 from bosun.plan.simulate import PoolResult, PoolSpec
 
 MONTH_S = HOURS_PER_MONTH * 3600
+UNTIL_IDLE_S = 0.2  # bosun worker's poll interval: an until-idle worker exits one claim later
+DRAIN_GRACE_S = 30.0  # bosun.worker.timebox.DEFAULT_GRACE: drain mode's grace, at most
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,7 @@ class Setup:
     step_pieces: bool = False  # each step is its own invocation (Step Functions)
     settings: dict[str, Any] = field(default_factory=dict)
     problems: tuple[str, ...] = ()  # why it cannot run this profile at all
+    notes: tuple[str, ...] = ()  # settings to change in what `bosun deploy` writes
 
 
 @dataclass
@@ -79,14 +82,34 @@ def split_capacity(billed: float, used_share: float) -> Cost:
     return Cost(billed * used, billed * (1 - used), 0.0)
 
 
-def slots_per_worker(profile: Profile, vcpu: float, gib: float, prices: Prices) -> int:
-    """Runs one worker process of `vcpu`/`gib` holds at the target utilization."""
+def runs_that_fit(profile: Profile, vcpu: float, gib: float, prices: Prices) -> int:
+    """Runs one worker process of `vcpu`/`gib` holds at the target utilization (0: not
+    even one)."""
     runs = profile.runs
     util = prices.vm.target_utilization
     by_cpu = vcpu * util / runs.cpu
     by_memory = (gib * util - runs.process_memory_gb) / runs.memory_gb
-    limit = prices.kubernetes.worker_concurrency
-    return max(1, min(limit, math.floor(by_cpu), math.floor(by_memory)))
+    # 1e-9: 2.0 * 0.7 - 0.2 is 1.1999999999999997, and 12 runs of 0.1 GB fit in it.
+    return max(0, min(math.floor(by_cpu + 1e-9), math.floor(by_memory + 1e-9)))
+
+
+def slots_per_worker(
+    profile: Profile, vcpu: float, gib: float, prices: Prices, most: int | None = None
+) -> int:
+    """Runs one worker process of `vcpu`/`gib` holds at the target utilization, at least 1
+    and at most `most` (default: the chart's worker concurrency)."""
+    limit = prices.kubernetes.worker_concurrency if most is None else most
+    return max(1, min(limit, runs_that_fit(profile, vcpu, gib, prices)))
+
+
+def drain_grace(budget: float) -> float:
+    """Drain mode's default grace for a budget (bosun.worker.timebox.drain_grace)."""
+    return min(DRAIN_GRACE_S, budget / 4)
+
+
+def mean_step_s(profile: Profile) -> float:
+    """A run's mean step: its mean duration over its steps and LLM calls."""
+    return profile.runs.duration_s.mean / max(1, profile.runs.steps + profile.runs.llm_calls)
 
 
 def gpu_peak(profile: Profile) -> int:
@@ -130,5 +153,6 @@ class Architecture(ABC):
         return []
 
     def deploy(self, app_ref: str, setup: Setup) -> tuple[str | None, str]:
-        """The `bosun deploy` command that sets it up, or None with the reason."""
+        """The `bosun deploy` command that sets up what was simulated and what that sets
+        up; or None and why bosun cannot deploy it (it is then only compared)."""
         return None, "no bosun deploy command"

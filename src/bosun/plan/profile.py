@@ -164,14 +164,18 @@ class Profile(_Part):
 
     @property
     def peak_concurrency(self) -> int:
-        """Runs at once a fixed-size deployment must hold: the busy moment plus Poisson
-        headroom, capped by `max_concurrency`."""
+        """Runs at once a fixed-size deployment must hold: the measured peak for a measured
+        profile, else the busy moment plus Poisson headroom; capped by `max_concurrency`."""
+        measured = (self.measured or {}).get("peak_concurrency")
+        if isinstance(measured, int) and measured > 0:
+            return min(measured, self.max_concurrency) if self.max_concurrency else measured
         mean = self.mean_concurrency
         if self.arrivals.pattern == "diurnal":
             mean *= self.arrivals.peak_to_mean
         elif self.arrivals.pattern == "bursty":
             background = (self.rate_per_hour - self.burst_rate_per_hour) / 3600
-            mean = background * self.runs.duration_s.mean + self.arrivals.burst_size
+            burst = background * self.runs.duration_s.mean + self.arrivals.burst_size
+            mean = max(mean, burst)  # bursts so frequent they overlap: the mean is the floor
         peak = math.ceil(mean + 2 * math.sqrt(mean)) if mean > 0 else 1
         return min(peak, self.max_concurrency) if self.max_concurrency else peak
 
@@ -194,6 +198,7 @@ class Profile(_Part):
             arrivals["runs_per_hour"] = max(self.rate_per_hour, bursts)
             data["concurrency"] = None
         data["max_concurrency"] = None
+        data["measured"] = None  # another workload: its peak is the model's, not the one seen
         return Profile.model_validate(data)
 
 

@@ -12,6 +12,15 @@ scale in one of three ways:
   starting new ones that are ready `start_s` later and removing idle ones after `idle_s`
   below target (KEDA, metric alarms). Kubernetes pods also need nodes: a pod beyond the
   nodes' room waits for a new node.
+- `scheduled`: every `poll_s` a timer starts one drain-mode invocation (an EventBridge or
+  Cloud Scheduler trigger, a `modal.Period`), whatever the queue holds. It claims work
+  into its `slots` until nothing is ready and nothing runs (then it exits `idle_s` later),
+  or until its budget: it stops claiming `grace_s` before `budget_s` ends, and hands each
+  piece it still runs back at the next step boundary (half a step, `step_s / 2`, within the
+  grace), to be resumed by a later invocation after replaying `replay_s` of journal; a
+  non-durable piece starts over instead. A new invocation reuses an environment that
+  exited within `warm_s` (`warm_start_s`), else starts cold (`start_s`); `tail_s` of each
+  exit is billed (a container kept warm).
 
 The result integrates instance-, busy- and node-seconds over the counted window only, so
 costs scale to a month by simple proportion. Pure Python with heapq; deterministic.
@@ -25,7 +34,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Literal, cast
 
-Scaling = Literal["fixed", "per_request", "polling"]
+Scaling = Literal["fixed", "per_request", "polling", "scheduled"]
 _ARRIVE, _READY, _DONE, _EXPIRE, _TICK = range(5)
 
 
@@ -49,8 +58,19 @@ class PoolSpec:
     start_s: float = 0.0
     poll_s: float = 30.0
     idle_s: float = 300.0
-    initial: int = 0  # instances already up when the simulation starts
+    initial: int = 0  # instances already up when the simulation starts (scheduled: started
+    # at the last `initial` ticks)
     nodes: NodeSpec | None = None
+    # scheduled pools: each invocation's budget and how it ends (see the module docstring)
+    budget_s: float | None = None
+    grace_s: float = 0.0
+    step_s: float = 0.0
+    replay_s: float = 0.0
+    durable: bool = True
+    warm_s: float = 0.0
+    warm_start_s: float = 0.0
+    tail_s: float = 0.0
+    load_s: float = 0.0  # an instance's first piece first loads this long (a GPU model)
 
 
 @dataclass(frozen=True)
@@ -73,7 +93,10 @@ class PoolResult:
     slot_s: float = 0.0  # pieces running
     node_s: float = 0.0
     pieces: int = 0  # pieces started
-    cold_starts: int = 0  # instances started
+    cold_starts: int = 0  # instances started cold
+    invocations: int = 0  # instances started, cold or warm
+    handbacks: int = 0  # counted runs' pieces handed back at an invocation's end
+    failed: int = 0  # counted runs that could not finish (non-durable, longer than a budget)
 
 
 @dataclass(eq=False)
@@ -82,6 +105,9 @@ class _Instance:
     busy: int = 0
     idle_since: float = 0.0
     alive: bool = True
+    stop_at: float = math.inf  # scheduled: stops claiming
+    loaded: bool = False  # its first piece has loaded what `load_s` loads
+    cut_at: float = math.inf  # scheduled: pieces still running are handed back
 
 
 class _Pool:
@@ -89,7 +115,7 @@ class _Pool:
         self.spec, self.t0, self.t1 = spec, t0, t1
         self.events: list[tuple[float, int, int, object]] = []
         self.seq = 0
-        self.queue: deque[tuple[Job, int, float]] = deque()
+        self.queue: deque[tuple[Job, int, float, float]] = deque()  # job, piece, since, left
         self.free: list[_Instance] = []  # one entry per free slot of a ready instance
         self.instances: list[_Instance] = []
         self.result = PoolResult()
@@ -102,6 +128,7 @@ class _Pool:
         self.nodes_surplus_since: float | None = None
         self.open_jobs = 0
         self.pending_waits: dict[int, float] = {}
+        self.warm: list[float] = []  # scheduled: when environments that may be reused exited
 
     # -- bookkeeping ---------------------------------------------------------------------
 
@@ -121,80 +148,130 @@ class _Pool:
         self.last = now
 
     def start_instance(self, now: float) -> None:
-        delay = self.spec.start_s
-        nodes = self.spec.nodes
+        spec = self.spec
+        delay, cold = spec.start_s, True
+        nodes = spec.nodes
         if nodes is not None and len(self.instances) + 1 > self.nodes * nodes.pods_per_node:
             self.nodes += 1
             delay += nodes.provision_s
+        self.warm = [t for t in self.warm if now - t <= spec.warm_s]
+        if self.warm:
+            self.warm.pop()
+            delay, cold = spec.warm_start_s, False
         inst = _Instance(ready_at=now + delay)
         self.instances.append(inst)
         self.starting += 1
         if self.t0 <= now < self.t1:
-            self.result.cold_starts += 1
+            self.result.cold_starts += cold
+            self.result.invocations += 1
         self.push(now + delay, _READY, inst)
 
-    def add_ready(self, inst: _Instance, now: float) -> None:
+    def add_ready(self, inst: _Instance, now: float, idle_s: float | None = None) -> None:
+        spec = self.spec
         inst.idle_since = now
-        self.free.extend([inst] * self.spec.slots)
-        if self.spec.scaling == "per_request":
-            self.push(now + self.spec.idle_s, _EXPIRE, (inst, now))
+        if spec.budget_s is not None:
+            inst.stop_at = now + max(0.0, spec.budget_s - spec.grace_s)
+            inst.cut_at = min(now + spec.budget_s, inst.stop_at + spec.step_s / 2)
+        self.free.extend([inst] * spec.slots)
+        if spec.scaling in ("per_request", "scheduled"):
+            self.push(now + (spec.idle_s if idle_s is None else idle_s), _EXPIRE, (inst, now))
 
     def remove(self, inst: _Instance) -> None:
         inst.alive = False
         self.instances.remove(inst)
+        if self.spec.scaling == "scheduled":
+            self.warm.append(self.last)
+            if self.t0 <= self.last < self.t1:
+                self.result.instance_s += self.spec.tail_s
 
     # -- work ----------------------------------------------------------------------------
 
     def dispatch(self, now: float) -> None:
         while self.queue:
-            inst = self._take_slot()
+            inst = self._take_slot(now)
             if inst is None:
                 break
-            job, piece, since = self.queue.popleft()
-            self._run_piece(inst, job, piece, since, now)
+            job, piece, since, left = self.queue.popleft()
+            self._run_piece(inst, job, piece, since, left, now)
         if self.spec.scaling == "per_request" and self.queue:
             wanted = math.ceil(len(self.queue) / self.spec.slots) - self.starting
             room = self.spec.max_instances - len(self.instances)
             for _ in range(max(0, min(wanted, room))):
                 self.start_instance(now)
 
-    def _take_slot(self) -> _Instance | None:
+    def _take_slot(self, now: float) -> _Instance | None:
         while self.free:
             inst = self.free.pop()
-            if inst.alive:
+            if inst.alive and now < inst.stop_at:
                 return inst
         return None
 
-    def _run_piece(self, inst: _Instance, job: Job, piece: int, since: float, now: float) -> None:
+    def _run_piece(
+        self, inst: _Instance, job: Job, piece: int, since: float, left: float, now: float
+    ) -> None:
+        load = 0.0
+        if not inst.loaded:
+            inst.loaded, load = True, self.spec.load_s
         if job.counted:
-            self.pending_waits[job.run] = self.pending_waits.get(job.run, 0.0) + now - since
+            waited = now - since + load  # loading the model delays the run like a queue
+            self.pending_waits[job.run] = self.pending_waits.get(job.run, 0.0) + waited
         if inst.busy == 0:
             self.busy_instances += 1
         inst.busy += 1
         self.running += 1
         if self.t0 <= now < self.t1:
             self.result.pieces += 1
-        self.push(now + job.pieces[piece], _DONE, (inst, job, piece))
+        end = now + load + left
+        rest = 0.0
+        if end > inst.cut_at:  # the invocation hands it back at its end
+            end, rest = max(now, inst.cut_at), left - max(0.0, inst.cut_at - now - load)
+        self.push(end, _DONE, (inst, job, piece, rest))
 
-    def finish_piece(self, inst: _Instance, job: Job, piece: int, now: float) -> None:
+    def finish_piece(self, inst: _Instance, job: Job, piece: int, rest: float, now: float) -> None:
         inst.busy -= 1
         self.running -= 1
         if inst.busy == 0:
             self.busy_instances -= 1
             inst.idle_since = now
-            if self.spec.scaling == "per_request":
+            if self.spec.scaling in ("per_request", "scheduled"):
                 self.push(now + self.spec.idle_s, _EXPIRE, (inst, now))
         self.free.append(inst)
-        if piece + 1 < len(job.pieces):
-            self.queue.append((job, piece + 1, now))
-        elif job.counted:
+        if rest > 0:
+            self._hand_back(job, piece, rest, now)
+        elif piece + 1 < len(job.pieces):
+            self.queue.append((job, piece + 1, now, job.pieces[piece + 1]))
+        else:
+            self._close(job)
+
+    def _hand_back(self, job: Job, piece: int, rest: float, now: float) -> None:
+        """A piece cut at an invocation's end: resumed later, or (not durable) started over
+        if it can ever fit in one invocation."""
+        spec = self.spec
+        if job.counted and self.t0 <= now < self.t1:
+            self.result.handbacks += 1
+        if spec.durable:
+            self.queue.append((job, piece, now, rest + spec.replay_s))
+            return
+        whole = job.pieces[piece]
+        if spec.budget_s is not None and whole > spec.budget_s - spec.grace_s:
+            self.result.failed += job.counted
+            self._close(job)
+            return
+        self.queue.append((job, piece, now, whole))
+
+    def _close(self, job: Job) -> None:
+        if job.counted:
             self.open_jobs -= 1
             self.result.waits[job.run] = self.pending_waits.pop(job.run, 0.0)
 
     def expire(self, inst: _Instance, since: float) -> None:
         if not inst.alive or inst.busy or inst.idle_since != since:
             return
-        if len(self.instances) > self.spec.min_instances:
+        if self.spec.scaling == "scheduled":
+            if self.queue and self.last < inst.stop_at:
+                return  # work arrived as it was about to exit: it claims it (dispatch)
+            self.remove(inst)
+        elif len(self.instances) > self.spec.min_instances:
             self.remove(inst)
 
     # -- polling scaler ------------------------------------------------------------------
@@ -205,6 +282,8 @@ class _Pool:
         changes nothing, so skip to the first poll at or after it, on the same poll grid:
         the results are those of polling every `poll_s`, without a month of idle polls."""
         step = self.spec.poll_s
+        if self.spec.scaling == "scheduled":
+            return now + step  # every tick starts an invocation, work or not
         busy = self.queue or self.running or self.starting
         pending = self.below_since is not None or self.nodes_surplus_since is not None
         if busy or pending:
@@ -214,6 +293,10 @@ class _Pool:
 
     def tick(self, now: float) -> None:
         spec = self.spec
+        if spec.scaling == "scheduled":
+            if len(self.instances) < spec.max_instances:
+                self.start_instance(now)
+            return
         demand = len(self.queue) + self.running
         desired = min(spec.max_instances, max(spec.min_instances, math.ceil(demand / spec.slots)))
         current = len(self.instances)
@@ -258,16 +341,23 @@ def simulate_pool(spec: PoolSpec, jobs: list[Job], t0: float, t1: float) -> Pool
     begin = min([t0, *(j.arrive for j in jobs)])
     pool = _Pool(spec, t0, t1, begin)
     up = spec.min_instances if spec.scaling == "fixed" else max(spec.initial, spec.min_instances)
-    for _ in range(up):
-        inst = _Instance(ready_at=begin)
+    if spec.scaling == "scheduled" and spec.budget_s is not None:
+        up = min(up, int(spec.budget_s // spec.poll_s))
+    for k in range(up):
+        inst = _Instance(ready_at=begin, loaded=True)  # up and loaded before the window
         pool.instances.append(inst)
-        pool.add_ready(inst, begin)
+        # Scheduled invocations already running have work coming: they stay a tick at least.
+        pool.add_ready(inst, begin, spec.poll_s if spec.scaling == "scheduled" else None)
+        if spec.scaling == "scheduled":
+            # Invocations of the last ticks, already running: their budgets end in turn.
+            inst.stop_at -= k * spec.poll_s
+            inst.cut_at -= k * spec.poll_s
     if spec.nodes is not None:
         pool.nodes = math.ceil(up / spec.nodes.pods_per_node)
     for job in jobs:
         pool.push(job.arrive, _ARRIVE, job)
         pool.open_jobs += job.counted
-    if spec.scaling == "polling":
+    if spec.scaling in ("polling", "scheduled"):
         pool.push(begin, _TICK, None)
     _loop(pool)
     return pool.result
@@ -280,7 +370,7 @@ def _loop(pool: _Pool) -> None:
         pool.advance(now)
         if kind == _ARRIVE:
             assert isinstance(payload, Job)
-            pool.queue.append((payload, 0, now))
+            pool.queue.append((payload, 0, now, payload.pieces[0]))
         elif kind == _READY:
             assert isinstance(payload, _Instance)
             pool.starting -= 1
@@ -288,12 +378,13 @@ def _loop(pool: _Pool) -> None:
                 continue
             pool.add_ready(payload, now)
         elif kind == _DONE:
-            inst, job, piece = cast(tuple[_Instance, Job, int], payload)
-            pool.finish_piece(inst, job, piece, now)
+            inst, job, piece, rest = cast(tuple[_Instance, Job, int, float], payload)
+            pool.finish_piece(inst, job, piece, rest, now)
         elif kind == _EXPIRE:
             inst, since = cast(tuple[_Instance, float], payload)
             pool.expire(inst, since)
-            continue
+            if pool.spec.scaling != "scheduled":
+                continue
         else:
             pool.tick(now)
             if now < pool.t1 or pool.open_jobs > 0:

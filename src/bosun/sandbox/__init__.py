@@ -16,7 +16,7 @@ The backend is chosen at first use from `BOSUN_SANDBOX`:
 
 Refusing means raising `SandboxUnavailable`, whose message says how to enable a backend.
 `network_hosts=[...]` opens HTTP(S) to those hosts only, through an egress proxy
-(`bosun.sandbox.egress`; bubblewrap only).
+(`bosun.egress.proxy`; bubblewrap only).
 `bosun sandbox check` prints what each backend can do here, and why, and what each blocks
 (`check_protections`). See docs/sandbox.md.
 """
@@ -28,8 +28,8 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from bosun.egress.hosts import HostAllowList
 from bosun.engine.hooks import current_observer
-from bosun.sandbox.hosts import HostAllowList
 from bosun.sandbox.spec import Backend, Limits, Protection, Request, Result, SandboxUnavailable
 
 __all__ = [
@@ -94,7 +94,7 @@ async def run(
         network: allow network access (none at all by default): the worker's whole network.
         network_hosts: instead, let the command reach only these hosts, over HTTP(S) through
             an egress proxy (`["pypi.org", "api.github.com:443", "*.example.com"]`; see
-            `bosun.sandbox.hosts`); bubblewrap only. Empty: no network.
+            `bosun.egress.hosts`); bubblewrap only. Empty: no network.
         limits: resource limits.
 
     Raises:

@@ -2,7 +2,7 @@
 
 The sandbox keeps its own, empty network namespace: only a loopback, so no route, no DNS, no
 TCP or UDP to anywhere. For each call the worker makes a private directory holding the
-proxy's UNIX socket (`bosun.sandbox.egress`, served by the worker, outside) and a copy of the
+proxy's UNIX socket (`bosun.egress.proxy`, served by the worker, outside) and a copy of the
 forwarder (`_forward.py`), and bind-mounts it read-only at `/run/bosun`. The sandbox's init
 starts the forwarder, under the sandbox's limits, before the command: it listens on the
 sandbox's own 127.0.0.1:3128 and relays to the socket. The command's environment points
@@ -21,8 +21,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from bosun.sandbox.egress import EgressProxy
-from bosun.sandbox.hosts import HostAllowList
+from bosun.egress.hosts import HostAllowList
+from bosun.egress.proxy import EgressProxy
 from bosun.sandbox.spec import Limits
 
 PORT = 3128  # the sandbox's own loopback: no other process can be listening there

@@ -4,7 +4,7 @@ A sandbox with `network_hosts` has a network namespace of its own with nothing b
 loopback. Its init starts this file (`python3 -I -S forward.py PORT SOCKET`) before the
 command: it listens on 127.0.0.1:PORT, forks, and the parent exits to tell the init it is
 ready; the child relays every connection to the UNIX socket SOCKET, bind-mounted from the
-worker, where the egress proxy (`bosun.sandbox.egress`) decides what may pass.
+worker, where the egress proxy (`bosun.egress.proxy`) decides what may pass.
 
 It holds nothing the command lacks: it runs as the same user, under the same rlimits (the
 init counts it in the process limit) and the same seccomp filter. A command that kills it, or

@@ -40,10 +40,10 @@ import shutil
 import subprocess
 from collections.abc import Sequence
 
+from bosun.egress.hosts import HostAllowList
 from bosun.sandbox import _protections, _workfiles, seccomp
 from bosun.sandbox._bwrap_egress import egress_door, forwarder_python
 from bosun.sandbox._bwrap_run import SANDBOX_ID, BwrapRun, identity
-from bosun.sandbox.hosts import HostAllowList
 from bosun.sandbox.spec import Protection, Request, Result, SandboxUnavailable
 
 SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")

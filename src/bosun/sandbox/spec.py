@@ -82,7 +82,7 @@ class Request:
         network: False: no network at all (a new, empty network namespace); True: the
             worker's network.
         network_hosts: with `network` False, the hosts reachable through the egress proxy
-            (`bosun.sandbox.hosts`); empty: none.
+            (`bosun.egress.hosts`); empty: none.
         limits: resource limits.
     """
 

@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from bosun.sandbox.fetch import http_fetch
-from bosun.sandbox.hosts import HostAllowList
+from bosun.egress.fetch import http_fetch
+from bosun.egress.hosts import HostAllowList
 from bosun.sandbox.spec import Limits, Result
 from bosun.sandbox.workspace import (
     SessionWorkspace,
@@ -139,7 +139,7 @@ def sandbox_tools(
         fetch_max_bytes: the most of a fetched body returned to the model.
         network_hosts: the hosts `python` and `shell` code may reach over HTTP(S), through
             the sandbox's egress proxy (`["pypi.org", "api.github.com:443"]`, see
-            `bosun.sandbox.hosts`); none when empty. Needs the bubblewrap backend.
+            `bosun.egress.hosts`); none when empty. Needs the bubblewrap backend.
 
     Raises:
         ValueError: a `network_hosts` entry is malformed (the message shows the forms).

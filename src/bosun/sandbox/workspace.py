@@ -26,20 +26,24 @@ import shutil
 import stat
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
+from bosun.engine.execution import current_execution
+from bosun.engine.extensions import Extension
 from bosun.errors import BosunError, ConfigurationError
 
 __all__ = [
     "DEFAULT_BASE",
+    "WORKSPACE_ROOTS",
     "SessionWorkspace",
     "Usage",
     "WorkspaceQuotaExceeded",
     "WorkspaceSource",
     "prune_workspaces",
+    "remove_session_workspaces",
     "session_workspaces",
     "workspaces_under",
 ]
@@ -49,6 +53,10 @@ DEFAULT_BASE = Path(".bosun") / "workspaces"
 _SESSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@-]{0,199}")  # as the sessions API accepts
 _TENANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # as API keys carry
 _LOCKS: weakref.WeakValueDictionary[Path, asyncio.Lock] = weakref.WeakValueDictionary()
+
+WORKSPACE_ROOTS: Extension[set[Path]] = Extension("bosun.sandbox.workspace_roots")
+"""Where session workspaces live, as runs get it: the App's live set, which tool calls add
+the bases they use to and the worker sweeps of deleted sessions' workspaces."""
 
 
 class WorkspaceQuotaExceeded(BosunError):
@@ -189,14 +197,14 @@ def session_workspaces(
     """
 
     def current() -> SessionWorkspace | None:
-        from bosun.engine.execution import current_execution  # the engine imports agents
-
         execution = current_execution.get()
         session = None if execution is None else execution.run.session
         if execution is None or session is None:
             return None
         # The worker sweeps the workspaces of deleted sessions under the bases in use.
-        execution.env.workspace_roots.add(Path(base).absolute())
+        roots = execution.env.extensions.get(WORKSPACE_ROOTS)
+        if roots is not None:
+            roots.add(Path(base).absolute())
         return SessionWorkspace(
             session,
             tenant=execution.run.tenant,
@@ -206,6 +214,22 @@ def session_workspaces(
         )
 
     return current
+
+
+async def remove_session_workspaces(roots: Iterable[Path], tenant: str, session: str) -> list[Path]:
+    """Remove the workspaces of a deleted session under each of `roots` (the bases this
+    process's tool calls used) now, but not one a call holds; the paths removed. What a
+    process that deletes a session calls; workers sweep their own disks
+    (`bosun.sandbox.workspace_sweep`)."""
+    removed = []
+    for root in sorted(roots):
+        try:
+            workspace = SessionWorkspace(session, tenant=tenant, base=root)
+        except ConfigurationError:  # an id no workspace can have: there is none
+            return []
+        if not workspace.in_use and await asyncio.to_thread(workspace.cleanup):
+            removed.append(workspace.path)
+    return removed
 
 
 def prune_workspaces(

@@ -17,15 +17,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bosun.errors import ConfigurationError, StoreError
-from bosun.sandbox.workspace import DEFAULT_BASE, SessionWorkspace, workspaces_under
+from bosun.errors import StoreError
+from bosun.sandbox.workspace import DEFAULT_BASE, remove_session_workspaces, workspaces_under
 
 if TYPE_CHECKING:
-    from bosun.store.base import Store
+    from bosun.store import SessionStore
 
 __all__ = [
     "SWEEP_INTERVAL",
@@ -40,7 +39,7 @@ log = logging.getLogger("bosun.sandbox.workspace")
 
 
 async def sweep_ended_sessions(
-    store: Store, base: str | os.PathLike[str] = DEFAULT_BASE
+    store: SessionStore, base: str | os.PathLike[str] = DEFAULT_BASE
 ) -> list[Path]:
     """Remove the workspaces under `base` whose session the store no longer has; the paths
     removed. Workspaces in use by this process are left for a later sweep.
@@ -60,22 +59,8 @@ async def sweep_ended_sessions(
     return removed
 
 
-async def remove_session_workspaces(roots: Iterable[Path], tenant: str, session: str) -> list[Path]:
-    """Remove a deleted session's workspace under each of `roots` now (not one in use); the
-    paths removed."""
-    removed = []
-    for root in sorted(roots):
-        try:
-            workspace = SessionWorkspace(session, tenant=tenant, base=root)
-        except ConfigurationError:  # an id no workspace can have: there is none
-            return []
-        if not workspace.in_use and await asyncio.to_thread(workspace.cleanup):
-            removed.append(workspace.path)
-    return removed
-
-
 async def sweep_workspaces_periodically(
-    store: Store, roots: set[Path], interval: float = SWEEP_INTERVAL
+    store: SessionStore, roots: set[Path], interval: float = SWEEP_INTERVAL
 ) -> None:
     """Every `interval` seconds, `sweep_ended_sessions` under each of `roots` (a live set:
     bases added later are swept too). Never returns; an `interval` <= 0 disables it."""

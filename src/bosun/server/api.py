@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import TypeAdapter
 
 from bosun import serde
+from bosun.agents.approvals import pending_approvals
 from bosun.app import App
 from bosun.errors import (
     InvalidRequest,
@@ -24,17 +25,9 @@ from bosun.errors import (
     SerializationError,
     WorkflowNotFound,
 )
+from bosun.events import FINAL_TYPES
 from bosun.ids import new_id
-from bosun.server.auth import Principal
-from bosun.server.bodies import StrictJsonRoute
-from bosun.server.feeds import Ephemeral
-from bosun.server.models import SendSignal, SubmitRun
-from bosun.server.queues import queue_overview
-from bosun.server.sse import comment, format_event, parse_last_event_id
-from bosun.server.state import ServerState
-from bosun.store import Store
-from bosun.store.events import FINAL_TYPES
-from bosun.store.records import (
+from bosun.records import (
     RUN_STATUSES,
     TERMINAL_STATUSES,
     RunFilter,
@@ -42,7 +35,16 @@ from bosun.store.records import (
     RunStatus,
     UsageTotals,
 )
+from bosun.server.bodies import StrictJsonRoute
+from bosun.server.deps import AdminCaller, Caller, ReadCaller, SubmitCaller
+from bosun.server.feeds import Ephemeral
+from bosun.server.models import SendSignal, SubmitRun
+from bosun.server.queues import queue_overview
+from bosun.server.sse import comment, event_name, format_event, parse_last_event_id
+from bosun.server.state import ServerState
+from bosun.store import Store
 from bosun.wire import (
+    approval_view,
     decode_cursor,
     encode_cursor,
     event_view,
@@ -57,20 +59,10 @@ KEEPALIVE_SECONDS = 15.0
 INTERNAL_PREFIX = "bosun."  # bosun's own workflows (webhook delivery) are not for clients
 
 
-def _state(request: Request) -> ServerState:
-    state: ServerState = request.app.state.bosun
-    return state
-
-
-async def _caller(request: Request, scope: str) -> tuple[ServerState, Principal]:
-    state = _state(request)
-    principal = await state.authorize(request, scope)
-    return state, principal
-
-
-async def _owned_run(app: App, principal: Principal, run_id: str) -> RunRecord:
-    record = await app.store.get_run(run_id)
-    if record is None or record.tenant != principal.tenant:
+async def owned_run(caller: Caller, run_id: str) -> RunRecord:
+    """The run, if it is the caller's tenant's; else `RunNotFound`, as for no run at all."""
+    record = await caller.app.store.get_run(run_id)
+    if record is None or record.tenant != caller.tenant:
         raise RunNotFound(f"no run with id {run_id!r}")
     return record
 
@@ -119,14 +111,13 @@ def _time_or_none(value: str | None, field: str) -> float | None:
 
 @router.post("/runs", status_code=201, summary="Submit a run")
 async def submit_run(
-    request: Request,
+    caller: SubmitCaller,
     body: SubmitRun,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
     traceparent: Annotated[str | None, Header(max_length=512)] = None,
 ) -> JSONResponse:
     """A W3C `traceparent` header makes the run's trace continue the caller's."""
-    state, principal = await _caller(request, "submit")
-    app = state.app
+    app = caller.app
     workflow = _public_workflow(app, body.workflow)
     deadline = _deadline(body.deadline)
     if deadline is not None and deadline <= 0:
@@ -138,13 +129,13 @@ async def submit_run(
         queue=body.queue,
         priority=body.priority,
         deadline=deadline,
-        tenant=principal.tenant,
+        tenant=caller.tenant,
         session=body.session,
-        webhook=state.checked_webhook(body.webhook),
+        webhook=caller.state.checked_webhook(body.webhook),
         double_texting=body.double_texting,
         traceparent=traceparent,
     )
-    record = await _owned_run(app, principal, handle.run_id)
+    record = await owned_run(caller, handle.run_id)
     return JSONResponse(
         run_view(record),
         status_code=201 if handle.created else 200,
@@ -152,15 +143,21 @@ async def submit_run(
     )
 
 
-@router.get("/runs/{run_id}", summary="Get a run")
-async def get_run(request: Request, run_id: str) -> dict[str, Any]:
-    state, principal = await _caller(request, "read")
-    return run_view(await _owned_run(state.app, principal, run_id))
+@router.get("/runs/{run_id}", summary="Get a run, with its tool calls awaiting approval")
+async def get_run(caller: ReadCaller, run_id: str) -> dict[str, Any]:
+    """`pending_approvals` lists the tool calls that wait for a human's decision
+    (`POST /v1/runs/{run_id}/approvals/{call_id}`)."""
+    record = await owned_run(caller, run_id)
+    pending: list[dict[str, Any]] = []
+    if record.status not in TERMINAL_STATUSES:
+        journal = await caller.app.store.get_journal(run_id)
+        pending = [approval_view(p) for p in pending_approvals(journal)]
+    return {**run_view(record), "pending_approvals": pending}
 
 
 @router.get("/runs", summary="List runs, newest first")
 async def list_runs(
-    request: Request,
+    caller: ReadCaller,
     status: str | None = None,
     workflow: str | None = None,
     session: str | None = None,
@@ -171,7 +168,6 @@ async def list_runs(
     version: str | None = None,
     queue: str | None = None,
 ) -> dict[str, Any]:
-    state, principal = await _caller(request, "read")
     if status is not None and status not in RUN_STATUSES:
         raise InvalidRequest(f"status must be one of {', '.join(RUN_STATUSES)}; got {status!r}")
     run_status: RunStatus | None = status
@@ -179,7 +175,7 @@ async def list_runs(
         status=run_status,
         workflow=workflow,
         queue=queue,
-        tenant=principal.tenant,
+        tenant=caller.tenant,
         session=session,
         version=version,
         created_after=_time_or_none(created_after, "created_after"),
@@ -187,7 +183,7 @@ async def list_runs(
         limit=limit,
         before=None if cursor is None else decode_cursor(cursor),
     )
-    page, after = await page_of_runs(state.app.store, where)
+    page, after = await page_of_runs(caller.app.store, where)
     return {
         "runs": [run_view(r) for r in page],
         "next_cursor": None if after is None else encode_cursor(*after),
@@ -206,25 +202,22 @@ async def page_of_runs(
 
 
 @router.post("/runs/{run_id}/cancel", summary="Cancel a run and its unfinished children")
-async def cancel_run(request: Request, run_id: str) -> dict[str, Any]:
-    state, principal = await _caller(request, "submit")
-    await _owned_run(state.app, principal, run_id)
-    return {"cancelled": await state.app.cancel(run_id)}
+async def cancel_run(caller: SubmitCaller, run_id: str) -> dict[str, Any]:
+    await owned_run(caller, run_id)
+    return {"cancelled": await caller.app.cancel(run_id)}
 
 
 @router.post("/runs/{run_id}/resume", summary="Resume a blocked run")
-async def resume_run(request: Request, run_id: str) -> dict[str, Any]:
-    state, principal = await _caller(request, "admin")
-    await _owned_run(state.app, principal, run_id)
-    await state.app.store.resume_run(run_id)
-    return run_view(await _owned_run(state.app, principal, run_id))
+async def resume_run(caller: AdminCaller, run_id: str) -> dict[str, Any]:
+    await owned_run(caller, run_id)
+    await caller.app.store.resume_run(run_id)
+    return run_view(await owned_run(caller, run_id))
 
 
 @router.post("/runs/{run_id}/signals", status_code=202, summary="Send a signal to a run")
-async def send_signal(request: Request, run_id: str, body: SendSignal) -> dict[str, Any]:
-    state, principal = await _caller(request, "submit")
-    await _owned_run(state.app, principal, run_id)
-    await state.app.get_handle(run_id).signal(body.name, _unicode(body.payload, "payload"))
+async def send_signal(caller: SubmitCaller, run_id: str, body: SendSignal) -> dict[str, Any]:
+    await owned_run(caller, run_id)
+    await caller.app.get_handle(run_id).signal(body.name, _unicode(body.payload, "payload"))
     return {"run_id": run_id, "signal": body.name}
 
 
@@ -234,28 +227,27 @@ async def send_signal(request: Request, run_id: str, body: SendSignal) -> dict[s
     responses={202: {"description": "the run has not finished within `wait` seconds"}},
 )
 async def wait_result(
-    request: Request,
+    caller: ReadCaller,
     run_id: str,
     wait: Annotated[float, Query(ge=0, le=MAX_RESULT_WAIT)] = 30.0,
 ) -> JSONResponse:
-    state, principal = await _caller(request, "read")
-    app = state.app
-    record = await _owned_run(app, principal, run_id)
-    loop = asyncio.get_running_loop()
-    give_up = loop.time() + wait
-    poll = 0.02
-    while record.status not in TERMINAL_STATUSES:
-        left = give_up - loop.time()
-        if left <= 0:
-            return JSONResponse(run_view(record), status_code=202)
-        waiter = app.store.notifier.finished_future(run_id)
-        try:
-            await asyncio.wait((waiter,), timeout=min(poll, left))
-        finally:
-            app.store.notifier.drop_finished_future(run_id, waiter)
-        poll = min(poll * 2, 1.0)
-        record = await _owned_run(app, principal, run_id)
-    return JSONResponse(run_view(record))
+    results = caller.app.store.results
+    # Every long-poll of the process waits in one list (`bosun.store.waiters`): many of
+    # them cost the database a few batched reads a second, not one each.
+    waiter = results.watch(run_id)
+    try:
+        record = await owned_run(caller, run_id)
+        if record.status not in TERMINAL_STATUSES:
+            await asyncio.wait((waiter,), timeout=wait)
+            ended = waiter.result() if waiter.done() else None
+            if isinstance(ended, RunRecord):
+                record = ended
+            else:  # it ended here (the outcome, not the record), or not within `wait`
+                record = await owned_run(caller, run_id)
+    finally:
+        results.drop(run_id, waiter)
+    status = 200 if record.status in TERMINAL_STATUSES else 202
+    return JSONResponse(run_view(record), status_code=status)
 
 
 @router.get(
@@ -265,24 +257,38 @@ async def wait_result(
     responses={200: {"content": {"text/event-stream": {}}}},
 )
 async def stream_events(
-    request: Request,
+    caller: ReadCaller,
     run_id: str,
     after: Annotated[int | None, Query(ge=0)] = None,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
-    state, principal = await _caller(request, "read")
-    await _owned_run(state.app, principal, run_id)
+    return await event_stream(caller, run_id, after, last_event_id)
+
+
+async def event_stream(
+    caller: Caller,
+    run_id: str,
+    after: int | None,
+    last_event_id: str | None,
+    *,
+    typed: bool = True,
+) -> StreamingResponse:
+    """The run's events as an SSE response. `typed`: each event's type also in the SSE
+    `event:` field (the API's streams); without it every event is a plain `message`, as the
+    UI's `onmessage` wants (it shows every type, including those `ctx.emit` invents)."""
+    await owned_run(caller, run_id)
     position = parse_last_event_id(last_event_id, after)
-    state.streams.take(principal.key_id)  # a 429 before the stream starts
+    key_id = caller.principal.key_id
+    caller.state.streams.take(key_id)  # a 429 before the stream starts
     return StreamingResponse(
-        _events(request, state, run_id, position, principal.key_id),
+        _events(caller.state, run_id, position, key_id, typed),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
 async def _events(
-    request: Request, state: ServerState, run_id: str, position: int, key_id: str
+    state: ServerState, run_id: str, position: int, key_id: str, typed: bool
 ) -> AsyncIterator[bytes]:
     """The run's events after `position`, then new ones as they are written, until the run's
     final event (or, for a run that finished before events were recorded, its end)."""
@@ -292,34 +298,34 @@ async def _events(
             if event is None:
                 yield comment()
                 continue
+            name = event_name(event.type) if typed else None
             if isinstance(event, Ephemeral):  # no id: a reconnect does not replay it
                 view = {"id": None, "run_id": run_id, "type": event.type, "time": iso(time.time())}
-                yield format_event(None, json.dumps({**view, "data": json.loads(event.data)}))
+                data = json.dumps({**view, "data": json.loads(event.data)})
+                yield format_event(None, data, event=name)
                 continue
             run = await store.get_run(run_id) if event.type in FINAL_TYPES else None
-            yield format_event(event.seq, json.dumps(event_view(event, run)))
+            yield format_event(event.seq, json.dumps(event_view(event, run)), event=name)
     finally:
         state.streams.release(key_id)
 
 
 @router.get("/runs/{run_id}/usage", summary="LLM tokens and cost of a run")
-async def run_usage(request: Request, run_id: str) -> dict[str, Any]:
-    state, principal = await _caller(request, "read")
-    await _owned_run(state.app, principal, run_id)
-    return _usage_view(await state.app.store.usage_totals(run_id=run_id))
+async def run_usage(caller: ReadCaller, run_id: str) -> dict[str, Any]:
+    await owned_run(caller, run_id)
+    return _usage_view(await caller.app.store.usage_totals(run_id=run_id))
 
 
 @router.get("/usage", summary="LLM tokens and cost of the caller's tenant (or one session)")
 async def tenant_usage(
-    request: Request, session: str | None = None, since: str | None = None
+    caller: ReadCaller, session: str | None = None, since: str | None = None
 ) -> dict[str, Any]:
-    state, principal = await _caller(request, "read")
-    totals = await state.app.store.usage_totals(
-        tenant=principal.tenant,
+    totals = await caller.app.store.usage_totals(
+        tenant=caller.tenant,
         session=session,
         since=_time_or_none(since, "since") or 0.0,
     )
-    return {"tenant": principal.tenant, "session": session, **_usage_view(totals)}
+    return {"tenant": caller.tenant, "session": session, **_usage_view(totals)}
 
 
 def _usage_view(totals: UsageTotals) -> dict[str, Any]:
@@ -338,10 +344,10 @@ def _input_schema(hint: Any) -> dict[str, Any]:
 
 
 @router.get("/workflows", summary="List registered workflows")
-async def list_workflows(request: Request) -> dict[str, Any]:
-    state, _ = await _caller(request, "read")
+async def list_workflows(caller: ReadCaller) -> dict[str, Any]:
+    registry = caller.app.registry
     workflows = []
-    for name, definition in sorted(state.app.registry.workflows.items()):
+    for name, definition in sorted(registry.workflows.items()):
         if name.startswith(INTERNAL_PREFIX):
             continue
         inputs = {}
@@ -350,7 +356,7 @@ async def list_workflows(request: Request) -> dict[str, Any]:
                 "schema": _input_schema(definition.param_hints[pname]),
                 "required": param.default is inspect.Parameter.empty,
             }
-        declared = state.app.registry.schedules.get(name)
+        declared = registry.schedules.get(name)
         workflows.append(
             {
                 "name": name,
@@ -368,11 +374,12 @@ async def list_workflows(request: Request) -> dict[str, Any]:
     "/queues",
     summary="Queue depths (ready, in flight, waiting, oldest ready age) and unserved workflows",
 )
-async def list_queues(request: Request) -> dict[str, Any]:
-    """The caller's tenant's runs (an admin key's: every tenant's). `unserved` lists the
-    workflows whose ready runs no live worker serves (none registers them for the queue)."""
-    state, principal = await _caller(request, "read")
-    return {"queues": await queue_overview(state.app.store, principal)}
+async def list_queues(caller: ReadCaller) -> dict[str, Any]:
+    """The caller's tenant's runs (an admin key's: every tenant's), for every known queue:
+    the app's, those workers serve or that have a limit (at zero when empty), and those of
+    the runs counted. `unserved` lists the workflows whose ready runs no live worker serves
+    (none registers them for the queue)."""
+    return {"queues": await queue_overview(caller)}
 
 
 @router.post(
@@ -381,11 +388,11 @@ async def list_queues(request: Request) -> dict[str, Any]:
     summary="Post an event: starts every workflow subscribed with on_event",
 )
 async def post_event(
+    caller: SubmitCaller,
     request: Request,
     name: str,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> dict[str, Any]:
-    state, principal = await _caller(request, "submit")
     raw = await request.body()
     try:
         data = serde.loads(raw, "the event body") if raw else None
@@ -394,11 +401,11 @@ async def post_event(
     except (ValueError, RecursionError) as exc:
         raise InvalidRequest(f"the event body is not valid JSON: {exc}") from None
     _unicode(data, "the event body")
-    app = state.app
+    app = caller.app
     if not any(name in d.on_event for d in app.registry.workflows.values()):
         raise WorkflowNotFound(f"no workflow subscribes to event {name!r} (on_event=)")
     event_id = idempotency_key or new_id()
-    started = await app.trigger(name, data, event_id=event_id, tenant=principal.tenant)
+    started = await app.trigger(name, data, event_id=event_id, tenant=caller.tenant)
     return {
         "event": name,
         "event_id": event_id,

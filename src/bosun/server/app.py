@@ -15,15 +15,16 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-import bosun
 from bosun.app import App
 from bosun.errors import BosunError, RateLimited
 from bosun.observe.exposition import scrape
 from bosun.problems import PROBLEM_CONTENT_TYPE, problem, problem_for
 from bosun.server.api import router
+from bosun.server.approvals_api import router as approvals_router
 from bosun.server.sessions_api import router as sessions_router
 from bosun.server.state import ServerConfig, ServerState
 from bosun.server.ui import mount_ui
+from bosun.version import __version__
 
 log = logging.getLogger("bosun.server")
 
@@ -137,12 +138,13 @@ def create_server(app: App, config: ServerConfig | None = None) -> FastAPI:
 
     api = FastAPI(
         title=f"bosun: {app.name}",
-        version=bosun.__version__,
+        version=__version__,
         description="Durable runs of AI agents: submit, inspect, signal and stream them.",
         lifespan=lifespan,
     )
     api.state.bosun = state
     api.include_router(router)
+    api.include_router(approvals_router)
     api.include_router(sessions_router)
     mount_ui(api)
     _add_probes(api, state)

@@ -16,8 +16,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from bosun.errors import AuthenticationFailed, InvalidRequest, PermissionDenied
-from bosun.store import Store
-from bosun.store.records import ApiKeyRecord
+from bosun.records import ApiKeyRecord
+from bosun.store import ApiKeyStore
 
 SCOPES = ("read", "submit", "admin")
 # What each scope grants: submit includes read, admin includes everything.
@@ -84,7 +84,7 @@ def new_key(tenant: str, scopes: list[str], name: str = "") -> tuple[str, ApiKey
 class Authenticator:
     """Turns an `Authorization` header into a Principal, with a short cache."""
 
-    def __init__(self, store: Store, cache_seconds: float = CACHE_SECONDS) -> None:
+    def __init__(self, store: ApiKeyStore, cache_seconds: float = CACHE_SECONDS) -> None:
         self._store = store
         self._cache_seconds = cache_seconds
         self._cache: OrderedDict[str, tuple[float, Principal]] = OrderedDict()

@@ -19,10 +19,10 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+from bosun.events import FINAL_TYPES
+from bosun.records import TERMINAL_STATUSES, EventRecord
 from bosun.store import Store
-from bosun.store.events import FINAL_TYPES
 from bosun.store.notify import WATCH_TTL
-from bosun.store.records import TERMINAL_STATUSES, EventRecord
 
 BATCH = 500
 KEEP = 2000  # recent events a feed keeps for streams that fall a little behind

@@ -59,3 +59,23 @@ class SendSignal(BaseModel):
 
     name: str = Field(min_length=1, max_length=200)
     payload: Any = None
+
+
+class DecideApproval(BaseModel):
+    """A human's decision on a tool call that waits for approval."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Literal["approve", "reject", "edit"] = Field(
+        description="approve: run the call as proposed; reject: do not run it (the model "
+        "reads `message`); edit: run it with `arguments` instead"
+    )
+    message: str | None = Field(
+        default=None,
+        max_length=10_000,
+        description="with reject: what the model reads instead of the tool's result",
+    )
+    arguments: dict[str, Any] | None = Field(
+        default=None,
+        description="with edit: the arguments to run the tool with (checked against its schema)",
+    )

@@ -9,21 +9,22 @@ import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from bosun import serde
 from bosun.errors import InvalidRequest, SessionNotFound
+from bosun.events import FINAL_TYPES
 from bosun.ids import IDENTIFIER_PATTERN, new_id
-from bosun.sandbox.workspace_sweep import remove_session_workspaces
-from bosun.server.api import KEEPALIVE_SECONDS, _caller, _unicode
+from bosun.records import SessionRecord
+from bosun.sandbox.workspace import remove_session_workspaces
+from bosun.server.api import KEEPALIVE_SECONDS, _unicode
 from bosun.server.bodies import StrictJsonRoute
+from bosun.server.deps import Caller, ReadCaller, SubmitCaller
 from bosun.server.feeds import Ephemeral
-from bosun.server.sse import comment, format_event
+from bosun.server.sse import comment, event_name, format_event
 from bosun.server.state import ServerState
-from bosun.store.events import FINAL_TYPES
-from bosun.store.records import SessionRecord
 from bosun.wire import decode_cursor, encode_cursor, event_view, iso
 
 router = APIRouter(prefix="/v1/sessions", route_class=StrictJsonRoute)
@@ -65,32 +66,32 @@ def _stored(value: dict[str, Any] | None, field: str) -> str | None:
     return None if value is None else serde.dumps(_unicode(value, field), "body", root=field)
 
 
-async def _session(state: ServerState, tenant: str, session_id: str) -> SessionRecord:
-    record = await state.app.store.get_session(tenant, session_id)
+async def owned_session(caller: Caller, session_id: str) -> SessionRecord:
+    """The caller's tenant's session; else `SessionNotFound`."""
+    record = await caller.app.store.get_session(caller.tenant, session_id)
     if record is None:
         raise SessionNotFound(f"no session {session_id!r}")
     return record
 
 
 @router.post("", status_code=201, summary="Create a session")
-async def create_session(request: Request, body: CreateSession) -> JSONResponse:
-    state, principal = await _caller(request, "submit")
+async def create_session(caller: SubmitCaller, body: CreateSession) -> JSONResponse:
+    store = caller.app.store
     session_id = body.id or new_id()
-    existed = await state.app.store.get_session(principal.tenant, session_id) is not None
+    existed = await store.get_session(caller.tenant, session_id) is not None
     metadata = _stored(body.metadata, "metadata")
-    record = await state.app.store.ensure_session(principal.tenant, session_id, metadata)
+    record = await store.ensure_session(caller.tenant, session_id, metadata)
     return JSONResponse(_view(record), status_code=200 if existed else 201)
 
 
 @router.get("", summary="List sessions, most recently updated first")
 async def list_sessions(
-    request: Request,
+    caller: ReadCaller,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,
 ) -> dict[str, Any]:
-    state, principal = await _caller(request, "read")
     before = None if cursor is None else decode_cursor(cursor)
-    records = await state.app.store.list_sessions(principal.tenant, limit + 1, before)
+    records = await caller.app.store.list_sessions(caller.tenant, limit + 1, before)
     page = records[:limit]
     more = len(records) > limit
     return {
@@ -100,16 +101,16 @@ async def list_sessions(
 
 
 @router.get("/{session_id}", summary="Get a session")
-async def get_session(request: Request, session_id: str) -> dict[str, Any]:
-    state, principal = await _caller(request, "read")
-    return _view(await _session(state, principal.tenant, session_id))
+async def get_session(caller: ReadCaller, session_id: str) -> dict[str, Any]:
+    return _view(await owned_session(caller, session_id))
 
 
 @router.patch("/{session_id}", summary="Replace a session's state and/or metadata")
-async def update_session(request: Request, session_id: str, body: UpdateSession) -> dict[str, Any]:
-    state, principal = await _caller(request, "submit")
-    record = await state.app.store.update_session(
-        principal.tenant,
+async def update_session(
+    caller: SubmitCaller, session_id: str, body: UpdateSession
+) -> dict[str, Any]:
+    record = await caller.app.store.update_session(
+        caller.tenant,
         session_id,
         state=_stored(body.state, "state"),
         metadata=_stored(body.metadata, "metadata"),
@@ -120,25 +121,23 @@ async def update_session(request: Request, session_id: str, body: UpdateSession)
 
 
 @router.delete("/{session_id}", status_code=204, summary="Delete a session (its runs stay)")
-async def delete_session(request: Request, session_id: str) -> Response:
-    state, principal = await _caller(request, "submit")
-    if not await state.app.store.delete_session(principal.tenant, session_id):
+async def delete_session(caller: SubmitCaller, session_id: str) -> Response:
+    if not await caller.app.store.delete_session(caller.tenant, session_id):
         raise SessionNotFound(f"no session {session_id!r}")
     # Workspaces on this process's disk go now; workers elsewhere sweep theirs.
-    await remove_session_workspaces(state.app.workspace_roots, principal.tenant, session_id)
+    await remove_session_workspaces(caller.app.workspace_roots, caller.tenant, session_id)
     return Response(status_code=204)
 
 
 @router.get("/{session_id}/messages", summary="A session's history, oldest first")
 async def session_messages(
-    request: Request,
+    caller: ReadCaller,
     session_id: str,
     after: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> dict[str, Any]:
-    state, principal = await _caller(request, "read")
-    await _session(state, principal.tenant, session_id)
-    rows = await state.app.store.session_messages(principal.tenant, session_id, after, limit)
+    await owned_session(caller, session_id)
+    rows = await caller.app.store.session_messages(caller.tenant, session_id, after, limit)
     return {
         "messages": [
             {
@@ -160,20 +159,20 @@ async def session_messages(
     responses={200: {"content": {"text/event-stream": {}}}},
 )
 async def session_events(
-    request: Request,
+    caller: ReadCaller,
     session_id: str,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
-    state, principal = await _caller(request, "read")
-    await _session(state, principal.tenant, session_id)
+    await owned_session(caller, session_id)
     resume = _resume_point(last_event_id)
     if resume is not None:
-        runs = await state.app.store.session_runs(principal.tenant, session_id)
+        runs = await caller.app.store.session_runs(caller.tenant, session_id)
         if resume[0] not in {r.id for r in runs}:
             raise InvalidRequest(f"Last-Event-ID {last_event_id!r} is not an event of this session")
-    state.streams.take(principal.key_id)  # a 429 before the stream starts
+    key_id = caller.principal.key_id
+    caller.state.streams.take(key_id)  # a 429 before the stream starts
     return StreamingResponse(
-        _events(state, principal.tenant, session_id, resume, principal.key_id),
+        _events(caller.state, caller.tenant, session_id, resume, key_id),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
@@ -217,12 +216,14 @@ async def _events(
                     elif isinstance(item, Ephemeral):
                         view = {"id": None, "run_id": run.id, "type": item.type}
                         data = {**view, "time": iso(time.time()), "data": json.loads(item.data)}
-                        yield format_event(None, json.dumps(data))
+                        yield format_event(None, json.dumps(data), event=event_name(item.type))
                     else:
                         record = await store.get_run(run.id) if item.type in FINAL_TYPES else None
                         view = event_view(item, record)
                         view["id"] = f"{run.id}:{item.seq}"
-                        yield format_event(view["id"], json.dumps(view))
+                        yield format_event(
+                            view["id"], json.dumps(view), event=event_name(item.type)
+                        )
                 finished.add(run.id)
                 progressed = True
             if progressed:

@@ -5,6 +5,10 @@ at CRLF, LF or a lone CR, and joins a message's `data:` lines with LF; so `forma
 writes each line of the data as its own `data:` line, and any line break in the data reaches
 the client as LF. Lines starting with `:` are comments, which keep idle connections open.
 
+Each event of the API's streams names its type twice: in the JSON `type`, and in the SSE
+`event:` field, so a browser's `EventSource.addEventListener("llm.delta", …)` gets just those
+(`onmessage` then gets only events without a type). `event_name` says what goes in the field.
+
 `Last-Event-ID` (or `?after=`) holds the position of the last event the client saw; the
 stream resumes after it.
 """
@@ -15,7 +19,7 @@ import re
 
 from bosun.errors import InvalidRequest
 
-__all__ = ["comment", "format_event", "parse_last_event_id"]
+__all__ = ["comment", "event_name", "format_event", "parse_last_event_id"]
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")  # only these; str.splitlines also splits at \x0c, \u2028…
 _MAX_POSITION = 2**63 - 1  # positions are stored as 64-bit integers
@@ -49,6 +53,15 @@ def format_event(event_id: int | str | None, data: str, event: str | None = None
     parts.extend(f"data: {line}\n" for line in _lines(data))
     parts.append("\n")
     return "".join(parts).encode()
+
+
+def event_name(event_type: str) -> str | None:
+    """The SSE `event:` field of an event of `event_type`: the type itself, or `None` (no
+    field, a plain `message`) for one the field cannot carry: empty, or holding a line break
+    or NUL (`ctx.emit` accepts any name)."""
+    if not event_type or _LINE_BREAK.search(event_type) or "\0" in event_type:
+        return None
+    return event_type
 
 
 def comment(text: str = "keep-alive") -> bytes:

@@ -1,4 +1,5 @@
-"""Stores: the database URL picks the connector."""
+"""Stores: the ports (`bosun.store.ports`), the `Store` combining them, and the database URL
+that picks the connector (`bosun.store.sqlite`, `bosun.store.postgres`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,20 @@ from urllib.parse import urlsplit
 
 from bosun.errors import ConfigurationError
 from bosun.store.base import Store
+from bosun.store.ports import (
+    ApiKeyStore,
+    EventStore,
+    LifecycleStore,
+    MemoryStore,
+    QueueStore,
+    RateLimitStore,
+    RunStore,
+    ScheduleStore,
+    SessionStore,
+    UsageStore,
+    WorkerStore,
+    WorkloadStore,
+)
 
 
 def store_for_url(url: str) -> Store:
@@ -24,4 +39,19 @@ def store_for_url(url: str) -> Store:
     )
 
 
-__all__ = ["Store", "store_for_url"]
+__all__ = [
+    "ApiKeyStore",
+    "EventStore",
+    "LifecycleStore",
+    "MemoryStore",
+    "QueueStore",
+    "RateLimitStore",
+    "RunStore",
+    "ScheduleStore",
+    "SessionStore",
+    "Store",
+    "UsageStore",
+    "WorkerStore",
+    "WorkloadStore",
+    "store_for_url",
+]

@@ -2,8 +2,9 @@
 
 The candidate query already applies per-key concurrency and fairness order; this step caps
 how many runs each limited queue may move to `running`. The SQLite connector runs it in its
-writer transaction; PostgreSQL's `claim_ready` SQL function (migration 0015) does the same in
-the database. The contract and flow-control tests hold both to the same behaviour.
+writer transaction; PostgreSQL's `claim_ready` SQL function
+(`sql/postgresql/functions/claim_ready.sql`) does the same in the database. The contract
+and flow-control tests hold both to the same behaviour.
 """
 
 from __future__ import annotations

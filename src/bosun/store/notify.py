@@ -70,6 +70,7 @@ class LocalNotifier:
         self._work: set[Wakeup] = set()
         self._finished: dict[str, list[asyncio.Future[Finished | None]]] = {}
         self._recent: OrderedDict[str, Finished] = OrderedDict()
+        self._ended_elsewhere: OrderedDict[str, None] = OrderedDict()
         self._events: dict[str, list[asyncio.Future[None]]] = {}
         self._ephemeral: dict[str, set[asyncio.Queue[tuple[str, str]]]] = {}
         self._watches: OrderedDict[str, float] = OrderedDict()  # run -> until (monotonic)
@@ -103,6 +104,11 @@ class LocalNotifier:
         """The outcome of `run_id` if it finished in this process not long ago."""
         return self._recent.get(run_id)
 
+    def ended_elsewhere(self, run_id: str) -> bool:
+        """Whether another process was heard (NOTIFY) to finish `run_id` not long ago: a
+        waiter that came after the word reads the run instead of waiting for the next one."""
+        return run_id in self._ended_elsewhere
+
     def run_finished(self, run_id: str, finished: Finished | None) -> None:
         """Wake waiters of `run_id`; `finished` is None when only another process knows how
         it ended (they read it from the store)."""
@@ -110,6 +116,10 @@ class LocalNotifier:
             self._recent[run_id] = finished
             if len(self._recent) > RECENT_OUTCOMES:
                 self._recent.popitem(last=False)
+        else:
+            self._ended_elsewhere[run_id] = None
+            if len(self._ended_elsewhere) > RECENT_OUTCOMES:
+                self._ended_elsewhere.popitem(last=False)
         for future in self._finished.pop(run_id, []):
             if not future.done():
                 future.set_result(finished)

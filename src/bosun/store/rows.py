@@ -10,7 +10,7 @@ import json
 from collections.abc import Collection
 from typing import Any
 
-from bosun.store.records import (
+from bosun.records import (
     ApiKeyRecord,
     ClaimedRun,
     EventRecord,
@@ -69,7 +69,7 @@ def run_from_row(row: Any) -> RunRecord:
     )
 
 
-def list_runs_sql(where: RunFilter, placeholder: str) -> tuple[str, list[Any]]:
+def list_runs_sql(where: RunFilter, placeholder: str, table: str = "runs") -> tuple[str, list[Any]]:
     """The query listing runs that match `where`, newest first, with its parameters."""
     clauses, params = [], []
     for column in ("status", "workflow", "queue", "parent_id", "tenant", "session", "version"):
@@ -86,7 +86,7 @@ def list_runs_sql(where: RunFilter, placeholder: str) -> tuple[str, list[Any]]:
     if where.before is not None:
         clauses.append(f"(created_at, id) < ({placeholder}, {placeholder})")
         params.extend(where.before)
-    sql = "SELECT * FROM runs"
+    sql = f"SELECT * FROM {table}"
     if clauses:
         sql += " WHERE " + " AND ".join(clauses)
     sql += f" ORDER BY created_at DESC, id DESC LIMIT {placeholder}"
@@ -144,6 +144,7 @@ def stats_from_row(row: Any) -> QueueStats:
         in_flight=int(row["in_flight"] or 0),
         waiting=int(row["waiting"] or 0),
         oldest_ready_age=float(row["oldest_ready_age"] or 0),
+        runnable=int(row["runnable"] or 0),
     )
 
 
@@ -250,4 +251,6 @@ def worker_from_row(row: Any) -> WorkerRecord:
         last_seen=row["last_seen"],
         expires_at=row["expires_at"],
         workflows=None if row["workflows"] is None else names(row["workflows"]),
+        pid_namespace=row["pid_namespace"],
+        pid_started=row["pid_started"],
     )

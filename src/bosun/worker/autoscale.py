@@ -2,9 +2,11 @@
 
 The supervisor runs no runs itself. It starts `bosun worker` child processes with the same
 app, queues, options and database, polls the store's queue stats every `interval` seconds,
-and resizes the pool as `scaling` decides: up at once, down after the cooldown. A child is
-removed by draining it (SIGTERM: its steps in flight finish within the grace period, its
-runs are handed back), with SIGKILL only if it outlives the grace period. A child that dies
+and resizes the pool as `scaling` decides, on the runs that can execute now (`runnable`: in
+flight, or ready and admitted by the queue's limit and the runs' concurrency keys): up at
+once, down after the cooldown. A child is removed by draining it (SIGTERM: its steps in
+flight finish within the grace period, its runs are handed back), with SIGKILL only if it
+outlives the grace period. A child that dies
 on its own is restarted, with a backoff if it keeps dying. SIGTERM or SIGINT to the
 supervisor drains every child, then the supervisor exits.
 
@@ -29,7 +31,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bosun.errors import ConfigurationError, StoreError
 from bosun.worker.scaling import (
@@ -42,8 +44,9 @@ from bosun.worker.scaling import (
 )
 
 if TYPE_CHECKING:
-    from bosun.app import App
-    from bosun.store.base import Store
+    from types import TracebackType
+
+    from bosun.store import QueueStore
     from bosun.worker.worker import WorkerOptions
 
 log = logging.getLogger("bosun.autoscale")
@@ -112,7 +115,7 @@ class Supervisor:
 
     def __init__(
         self,
-        store: Store,
+        store: QueueStore,
         *,
         command: list[str],
         env: dict[str, str],
@@ -188,9 +191,11 @@ class Supervisor:
         state = next_state(self.policy, self.state, desired, now)
         if state.target != self.state.target:
             log.info(
-                "scaled to %d worker(s) from %d (ready %d, in flight %d, oldest ready %.1f s)",
+                "scaled to %d worker(s) from %d (runnable %d: ready %d, in flight %d; "
+                "oldest ready %.1f s)",
                 state.target,
                 self.state.target,
+                load.demand,
                 load.ready,
                 load.in_flight,
                 load.oldest_ready_age,
@@ -282,6 +287,7 @@ class Supervisor:
                 "to": after,
                 "ready": load.ready,
                 "in_flight": load.in_flight,
+                "runnable": load.demand,
                 "oldest_ready_age": round(load.oldest_ready_age, 3),
                 "seconds_below": None if below is None else round(below, 3),
             }
@@ -313,9 +319,30 @@ class Supervisor:
         os.replace(partial, self.status_file)  # readers never see half a file
 
 
+class SupervisedApp(Protocol):
+    """What the supervisor needs of the App (`bosun.app.App` is one; this module never
+    imports it): the database its children use, and, opened, the store it polls."""
+
+    @property
+    def database(self) -> str: ...
+
+    @property
+    def store(self) -> QueueStore: ...
+
+    async def __aenter__(self) -> object: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+        /,
+    ) -> None: ...
+
+
 async def supervise_app(
     app_ref: str,
-    app: App,
+    app: SupervisedApp,
     options: WorkerOptions,
     autoscale: str,
     *,

@@ -1,15 +1,15 @@
 """What a worker needs of the App it executes: its store and registry, the limits and
-settings its runs get, and its observability. `bosun.app.App` is one; the worker never
-imports it."""
+settings its runs get, its plug-ins' parts, and its observability. `bosun.app.App` is one;
+the worker never imports it."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bosun.schedules import ScheduledWorkflows, ScheduleHost
+from bosun.worker.extensions import PluginParts
 
 if TYPE_CHECKING:
     from bosun.buckets import RateLimit
@@ -30,7 +30,7 @@ class Observing(Protocol):
     def run_observer(self, concurrency: int, is_draining: Callable[[], bool]) -> RunObserver: ...
 
 
-class WorkerHost(ScheduleHost, Protocol):
+class WorkerHost(ScheduleHost, PluginParts, Protocol):
     """The App, as its workers see it."""
 
     @property
@@ -38,15 +38,6 @@ class WorkerHost(ScheduleHost, Protocol):
 
     @property
     def max_payload_bytes(self) -> int | None: ...
-
-    @property
-    def models(self) -> Any: ...  # bosun.agents' model aliases, handed to runs as they are
-
-    @property
-    def tenant_budgets(self) -> Mapping[str | None, Any]: ...
-
-    @property
-    def workspace_roots(self) -> set[Path]: ...
 
     @property
     def queue_limits(self) -> Mapping[str, int]: ...
@@ -58,3 +49,5 @@ class WorkerHost(ScheduleHost, Protocol):
     def observability(self) -> Observing: ...
 
     def register_model_rate_limits(self) -> None: ...
+
+    def models_in_use(self) -> bool: ...

@@ -1,10 +1,13 @@
 """The local autoscaler's decisions, as pure functions of queue load, size and time.
 
-Desired workers = clamp(ceil((ready + in_flight) / concurrency), MIN, MAX), plus one more than
-now whenever the oldest ready run has waited longer than `scale_up_age` (the count says there
-are enough workers, but work still waits: add capacity a step at a time). Scaling up happens at
-once; scaling down only once the desired size has stayed below the current one for `cooldown`
-seconds, so a pause between bursts does not drain warm workers.
+Desired workers = clamp(ceil(runnable / concurrency), MIN, MAX), where `runnable` is the
+in-flight runs plus the ready runs flow control admits now (`ready + in_flight` without queue
+limits or concurrency keys: a queue limited to 2 running runs wants 2 runs' worth of workers,
+however many wait), plus one more than now whenever the oldest ready run has waited longer than
+`scale_up_age` while some ready run is admitted (the count says there are enough workers, but
+work still waits: add capacity a step at a time). Scaling up happens at once; scaling down
+only once the desired size has stayed below the current one for `cooldown` seconds, so a pause
+between bursts does not drain warm workers.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from bosun.errors import ConfigurationError
-from bosun.store.records import QueueStats
+from bosun.records import QueueStats
 
 RESTART_BACKOFF = 0.5  # seconds before restarting a crashed worker, doubling per crash
 RESTART_BACKOFF_MAX = 30.0
@@ -65,11 +68,21 @@ class ScalePolicy:
 
 @dataclass(frozen=True)
 class Load:
-    """The load of the queues a pool serves: what it scales on."""
+    """The load of the queues a pool serves: what it scales on.
+
+    `runnable`: the in-flight runs plus the ready runs flow control admits now (None: not
+    counted, taken as `ready + in_flight`).
+    """
 
     ready: int = 0
     in_flight: int = 0
     oldest_ready_age: float = 0.0
+    runnable: int | None = None
+
+    @property
+    def demand(self) -> int:
+        """The runs the pool has work for: `runnable`, else `ready + in_flight`."""
+        return self.ready + self.in_flight if self.runnable is None else self.runnable
 
     @classmethod
     def of(cls, stats: Iterable[QueueStats], queues: Iterable[str]) -> Load:
@@ -80,6 +93,7 @@ class Load:
             ready=sum(s.ready for s in mine),
             in_flight=sum(s.in_flight for s in mine),
             oldest_ready_age=max((s.oldest_ready_age for s in mine if s.ready), default=0.0),
+            runnable=sum(s.demand for s in mine),
         )
 
 
@@ -93,8 +107,11 @@ class ScaleState:
 
 def desired_workers(policy: ScalePolicy, load: Load, current: int) -> int:
     """How many processes `load` calls for, given `current` of them."""
-    wanted = math.ceil((load.ready + load.in_flight) / policy.concurrency)
-    if load.ready and load.oldest_ready_age > policy.scale_up_age:
+    wanted = math.ceil(load.demand / policy.concurrency)
+    # Old ready work adds a worker only while some ready run may start: runs held back by a
+    # queue limit or a concurrency key age without any worker being able to take them.
+    admitted = load.demand > load.in_flight
+    if load.ready and admitted and load.oldest_ready_age > policy.scale_up_age:
         wanted = max(wanted, current + 1)
     return min(max(wanted, policy.minimum), policy.maximum)
 

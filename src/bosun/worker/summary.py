@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from bosun.store.records import Outcome
+from bosun.records import Outcome
 
 EXIT_CLEAN = 0
 EXIT_LEASES_KEPT = 3

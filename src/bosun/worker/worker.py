@@ -16,15 +16,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from bosun.context import Context
 from bosun.engine.execution import Execution, RunEnvironment
-from bosun.engine.runner import execute
+from bosun.engine.runner import execute, hand_back
 from bosun.errors import BosunError, StoreError, WorkflowNotFound
-from bosun.sandbox.workspace_sweep import SWEEP_INTERVAL, sweep_workspaces_periodically
+from bosun.records import ClaimedRun, Lease, Outcome
 from bosun.schedules import Scheduler
 from bosun.store.notify import Wakeup
-from bosun.store.records import ClaimedRun, Lease, Outcome
+from bosun.worker.extensions import run_extensions
 from bosun.worker.presence import Presence
 from bosun.worker.summary import WorkerSummary
+from bosun.worker.takeover import Takeovers
 from bosun.worker.timebox import stop_near_budget
 from bosun.worker.versioning import code_version
 
@@ -70,7 +72,7 @@ class WorkerOptions:
     version: str | None = None
     compatible_versions: tuple[str, ...] = ()
     max_seconds: float | None = None
-    workspace_sweep_interval: float = SWEEP_INTERVAL
+    workspace_sweep_interval: float = 300.0  # bosun.sandbox.workspace_sweep.SWEEP_INTERVAL
 
 
 @dataclass
@@ -112,6 +114,7 @@ class Worker:
         # for a worker that has it (another app on the same database, a newer deploy).
         self._workflows = tuple(sorted(app.registry.workflows))
         self._presence: Presence | None = None
+        self._takeovers: Takeovers | None = None
 
     @property
     def lease_ttl(self) -> float:
@@ -134,7 +137,11 @@ class Worker:
         """Claim and execute until stopped (or idle, with `until_idle`), then drain."""
         store = self.app.store
         store.notifier.add_work_event(self._wake)
-        self.app.register_model_rate_limits()  # from the model aliases' settings
+        if self.app.models_in_use():  # else only the offline scripted `default` exists
+            self.app.register_model_rate_limits()  # from the model aliases' settings
+            # A model that cannot be served (its key unset, its SDK missing) fails here, not
+            # at its first call.
+            log.info("worker %s: models %s", self.owner, "; ".join(self.app.models.check()))
         self._environment = RunEnvironment(
             store=store,
             resolve_workflow=self.app.registry.resolve,
@@ -145,9 +152,8 @@ class Worker:
             max_payload_bytes=self.app.max_payload_bytes,
             lease_deadline=self._lease_deadline,
             settling=self._settling,
-            models=self.app.models,
-            tenant_budgets=self.app.tenant_budgets,
-            workspace_roots=self.app.workspace_roots,
+            extensions=run_extensions(self.app),
+            context=Context,
             observer=self.app.observability.run_observer(
                 self.options.concurrency, lambda: self._draining
             ),
@@ -169,13 +175,23 @@ class Worker:
         )
         await self._presence.announce()
         presence = asyncio.create_task(self._presence.keep_fresh())
+        log.info("worker %s: memory search on %s", self.owner, await store.memory_search_path())
+        self._takeovers = Takeovers(
+            store,
+            owner=self.owner,
+            queues=self.options.queues,
+            workflows=self._workflows,
+            lease_ttl=self.options.lease_ttl,
+            here=self._presence.process.namespace,
+            wake=self._wake.set,
+        )
+        # Once before the first claim: runs of a worker that died on this machine are
+        # claimable by then (an `until_idle` worker would otherwise exit without them).
+        await self._look_for_takeovers()
+        takeovers = asyncio.create_task(self._watch_takeovers())
         heartbeat = asyncio.create_task(self._heartbeat())
         pruner = asyncio.create_task(self._prune_periodically())
-        sweeper = asyncio.create_task(
-            sweep_workspaces_periodically(
-                store, self.app.workspace_roots, self.options.workspace_sweep_interval
-            )
-        )
+        sweeper = asyncio.create_task(self._sweep_workspaces())
         scheduler: asyncio.Task[None] | None = None
         budget = stop_near_budget(self.options.max_seconds, self.options.grace, self.request_stop)
         try:
@@ -190,7 +206,8 @@ class Worker:
             await self._drain()
             self.summary.stop()
             log.info("worker %s stopped: %s", self.owner, self.summary.line())
-            for task in (heartbeat, pruner, presence, sweeper):
+            self._log_runs_due_later()
+            for task in (heartbeat, pruner, presence, sweeper, takeovers):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -203,6 +220,19 @@ class Worker:
                 handle.cancel()
             self._pool.shutdown(wait=False, cancel_futures=True)
 
+    async def _sweep_workspaces(self) -> None:
+        """Sweep the workspaces of deleted sessions once a tool call has used a base: the
+        sandbox is imported only then (a worker of plain workflows never needs it)."""
+        interval = self.options.workspace_sweep_interval
+        roots = self.app.workspace_roots
+        if interval <= 0:
+            return
+        while not roots:  # noqa: ASYNC110 (tool calls add to the set and tell nobody)
+            await asyncio.sleep(interval)
+        from bosun.sandbox.workspace_sweep import sweep_workspaces_periodically
+
+        await sweep_workspaces_periodically(self.app.store, roots, interval)
+
     async def _claim_loop(self) -> None:
         opts = self.options
         backoff = opts.poll_interval
@@ -211,6 +241,10 @@ class Worker:
             # overlaps the execution and the progress writes of the runs just claimed,
             # instead of a full worker waiting for its whole batch to commit first.
             free = min(self._free_slots(), self._claim_chunk)
+            # Idle means nothing was running when the claim began: a run that finished while
+            # the claim was in flight may have woken another (a parent whose child ended),
+            # which that claim could not see yet.
+            idle_before = not self._active
             claimed: list[ClaimedRun] = []
             if free > 0:
                 try:
@@ -231,10 +265,12 @@ class Worker:
                 backoff = opts.poll_interval
                 for item in claimed:
                     self._start(item)
+                if claimed and self._takeovers is not None:
+                    self._takeovers.claimed(claimed)
                 self._backlog = len(claimed) == free
                 if self._backlog:
                     continue
-                if opts.until_idle and not self._active:
+                if opts.until_idle and idle_before and not self._active:
                     return
             await self._wake.wait(opts.poll_interval)
 
@@ -282,11 +318,15 @@ class Worker:
         deadline = claimed.run.lease_expires_at or time.time()
         self._active[run_id] = _Held(task, claimed.lease, deadline)
         task.add_done_callback(lambda _t: self._finished(run_id, task))
+        if self._presence is not None:
+            self._presence.busy_changed()
 
     def _finished(self, run_id: str, task: asyncio.Task[None]) -> None:
         current = self._active.get(run_id)
         if current is not None and current.task is task:
             del self._active[run_id]
+            if self._presence is not None:
+                self._presence.busy_changed()
         # A freed slot is worth a claim only if work is waiting (or to notice idleness).
         if self._backlog or self._draining or (self.options.until_idle and not self._active):
             self._wake.set()
@@ -295,21 +335,13 @@ class Worker:
         try:
             workflow = self.app.registry.workflow(claimed.run.workflow)
         except WorkflowNotFound as exc:  # claims filter by workflow: only a store bug gets here
-            await self._hand_back_unknown(claimed, exc)
+            self.summary.record(await hand_back(claimed, self._environment, exc))
             return
         execution = Execution(claimed, workflow, self._environment)
         outcome = await execute(execution)
         self.summary.record(outcome)
         if outcome is not None:
             self._schedule_local_wake(claimed.run.id, outcome)
-
-    async def _hand_back_unknown(self, claimed: ClaimedRun, exc: WorkflowNotFound) -> None:
-        """Never fail a run for what this worker lacks: another worker may know it."""
-        log.error("run %s handed back: %s", claimed.run.id, exc)
-        try:
-            await self.app.store.release_leases(self.owner, [claimed.run.id])
-        except StoreError as error:
-            log.warning("could not hand run %s back (its lease expires): %s", claimed.run.id, error)
 
     def _schedule_local_wake(self, run_id: str, outcome: Outcome) -> None:
         """A short timer of a run we just suspended wakes this worker without polling."""
@@ -320,6 +352,22 @@ class Worker:
             return
         loop = asyncio.get_running_loop()
         self._timers[run_id] = loop.call_later(max(delay, 0), self._timer_fired, run_id)
+
+    def _log_runs_due_later(self) -> None:
+        """Say which of the runs this worker suspended (a step waiting to retry, a short
+        sleep) it leaves behind: an `until_idle` worker exits while they wait, and "0 failed"
+        after a step failure reads like a lie without it."""
+        if not self._timers:
+            return
+        loop = asyncio.get_running_loop()
+        soonest = min(handle.when() for handle in self._timers.values()) - loop.time()
+        log.info(
+            "worker %s left %d suspended run(s) due again within the hour, the first in "
+            "%.1f s (a step waiting to retry, a timer): a worker running then takes them",
+            self.owner,
+            len(self._timers),
+            max(soonest, 0.0),
+        )
 
     def _timer_fired(self, run_id: str) -> None:
         self._timers.pop(run_id, None)
@@ -366,6 +414,27 @@ class Worker:
                     entry.task.cancel()
                 else:
                     entry.lease_deadline = asked_at + self.options.lease_ttl
+
+    async def _look_for_takeovers(self) -> None:
+        """One look of the takeover watch; it only ever speeds takeovers up and explains
+        waits, so nothing it meets may stop the worker."""
+        if self._takeovers is None:
+            return
+        try:
+            await self._takeovers.look()
+        except StoreError as exc:
+            log.debug("could not look for runs to take over: %s", exc)
+        except Exception:
+            log.warning("looking for runs to take over failed", exc_info=True)
+
+    async def _watch_takeovers(self) -> None:
+        """Look for runs left by stopped workers while idle (a free slot, nothing ready)."""
+        if self._takeovers is None:
+            return
+        while True:
+            await asyncio.sleep(self._takeovers.interval)
+            if not self._draining and not self._backlog and self._free_slots() > 0:
+                await self._look_for_takeovers()
 
     async def _prune_periodically(self) -> None:
         """Delete runs finished longer ago than the app's retention, a batch at a time.

@@ -5,7 +5,9 @@ The login form takes an API key and stores the key itself in an `HttpOnly`,
 so the cookie grants nothing more; keeping the key (not a server-signed session) means any
 number of API servers accept the cookie without sharing a secret, and revoking the key logs
 its UI sessions out within the key cache time. Every request is authenticated by the API's
-own `ServerState.authorize`: same tenant, scopes and rate limit.
+own `ServerState.authorize`: same tenant, scopes and rate limit. Pages and the UI's API
+declare the scope they need as the API's routes do, with a dependency (`PageReader`,
+`cookie_caller`) that gives them the same `bosun.server.deps.Caller`.
 
 Requests that change something (POST) must also come from the UI's own origin: the
 `Origin` header (else `Referer`) must name the host the request was sent to. `SameSite=Strict`
@@ -15,14 +17,14 @@ site on the same registrable domain.
 
 from __future__ import annotations
 
+from typing import Annotated
 from urllib.parse import parse_qs, quote, urlsplit
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import RedirectResponse
 
 from bosun.errors import AuthenticationFailed, PermissionDenied
-from bosun.server.auth import Principal
-from bosun.server.state import ServerState
+from bosun.server.deps import Caller, Dependency, server_state
 from bosun.server.ui.render import render
 
 COOKIE = "bosun_key"
@@ -48,11 +50,6 @@ def login_link(base_url: str, key: str) -> str:
     return f"{base_url.rstrip('/')}/ui/login#key={key}"
 
 
-def server_state(request: Request) -> ServerState:
-    state: ServerState = request.app.state.bosun
-    return state
-
-
 def _with_key(request: Request, key: str | None) -> Request:
     """The request as the API sees one: the cookie's key as its bearer token (any
     Authorization header the browser sent is dropped: the UI authenticates by cookie only)."""
@@ -67,17 +64,26 @@ def keyed(request: Request) -> Request:
     return _with_key(request, request.cookies.get(COOKIE))
 
 
-async def principal(request: Request, scope: str) -> Principal:
-    """The UI user, checked for `scope` like an API caller.
+def cookie_caller(scope: str, *, page: bool) -> Dependency:
+    """A dependency: the UI user, by the key cookie, checked for `scope` like an API caller.
 
     Raises:
-        LoginRequired: there is no key cookie (and the server requires keys).
+        LoginRequired: on a page (`page`), there is no key cookie (and the server requires
+            keys); elsewhere a missing cookie is refused as the API refuses a missing key.
         AuthenticationFailed, PermissionDenied, RateLimited: as the API would.
     """
-    state = server_state(request)
-    if state.config.auth and not request.cookies.get(COOKIE):
-        raise LoginRequired("log in to the bosun UI with an API key")
-    return await state.authorize(keyed(request), scope)
+
+    async def caller(request: Request) -> Caller:
+        state = server_state(request)
+        if page and state.config.auth and not request.cookies.get(COOKIE):
+            raise LoginRequired("log in to the bosun UI with an API key")
+        return Caller(state, await state.authorize(keyed(request), scope))
+
+    return caller
+
+
+PageReader = Annotated[Caller, Depends(cookie_caller("read", page=True))]
+PageAdmin = Annotated[Caller, Depends(cookie_caller("admin", page=True))]
 
 
 def require_same_origin(request: Request) -> None:

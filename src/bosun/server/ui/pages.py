@@ -11,18 +11,20 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
+from bosun.agents.approvals import SIGNAL_PREFIX as APPROVAL_SIGNAL_PREFIX
+from bosun.agents.approvals import pending_approvals
 from bosun.errors import InvalidRequest
-from bosun.server.api import INTERNAL_PREFIX, _owned_run, page_of_runs
-from bosun.server.auth import Principal
+from bosun.records import RUN_STATUSES, TERMINAL_STATUSES, JournalEntry, RunFilter, RunRecord
+from bosun.server.api import INTERNAL_PREFIX, owned_run, page_of_runs
+from bosun.server.deps import Caller
 from bosun.server.queues import queue_overview, sees_all_tenants
-from bosun.server.sessions_api import _session
 from bosun.server.sessions_api import _view as session_view
-from bosun.server.ui.access import principal, server_state
+from bosun.server.sessions_api import owned_session
+from bosun.server.ui.access import PageReader
 from bosun.server.ui.render import render
 from bosun.server.ui.routing import PageRoute
 from bosun.server.ui.views import chat_line, timeline
-from bosun.store.records import RUN_STATUSES, TERMINAL_STATUSES, RunFilter, RunRecord
-from bosun.wire import decode_cursor, encode_cursor, event_view, run_view
+from bosun.wire import approval_view, decode_cursor, encode_cursor, event_view, run_view
 
 router = APIRouter(prefix="/ui", route_class=PageRoute, include_in_schema=False)
 
@@ -49,17 +51,16 @@ def run_row(record: RunRecord) -> dict[str, Any]:
     }
 
 
-def _workflow_names(request: Request) -> list[str]:
-    workflows = server_state(request).app.registry.workflows
+def _workflow_names(caller: Caller) -> list[str]:
+    workflows = caller.app.registry.workflows
     return sorted(n for n in workflows if not n.startswith(INTERNAL_PREFIX))
 
 
-async def _queue_names(request: Request, who: Principal) -> list[str]:
-    app = server_state(request).app
-    names = {d.queue for d in app.registry.workflows.values()}
-    tenant = None if sees_all_tenants(who) else who.tenant
-    names.update(s.queue for s in await app.store.queue_stats(tenant=tenant))
-    return sorted(names)
+async def _queue_names(caller: Caller) -> list[str]:
+    app = caller.app
+    tenant = None if sees_all_tenants(caller.principal) else caller.tenant
+    known = await app.store.queue_stats(tenant=tenant, known=app.declared_queues())
+    return [s.queue for s in known]
 
 
 @router.get("/")
@@ -70,6 +71,7 @@ async def ui_home() -> Response:
 @router.get("/runs")
 async def runs_page(
     request: Request,
+    caller: PageReader,
     status: str | None = None,
     workflow: str | None = None,
     queue: str | None = None,
@@ -78,7 +80,6 @@ async def runs_page(
     limit: Annotated[int, Query(ge=1, le=500)] = DEFAULT_LIMIT,
     partial: str | None = None,
 ) -> Response:
-    who = await principal(request, "read")
     filters = {
         "status": _blank(status),
         "workflow": _blank(workflow),
@@ -92,14 +93,14 @@ async def runs_page(
         workflow=filters["workflow"],
         queue=filters["queue"],
         session=filters["session"],
-        tenant=who.tenant,
+        tenant=caller.tenant,
         limit=limit,
         before=None if not cursor else decode_cursor(cursor),
     )
-    records, after = await page_of_runs(server_state(request).app.store, where)
+    records, after = await page_of_runs(caller.app.store, where)
     context: dict[str, Any] = {"runs": [run_row(r) for r in records]}
     if partial == "rows":
-        return render(request, "runs_rows.html", context, principal=who)
+        return render(request, "runs_rows.html", context, principal=caller.principal)
     query = {k: v for k, v in filters.items() if v is not None}
     if limit != DEFAULT_LIMIT:
         query["limit"] = str(limit)
@@ -107,8 +108,8 @@ async def runs_page(
     context.update(
         filters=filters,
         statuses=RUN_STATUSES,
-        workflows=_workflow_names(request),
-        queues=await _queue_names(request, who),
+        workflows=_workflow_names(caller),
+        queues=await _queue_names(caller),
         cursor=cursor,
         limit=limit,
         default_limit=DEFAULT_LIMIT,
@@ -119,20 +120,20 @@ async def runs_page(
         poll_url="/ui/runs?" + urlencode(dict(here, partial="rows")),
         poll_seconds=POLL_SECONDS,
     )
-    return render(request, "runs.html", context, principal=who)
+    return render(request, "runs.html", context, principal=caller.principal)
 
 
 @router.get("/runs/{run_id}")
-async def run_page(request: Request, run_id: str, partial: str | None = None) -> Response:
-    who = await principal(request, "read")
-    app = server_state(request).app
-    store = app.store
-    record = await _owned_run(app, who, run_id)
+async def run_page(
+    request: Request, caller: PageReader, run_id: str, partial: str | None = None
+) -> Response:
+    store = caller.app.store
+    record = await owned_run(caller, run_id)
     journal = await store.get_journal(run_id)
     events = await store.list_events(run_id, after=0, limit=EVENTS_SHOWN)
     now = time.time()
-    waiting = next((e for e in journal if e.kind == "signal" and e.status == "waiting"), None)
-    children = await store.list_runs(RunFilter(parent_id=run_id, tenant=who.tenant, limit=100))
+    waiting = next((e for e in journal if _awaits_a_signal(e)), None)
+    children = await store.list_runs(RunFilter(parent_id=run_id, tenant=caller.tenant, limit=100))
     context: dict[str, Any] = {
         "run": run_view(record),
         "record": record,
@@ -141,9 +142,10 @@ async def run_page(request: Request, run_id: str, partial: str | None = None) ->
         "timeline": timeline(record, journal, events, now),
         "usage": await store.usage_totals(run_id=run_id),
         "children": [run_row(c) for c in children],
+        "approvals": [] if record.status in TERMINAL_STATUSES else _approvals(journal),
     }
     if partial == "live":
-        return render(request, "run_live.html", context, principal=who)
+        return render(request, "run_live.html", context, principal=caller.principal)
     context.update(
         events=[event_view(e, record) for e in events],
         events_truncated=len(events) == EVENTS_SHOWN,
@@ -151,19 +153,35 @@ async def run_page(request: Request, run_id: str, partial: str | None = None) ->
         finished=record.status in TERMINAL_STATUSES,
         waiting_for=None if waiting is None else waiting.name,
     )
-    return render(request, "run.html", context, principal=who)
+    return render(request, "run.html", context, principal=caller.principal)
+
+
+def _awaits_a_signal(entry: JournalEntry) -> bool:
+    """A wait the signal form is for (a tool call's approval has a form of its own)."""
+    return (
+        entry.kind == "signal"
+        and entry.status == "waiting"
+        and not entry.name.startswith(APPROVAL_SIGNAL_PREFIX)
+    )
+
+
+def _approvals(journal: list[JournalEntry]) -> list[dict[str, Any]]:
+    """The run's tool calls awaiting approval, as the API lists them, with raw times."""
+    return [
+        {**approval_view(p), "requested_ts": p.requested_at, "expires_ts": p.expires_at}
+        for p in pending_approvals(journal)
+    ]
 
 
 @router.get("/sessions")
 async def sessions_page(
     request: Request,
+    caller: PageReader,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = DEFAULT_LIMIT,
 ) -> Response:
-    who = await principal(request, "read")
-    store = server_state(request).app.store
     before = None if not cursor else decode_cursor(cursor)
-    records = await store.list_sessions(who.tenant, limit + 1, before)
+    records = await caller.app.store.list_sessions(caller.tenant, limit + 1, before)
     page = records[:limit]
     sessions = [
         {**session_view(r), "updated_ts": r.updated_at, "created_ts": r.created_at} for r in page
@@ -174,48 +192,42 @@ async def sessions_page(
             {"cursor": encode_cursor(page[-1].updated_at, page[-1].id), "limit": limit}
         )
     context = {"sessions": sessions, "cursor": cursor, "next_url": next_url}
-    return render(request, "sessions.html", context, principal=who)
+    return render(request, "sessions.html", context, principal=caller.principal)
 
 
 @router.get("/sessions/{session_id}")
-async def session_page(request: Request, session_id: str) -> Response:
-    who = await principal(request, "read")
-    state = server_state(request)
-    store = state.app.store
-    record = await _session(state, who.tenant, session_id)
+async def session_page(request: Request, caller: PageReader, session_id: str) -> Response:
+    store = caller.app.store
+    record = await owned_session(caller, session_id)
     after = max(0, record.last_seq - MESSAGES_SHOWN)
-    messages = await store.session_messages(who.tenant, session_id, after, MESSAGES_SHOWN)
-    runs = await store.session_runs(who.tenant, session_id)
+    messages = await store.session_messages(caller.tenant, session_id, after, MESSAGES_SHOWN)
+    runs = await store.session_runs(caller.tenant, session_id)
     context = {
         "session": session_view(record),
         "record": record,
         "lines": [chat_line(m.seq, m.run_id, m.created_at, m.message) for m in messages],
         "truncated": after > 0,
         "runs": [run_row(r) for r in sorted(runs, key=lambda r: r.created_at, reverse=True)],
-        "usage": await store.usage_totals(tenant=who.tenant, session=session_id),
+        "usage": await store.usage_totals(tenant=caller.tenant, session=session_id),
     }
-    return render(request, "session.html", context, principal=who)
+    return render(request, "session.html", context, principal=caller.principal)
 
 
 @router.get("/queues")
-async def queues_page(request: Request, partial: str | None = None) -> Response:
-    who = await principal(request, "read")
-    app = server_state(request).app
+async def queues_page(request: Request, caller: PageReader, partial: str | None = None) -> Response:
     by_queue: dict[str, list[str]] = {}
-    for name, definition in sorted(app.registry.workflows.items()):
+    for name, definition in sorted(caller.app.registry.workflows.items()):
         if not name.startswith(INTERNAL_PREFIX):
             by_queue.setdefault(definition.queue, []).append(name)
-    overview = {q["queue"]: q for q in await queue_overview(app.store, who)}
-    queues = []
-    for name in sorted(set(overview) | set(by_queue)):
-        empty = {"ready": 0, "in_flight": 0, "waiting": 0, "oldest_ready_age": 0.0}
-        depth = overview.get(name, {"queue": name, **empty, "unserved": []})
-        queues.append({**depth, "workflows": by_queue.get(name, [])})
+    queues = [
+        {**depth, "workflows": by_queue.get(depth["queue"], [])}
+        for depth in await queue_overview(caller)
+    ]
     context: dict[str, Any] = {
         "queues": queues,
         "poll_seconds": POLL_SECONDS,
-        "all_tenants": sees_all_tenants(who),
-        "tenant": who.tenant,
+        "all_tenants": sees_all_tenants(caller.principal),
+        "tenant": caller.tenant,
     }
     template = "queues_rows.html" if partial == "rows" else "queues.html"
-    return render(request, template, context, principal=who)
+    return render(request, template, context, principal=caller.principal)

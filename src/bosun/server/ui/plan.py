@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 
 from bosun.errors import ConfigurationError
-from bosun.server.ui.access import principal, server_state
+from bosun.server.ui.access import PageAdmin
 from bosun.server.ui.render import render
 from bosun.server.ui.routing import PageRoute
 
@@ -39,17 +39,18 @@ def _advice(profile: Any, app_ref: str) -> tuple[Any, dict[str, str], str | None
 
 
 @router.get("/plan")
-async def plan_page(request: Request, days: Annotated[float, Query(gt=0, le=90)] = 7) -> Response:
-    who = await principal(request, "admin")
+async def plan_page(
+    request: Request, caller: PageAdmin, days: Annotated[float, Query(gt=0, le=90)] = 7
+) -> Response:
     from bosun import plan
 
-    app = server_state(request).app
+    app = caller.app
     context: dict[str, Any] = {"days": days, "advice": None, "problem": None}
     try:
         profile = await plan.profile_from_store(app.store, days)
     except ConfigurationError as exc:
         context["problem"] = str(exc)
-        return render(request, "plan.html", context, principal=who)
+        return render(request, "plan.html", context, principal=caller.principal)
     advice, charts, missing = await asyncio.to_thread(_advice, profile, "app.py")
     context.update(advice=advice, charts=charts, charts_missing=missing)
-    return render(request, "plan.html", context, principal=who)
+    return render(request, "plan.html", context, principal=caller.principal)

@@ -10,9 +10,9 @@ import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
-import bosun
 from bosun.server.auth import Principal
 from bosun.server.ui import views
+from bosun.version import __version__
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
@@ -51,6 +51,7 @@ _env = jinja2.Environment(
 _env.filters.update(
     pretty=views.pretty,
     duration=views.duration,
+    filesize=views.filesize,
     stamp=views.stamp,
     error_text=views.error_text,
     status_class=lambda status: STATUS_CLASSES.get(str(status), "st-other"),
@@ -73,7 +74,7 @@ def render(
             "app_name": state.app.name,
             "principal": principal,
             "auth": state.config.auth,
-            "version": bosun.__version__,
+            "version": __version__,
             "path": request.url.path,
             "now": now,
             "ago": lambda ts: views.ago(ts, now),

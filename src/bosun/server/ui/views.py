@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from bosun.store.records import EventRecord, JournalEntry, RunRecord
+from bosun.records import EventRecord, JournalEntry, RunRecord
+from bosun.server.ui.attachments import Attachment, collect
 
 # Journal kinds that take time or wait; the others (now, uuid, random, version, reserve,
 # settle, event) are instant bookkeeping, listed in the journal but not on the timeline.
@@ -24,11 +25,13 @@ BAR_WIDTH = 1000  # the timeline's SVG bars are drawn in a 0..1000 wide box
 
 @dataclass(frozen=True)
 class Pretty:
-    """A JSON value as indented text, and whether it is long enough to fold away."""
+    """A JSON value as indented text, whether it is long enough to fold away, and the images
+    and files it holds (their base64 left out of the text: `attachments.collect`)."""
 
     text: str
     long: bool
     preview: str
+    attachments: list[Attachment] = field(default_factory=list)
 
 
 def pretty(value: Any) -> Pretty:
@@ -38,15 +41,16 @@ def pretty(value: Any) -> Pretty:
             value = json.loads(value)
         except ValueError:
             return _folded(value)
-    return _folded(json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False))
+    value, found = collect(value)
+    return _folded(json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False), found)
 
 
-def _folded(text: str) -> Pretty:
+def _folded(text: str, attachments: list[Attachment] | None = None) -> Pretty:
     lines = text.count("\n") + 1
     long = lines > LONG_JSON_LINES or len(text) > LONG_JSON_CHARS
     flat = " ".join(text.split())
     preview = flat if len(flat) <= 80 else flat[:79] + "…"
-    return Pretty(text, long, preview)
+    return Pretty(text, long, preview, attachments or [])
 
 
 def duration(seconds: float | None) -> str:
@@ -66,6 +70,17 @@ def duration(seconds: float | None) -> str:
     if hours < 48:
         return f"{hours} h {minutes} min"
     return f"{hours // 24} d {hours % 24} h"
+
+
+def filesize(size: int | None) -> str:
+    """Bytes as `512 bytes`, `12.3 KB`, `4.1 MB`."""
+    if size is None:
+        return ""
+    if size < 1000:
+        return f"{size} bytes"
+    if size < 1_000_000:
+        return f"{size / 1000:.1f} KB"
+    return f"{size / 1_000_000:.1f} MB"
 
 
 def stamp(ts: float | None) -> str:
@@ -208,6 +223,7 @@ class ChatLine:
     tool_calls: list[str]
     run_id: str | None
     time: float
+    attachments: list[Attachment] = field(default_factory=list)
 
 
 def chat_line(seq: int, run_id: str | None, created_at: float, message: str) -> ChatLine:
@@ -226,4 +242,9 @@ def chat_line(seq: int, run_id: str | None, created_at: float, message: str) -> 
     role = str(data.get("role", "?"))
     if role == "tool" and data.get("name"):
         role = f"tool · {data['name']}"
-    return ChatLine(seq, role, str(data.get("content") or ""), calls, run_id, created_at)
+    content = data.get("content")
+    if not isinstance(content, list):
+        return ChatLine(seq, role, str(content or ""), calls, run_id, created_at)
+    texts = [p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)]
+    _, found = collect(content)
+    return ChatLine(seq, role, "\n".join(texts), calls, run_id, created_at, found)

@@ -13,10 +13,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from bosun.server.ui.access import principal, server_state
+from bosun.records import RunFilter, RunRecord, WorkerRecord
+from bosun.server.ui.access import PageReader
 from bosun.server.ui.render import render
 from bosun.server.ui.routing import PageRoute
-from bosun.store.records import RunFilter, RunRecord, WorkerRecord
 from bosun.wire import run_view
 
 router = APIRouter(prefix="/ui", route_class=PageRoute, include_in_schema=False)
@@ -73,12 +73,13 @@ def worker_rows(
 
 
 @router.get("/workers")
-async def workers_page(request: Request, partial: str | None = None) -> Response:
-    who = await principal(request, "read")
-    store = server_state(request).app.store
+async def workers_page(
+    request: Request, caller: PageReader, partial: str | None = None
+) -> Response:
+    store = caller.app.store
     workers = await store.list_workers()
     running = await store.list_runs(RunFilter(status="running", limit=LEASES_SHOWN))
-    rows = worker_rows(workers, running, who.tenant, time.time())
+    rows = worker_rows(workers, running, caller.tenant, time.time())
     context: dict[str, Any] = {"workers": rows, "poll_seconds": POLL_SECONDS}
     template = "workers_rows.html" if partial == "rows" else "workers.html"
-    return render(request, template, context, principal=who)
+    return render(request, template, context, principal=caller.principal)

@@ -59,6 +59,7 @@ function runPage(root) {
   const statusSlot = document.getElementById("run-status");
   const events = document.getElementById("events-body");
   const stream = document.getElementById("llm-stream");
+  const thinking = document.getElementById("llm-reasoning");
   let streamed = false;
   let pending = null;
 
@@ -128,6 +129,10 @@ function runPage(root) {
         if (stream && event.type === "llm.delta" && event.data && typeof event.data.text === "string") {
           if (!streamed) { stream.textContent = ""; stream.classList.remove("muted"); streamed = true; }
           stream.textContent += event.data.text;
+        }
+        if (thinking && event.type === "llm.reasoning.delta" && event.data && typeof event.data.text === "string") {
+          thinking.hidden = false;  // reasoning models only: shown apart from the answer
+          thinking.textContent += event.data.text;
         }
         return;
       }
@@ -209,6 +214,65 @@ function runPage(root) {
   for (const form of root.querySelectorAll("form[data-action]")) {
     form.addEventListener("submit", (e) => { e.preventDefault(); act(form); });
   }
+
+  // A tool call awaiting approval: its forms come and go with the live part, so the
+  // listener sits on the page, not on each form.
+  function decision(form, kind) {
+    const data = { decision: kind };
+    if (kind === "reject") {
+      const message = form.elements.message.value.trim();
+      if (message) data.message = message;
+    } else if (kind === "edit") {
+      try {
+        data.arguments = JSON.parse(form.elements.arguments.value);
+      } catch (err) {
+        throw new Error("the arguments are not valid JSON: " + err.message);
+      }
+    }
+    return data;
+  }
+
+  async function decide(form, kind) {
+    let data;
+    try {
+      data = decision(form, kind);
+    } catch (err) {
+      flash(err.message, true);
+      return;
+    }
+    const buttons = [...form.querySelectorAll("button")];
+    buttons.forEach((b) => { b.disabled = true; });
+    try {
+      const response = await fetch(form.dataset.approvalAction, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "Accept": "application/json" },
+        body: JSON.stringify(data),
+      });
+      if (loggedOut(response)) return;
+      const answer = await response.json().catch(() => ({}));
+      if (!response.ok) {
+        flash((answer.title || ("HTTP " + response.status)) + ": " + (answer.detail || response.statusText), true);
+        buttons.forEach((b) => { b.disabled = false; });
+        return;
+      }
+      const done = { approve: "approved", reject: "rejected", edit: "edited" }[kind];
+      flash(answer.tool + " (" + answer.call_id + ") " + done, false);
+    } catch (err) {
+      flash("the server did not answer: " + err.message, true);
+      buttons.forEach((b) => { b.disabled = false; });
+      return;
+    }
+    await refresh();
+  }
+
+  root.addEventListener("submit", (e) => {
+    const form = e.target.closest("form[data-approval-action]");
+    if (!form) return;
+    e.preventDefault();
+    const kind = e.submitter && e.submitter.value ? e.submitter.value : "approve";
+    decide(form, kind);
+  });
   applyStatus();
   if (root.dataset.eventsUrl) follow(root.dataset.eventsUrl);
 }

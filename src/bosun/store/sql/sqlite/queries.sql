@@ -29,6 +29,10 @@ ORDER BY id = :id DESC LIMIT 1;
 -- name: get_run
 SELECT * FROM runs WHERE id = :id;
 
+-- name: finished_runs
+SELECT * FROM runs
+WHERE id IN (SELECT value FROM json_each(:ids)) AND status IN ('completed', 'failed', 'cancelled');
+
 -- name: claim_candidates
 -- Ready runs in claim order: priority, then round robin across fairness keys, then age.
 -- Reads every ready run of the queues: used when one has a fairness key, or for a claim of
@@ -200,9 +204,10 @@ SET wake_seq = wake_seq + 1,
 WHERE id = :run_id;
 
 -- name: renew_leases
+-- A lease whose token was voided (its worker was found dead) is not renewed: it is lost.
 UPDATE runs SET lease_expires_at = :expires, ready_at = :expires
 WHERE id IN (SELECT value FROM json_each(:run_ids))
-  AND lease_owner = :owner AND status = 'running'
+  AND lease_owner = :owner AND status = 'running' AND lease_token IS NOT NULL
 RETURNING id, lease_token;
 
 -- name: release_leases
@@ -211,6 +216,16 @@ SET status = 'queued', ready_at = :now,
     lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL, updated_at = :now
 WHERE id IN (SELECT value FROM json_each(:run_ids))
   AND lease_owner = :owner AND status = 'running';
+
+-- name: wait_is_open
+-- The journal entry at :seq still waits, its deadline (if any) has not passed, and no signal
+-- :name is pending to answer it. Past the deadline the wait has timed out, whether or not a
+-- worker has written so yet: a signal sent then would be taken by nobody.
+SELECT 1 FROM journal
+WHERE run_id = :run_id AND seq = :seq AND status = 'waiting'
+  AND (wake_at IS NULL OR wake_at > :now)
+  AND NOT EXISTS (SELECT 1 FROM signals
+                  WHERE run_id = :run_id AND name = :name AND consumed_seq IS NULL);
 
 -- name: insert_signal
 INSERT INTO signals (run_id, name, payload, created_at) VALUES (:run_id, :name, :payload, :now);
@@ -255,15 +270,59 @@ UPDATE api_keys SET revoked_at = :now WHERE id = :id AND revoked_at IS NULL;
 -- caller's :now: SQLite's own clock ('now') has millisecond resolution, so a run created
 -- this instant could count as not yet ready. Through the status index: `+` keeps the
 -- tenant's index, which holds every finished run too, out of it.
-SELECT queue,
-       SUM(status IN ('queued', 'suspended') AND ready_at <= :now) AS ready,
-       SUM(status = 'running') AS in_flight,
-       SUM(status = 'suspended' AND (ready_at IS NULL OR ready_at > :now)) AS waiting,
-       COALESCE(:now - MIN(CASE WHEN status IN ('queued', 'suspended') AND ready_at <= :now
-                               THEN ready_at END), 0) AS oldest_ready_age
-FROM runs
-WHERE (:tenant IS NULL OR +tenant = :tenant) AND status IN ('queued', 'running', 'suspended')
-GROUP BY queue ORDER BY queue;
+-- Every known queue has a row, with zeros where no run is unfinished: queues with
+-- unfinished runs or a run that finished since `since` (of those runs; through the
+-- finished index), and, whatever the tenant, the queues of listed workers, limited queues
+-- and `known` (the queues the caller's app declares). `runnable`: the in-flight runs plus
+-- the ready runs the queue's limit and their concurrency keys admit (limits and key slots
+-- are shared by every tenant).
+WITH depth AS (
+    SELECT queue,
+           SUM(status IN ('queued', 'suspended') AND ready_at <= :now) AS ready,
+           SUM(status = 'running') AS in_flight,
+           SUM(status = 'suspended' AND (ready_at IS NULL OR ready_at > :now)) AS waiting,
+           COALESCE(:now - MIN(CASE WHEN status IN ('queued', 'suspended') AND ready_at <= :now
+                                   THEN ready_at END), 0) AS oldest_ready_age,
+           SUM(status IN ('queued', 'suspended') AND ready_at <= :now
+               AND (concurrency_key IS NULL OR started_at IS NOT NULL)) AS ready_unkeyed
+    FROM runs
+    WHERE (:tenant IS NULL OR +tenant = :tenant) AND status IN ('queued', 'running', 'suspended')
+    GROUP BY queue
+), waiting_keys AS (
+    SELECT queue, concurrency_key, COUNT(*) AS ready,
+           COALESCE(MAX(concurrency_limit), 0) AS slots
+    FROM runs
+    WHERE (:tenant IS NULL OR +tenant = :tenant) AND status IN ('queued', 'suspended')
+      AND ready_at <= :now AND concurrency_key IS NOT NULL AND started_at IS NULL
+    GROUP BY queue, concurrency_key
+), keyed AS (
+    SELECT w.queue,
+           SUM(MIN(w.ready, MAX(w.slots - (
+               SELECT COUNT(*) FROM runs AS k
+               WHERE k.concurrency_key = w.concurrency_key AND k.started_at IS NOT NULL
+                 AND k.status NOT IN ('completed', 'failed', 'cancelled')), 0))) AS admitted
+    FROM waiting_keys AS w
+    GROUP BY w.queue
+), known(queue) AS (
+    SELECT queue FROM depth
+    UNION SELECT queue FROM runs
+    WHERE finished_at >= :since AND (:tenant IS NULL OR +tenant = :tenant)
+    UNION SELECT wq.value FROM workers AS w, json_each(w.queues) AS wq
+    UNION SELECT queue FROM queue_limits
+    UNION SELECT value FROM json_each(:known)
+)
+SELECT k.queue, COALESCE(d.ready, 0) AS ready, COALESCE(d.in_flight, 0) AS in_flight,
+       COALESCE(d.waiting, 0) AS waiting, COALESCE(d.oldest_ready_age, 0) AS oldest_ready_age,
+       COALESCE(d.in_flight, 0) + CASE
+           WHEN l.max_running IS NULL THEN COALESCE(d.ready_unkeyed, 0) + COALESCE(a.admitted, 0)
+           ELSE MIN(COALESCE(d.ready_unkeyed, 0) + COALESCE(a.admitted, 0),
+                    MAX(l.max_running - COALESCE(d.in_flight, 0), 0))
+       END AS runnable
+FROM known AS k
+LEFT JOIN depth AS d ON d.queue = k.queue
+LEFT JOIN keyed AS a ON a.queue = k.queue
+LEFT JOIN queue_limits AS l ON l.queue = k.queue
+ORDER BY k.queue;
 
 -- name: unserved_work
 -- Claimable runs, by queue and workflow, that no live, non-draining worker serves (a worker
@@ -480,22 +539,56 @@ ORDER BY created_at, id;
 -- memories
 
 -- name: insert_memory
-INSERT INTO memories (id, tenant, namespace, text, metadata, embedding, model, created_at)
-VALUES (:id, :tenant, :namespace, :text, :metadata, :embedding, :model, :now)
+INSERT INTO memories (id, tenant, namespace, text, metadata, embedding, dims, model, created_at)
+VALUES (:id, :tenant, :namespace, :text, :metadata, :embedding, :dims, :model, :now)
 ON CONFLICT (id) DO NOTHING;
 
 -- name: namespace_memories
 SELECT id, text, metadata, embedding, created_at FROM memories
-WHERE tenant = :tenant AND namespace = :namespace;
+WHERE tenant = :tenant AND namespace = :namespace AND dims = :dims;
+
+-- name: namespace_dims
+-- The dimension count of the namespace's memories (of one of them: they share it).
+SELECT dims FROM memories WHERE tenant = :tenant AND namespace = :namespace LIMIT 1;
+
+-- name: namespace_dims_other_than
+-- The dimension count of some memory of the namespace that has not `dims` (NULL if none).
+SELECT dims FROM memories
+WHERE tenant = :tenant AND namespace = :namespace AND dims <> :dims
+LIMIT 1;
 
 -- name: announce_worker
 INSERT INTO workers (id, host, pid, queues, workflows, concurrency, busy, version, compatible,
-                     draining, started_at, last_seen, expires_at)
+                     draining, started_at, last_seen, expires_at, pid_namespace, pid_started)
 VALUES (:id, :host, :pid, :queues, :workflows, :concurrency, :busy, :version, :compatible,
-        :draining, :started_at, :last_seen, :expires_at)
+        :draining, :started_at, :last_seen, :expires_at, :pid_namespace, :pid_started)
 ON CONFLICT (id) DO UPDATE SET
     busy = excluded.busy, draining = excluded.draining, last_seen = excluded.last_seen,
     expires_at = excluded.expires_at;
+
+-- name: expire_worker_leases
+-- The leases of a worker found dead (its process is gone) end now, and their tokens with
+-- them: its runs are claimable at once (a claim of them is a takeover, as after expiry),
+-- and a late write under its token fails the fence. Through the status index: only running
+-- runs are read.
+UPDATE runs
+SET lease_token = NULL, lease_expires_at = :now, ready_at = :now, updated_at = :now
+WHERE status = 'running' AND lease_owner = :owner
+RETURNING id;
+
+-- name: mark_worker_gone
+UPDATE workers SET expires_at = MIN(expires_at, :now) WHERE id = :id;
+
+-- name: leases_held_by
+-- Runs of these queues and workflows that these workers hold leases on, soonest to expire
+-- first. Through the status index (`+` keeps the queue indexes out): only running runs are
+-- read.
+SELECT id, lease_owner, lease_token, lease_expires_at FROM runs
+WHERE status = 'running' AND lease_owner IN (SELECT value FROM json_each(:owners))
+  AND lease_expires_at > :now
+  AND +queue IN (SELECT value FROM json_each(:queues))
+  AND +workflow IN (SELECT value FROM json_each(:workflows))
+ORDER BY lease_expires_at LIMIT :limit;
 
 -- name: forget_dead_workers
 DELETE FROM workers WHERE expires_at < :before;
@@ -537,3 +630,86 @@ FROM (SELECT * FROM runs WHERE created_at >= :since
 LEFT JOIN journal AS j ON j.run_id = r.id
 GROUP BY r.id
 ORDER BY r.created_at DESC;
+
+-- name: fair_cursor
+-- Where this queue and workflow's rotation across fairness keys resumes: after this key.
+SELECT last_key FROM fair_cursors WHERE queue = :queue AND workflow = :workflow;
+
+-- name: fair_priority
+-- The highest priority below :below at which a run with a fairness key is ready, for one
+-- queue and workflow (runs_fair_turns, in priority order).
+SELECT r.priority FROM runs AS r
+WHERE r.queue = :queue AND r.workflow = :workflow AND r.fairness_key IS NOT NULL
+  AND r.ready_at <= :now AND r.priority < :below
+ORDER BY r.priority DESC LIMIT 1;
+
+-- name: fair_first_key
+-- The first fairness key, in key order, with a ready run at this priority.
+SELECT r.fairness_key FROM runs AS r
+WHERE r.queue = :queue AND r.workflow = :workflow AND r.priority = :priority
+  AND r.fairness_key IS NOT NULL AND r.ready_at <= :now
+ORDER BY r.fairness_key LIMIT 1;
+
+-- name: fair_next_key
+-- The next fairness key after :after with a ready run at this priority: one probe of
+-- runs_fair_turns, past only the key's runs that are not ready.
+SELECT r.fairness_key FROM runs AS r
+WHERE r.queue = :queue AND r.workflow = :workflow AND r.priority = :priority
+  AND r.fairness_key > :after AND r.ready_at <= :now
+ORDER BY r.fairness_key LIMIT 1;
+
+-- name: fair_key_candidates
+-- One key's oldest ready runs at one priority, as claim_candidates_fast admits them.
+SELECT r.id, r.queue, r.status, r.workflow, r.fairness_key, r.priority, r.ready_at
+FROM runs AS r
+WHERE r.queue = :queue AND r.workflow = :workflow AND r.priority = :priority
+      AND r.fairness_key = :key AND r.ready_at <= :now
+      AND +r.status IN ('queued', 'suspended', 'running')
+      AND (r.concurrency_key IS NULL OR r.started_at IS NOT NULL OR (
+            (SELECT COUNT(*) FROM runs AS k
+             WHERE k.concurrency_key = r.concurrency_key AND k.started_at IS NOT NULL
+               AND k.status NOT IN ('completed', 'failed', 'cancelled')) < r.concurrency_limit
+            AND NOT EXISTS (
+             SELECT 1 FROM runs AS o
+             WHERE o.concurrency_key = r.concurrency_key AND o.started_at IS NULL
+               AND o.status = 'queued' AND (o.created_at, o.id) < (r.created_at, r.id))))
+      AND (:any_version OR r.version IS NULL
+           OR r.version IN (SELECT value FROM json_each(:versions))
+           OR NOT EXISTS (
+             SELECT 1 FROM workers AS w, json_each(w.queues) AS wq
+             WHERE w.version = r.version AND wq.value = r.queue
+               AND w.expires_at > :now AND NOT w.draining))
+ORDER BY r.ready_at
+LIMIT :per_key;
+
+-- name: fair_unkeyed_candidates
+-- A queue and workflow's runs without a fairness key, when among its :window oldest ready
+-- runs (finding them elsewhere would mean reading the keyed backlog).
+SELECT * FROM (
+    SELECT r.id, r.queue, r.status, r.workflow, r.fairness_key, r.priority, r.ready_at
+    FROM runs AS r
+    WHERE r.queue = :queue AND r.workflow = :workflow
+          AND r.ready_at <= :now
+          AND +r.status IN ('queued', 'suspended', 'running')
+          AND (r.concurrency_key IS NULL OR r.started_at IS NOT NULL OR (
+                (SELECT COUNT(*) FROM runs AS k
+                 WHERE k.concurrency_key = r.concurrency_key AND k.started_at IS NOT NULL
+                   AND k.status NOT IN ('completed', 'failed', 'cancelled'))
+                   < r.concurrency_limit
+                AND NOT EXISTS (
+                 SELECT 1 FROM runs AS o
+                 WHERE o.concurrency_key = r.concurrency_key AND o.started_at IS NULL
+                   AND o.status = 'queued' AND (o.created_at, o.id) < (r.created_at, r.id))))
+          AND (:any_version OR r.version IS NULL
+               OR r.version IN (SELECT value FROM json_each(:versions))
+               OR NOT EXISTS (
+                 SELECT 1 FROM workers AS w, json_each(w.queues) AS wq
+                 WHERE w.version = r.version AND wq.value = r.queue
+                   AND w.expires_at > :now AND NOT w.draining))
+    ORDER BY r.priority DESC, r.ready_at
+    LIMIT :window
+) WHERE fairness_key IS NULL;
+
+-- name: set_fair_cursor
+INSERT INTO fair_cursors (queue, workflow, last_key) VALUES (:queue, :workflow, :key)
+ON CONFLICT (queue, workflow) DO UPDATE SET last_key = excluded.last_key;

@@ -1,0 +1,167 @@
+"""`bosun run`: start a run of a workflow, on the local database or (`--url`) a server."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+
+from bosun import serde
+from bosun.cli.common import (
+    ApiKeyOpt,
+    AppRef,
+    DatabaseOpt,
+    JsonOpt,
+    UrlOpt,
+    call_server,
+    fail,
+    load_app,
+    out,
+    parse_json,
+    print_json,
+    run_async,
+)
+from bosun.errors import ConfigurationError
+
+
+def _worker_with_url(ctx: typer.Context, url: str) -> str:
+    """Why --worker and a server URL do not mix, naming BOSUN_URL when that is where the URL
+    came from (a shell that exported it for another command)."""
+    message = "--worker runs a worker in this process: it cannot be used with --url"
+    source = ctx.get_parameter_source("url")  # click's enum (typer may carry its own click)
+    if source is not None and source.name == "ENVIRONMENT":
+        message += (
+            f". The URL comes from BOSUN_URL={url} in your environment: "
+            "`unset BOSUN_URL BOSUN_API_KEY` to run against the local database"
+        )
+    return message
+
+
+def run(
+    ctx: typer.Context,
+    app_ref: AppRef,
+    workflow: Annotated[
+        str | None,
+        typer.Argument(
+            help="Name of the workflow to start. With --url, APP_REF may be left out.",
+            show_default=False,
+        ),
+    ] = None,
+    input: Annotated[
+        str | None, typer.Option("--input", "-i", help="JSON object (named) or array of inputs.")
+    ] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait for the result.")] = False,
+    with_worker: Annotated[
+        bool,
+        typer.Option("--worker", help="Also run a worker in this process until the run ends."),
+    ] = False,
+    timeout: Annotated[float | None, typer.Option(help="Seconds to wait for the result.")] = None,
+    idempotency_key: Annotated[
+        str | None, typer.Option(help="Start at most one run per key.")
+    ] = None,
+    session: Annotated[
+        str | None,
+        typer.Option(
+            "--session",
+            help="Run in this conversation (an agent goes on from its history); "
+            "created on first use.",
+        ),
+    ] = None,
+    follow: Annotated[
+        bool, typer.Option("--follow", help="Print the run's events as they happen, then wait.")
+    ] = False,
+    database: DatabaseOpt = None,
+    url: UrlOpt = None,
+    api_key: ApiKeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Start a run of WORKFLOW with --input, optionally waiting for its result.
+
+    With --url the run is submitted to that server: `bosun run --url URL WORKFLOW`. With
+    --follow --json every line printed is one JSON object: the events, then the report."""
+    if url:
+        from bosun.cli.remote import event_printer, run_workflow
+
+        if with_worker:
+            fail(_worker_with_url(ctx, url), 2)
+        data = parse_json(input, "--input")
+        show = event_printer(as_json) if follow else None
+        report, submitted = call_server(
+            url,
+            api_key,
+            lambda c: run_workflow(
+                c,
+                workflow or app_ref,
+                data,
+                idempotency_key=idempotency_key,
+                session=session,
+                wait=wait,
+                timeout=timeout,
+                on_event=show,
+            ),
+        )
+        repeat = None if submitted.created else submitted.status
+        _print_report(report, as_json, lines=follow, existed=repeat)
+        return
+    if workflow is None:
+        fail("Missing argument 'WORKFLOW'.", 2)
+    if follow:
+        fail("--follow streams events from a server: give --url (or BOSUN_URL)", 2)
+    app = load_app(app_ref)
+    if database:
+        app.use_database(database)
+    data = parse_json(input, "--input")
+    try:
+        definition = app.registry.workflow(workflow)
+        definition.encode_json_input(data)  # validate before touching the database
+    except ConfigurationError as exc:
+        fail(str(exc), 2)
+
+    existed: str | None = None  # the status of the key's run, if it was there already
+
+    async def main() -> dict[str, Any]:
+        nonlocal existed
+        async with app:
+            handle = await app.start_json(
+                workflow, data, idempotency_key=idempotency_key, session=session
+            )
+            if not handle.created:
+                existed = (await handle.status()).status
+            report: dict[str, Any] = {"run_id": handle.run_id}
+            if not (wait or with_worker):
+                return report
+            if with_worker:
+                async with app.worker(queues=[definition.queue]):
+                    value = await handle.result(timeout=timeout)
+            else:
+                value = await handle.result(timeout=timeout)
+            report["status"] = "completed"
+            report["result"] = json.loads(serde.dump(value, definition.return_hint, "result"))
+            return report
+
+    report = run_async(main)
+    _print_report(report, as_json, existed=existed)
+
+
+def _print_report(
+    report: dict[str, Any], as_json: bool, lines: bool = False, existed: str | None = None
+) -> None:
+    """`bosun run`'s report; `existed` is the status of the run the idempotency key already
+    named (nothing new started), None when this command started the run."""
+    if as_json and lines:  # --follow --json: one JSON object per line
+        print(json.dumps(report, default=str))
+    elif as_json:
+        print_json(report)
+    else:
+        if existed is None:
+            out.print(f"run [bold]{report['run_id']}[/] started", highlight=False)
+        else:
+            out.print(
+                f"run [bold]{report['run_id']}[/] already existed for this idempotency key "
+                f"(status {existed}): nothing new started",
+                highlight=False,
+                soft_wrap=True,  # one line, however narrow the terminal
+            )
+        if "result" in report:
+            out.print("result:", json.dumps(report["result"], indent=2), highlight=False)
