@@ -12,6 +12,9 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 
+from tests.helpers.pg_servers import PgBouncer, pgbouncer
+from tests.helpers.xdist_groups import pytest_collection_modifyitems  # noqa: F401 (a hook)
+
 
 @pytest.fixture
 def db_url(tmp_path: Path) -> str:
@@ -57,6 +60,21 @@ def pg_template() -> Iterator[str]:
     yield name
     with _pg_admin() as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def pg_bouncer() -> Iterator[PgBouncer]:
+    """PgBouncer in transaction mode in front of the test server, for this test process.
+    A small server pool (each test database gets its own), so tests beside it keep theirs."""
+    with pgbouncer(PG_URL, pool_size=6) as bouncer:
+        yield bouncer
+
+
+@pytest.fixture
+def pg_bouncer_url(pg_url: str, pg_bouncer: PgBouncer) -> str:
+    """This test's database through PgBouncer's transaction pooling, without a LISTEN
+    connection (the process polls): nothing may rely on session state or NOTIFY."""
+    return pg_bouncer.url(pg_url, listen=False)
 
 
 @pytest.fixture

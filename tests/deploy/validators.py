@@ -5,6 +5,8 @@
 - KEDA's ScaledObject, ScaledJob and TriggerAuthentication: the CRD schemas kept in
   `deploy/schemas/keda` (see its README), made strict the same way, with `metadata` checked
   as Kubernetes' ObjectMeta and a ScaledJob's `jobTargetRef` as Kubernetes' JobSpec.
+- The Prometheus Operator's ServiceMonitor: its CRD schema in
+  `deploy/schemas/prometheus-operator`, checked the same way.
 - Compose files: the compose-spec JSON schema in `deploy/schemas/compose`.
 """
 
@@ -29,6 +31,13 @@ KEDA_KINDS = {
     "ScaledObject": "scaledobject.v1alpha1.yaml",
     "ScaledJob": "scaledjob.v1alpha1.yaml",
     "TriggerAuthentication": "triggerauthentication.v1alpha1.yaml",
+}
+# Other custom resources the chart may render: kind -> (apiVersion, schema file under deploy/).
+CRD_KINDS = {
+    "ServiceMonitor": (
+        "monitoring.coreos.com/v1",
+        "schemas/prometheus-operator/servicemonitor.v1.yaml",
+    ),
 }
 _K8S_DEFS = "https://kubernetes.io/api/_definitions.json"
 
@@ -58,10 +67,29 @@ def validate_keda(obj: dict[str, Any]) -> None:
         raise SchemaError(f"{_name(obj)}: {path}: {first.message}")
 
 
+def validate_crd(obj: dict[str, Any]) -> None:
+    """Validate one object of a kind in CRD_KINDS against its CRD schema, strictly."""
+    kind = obj.get("kind")
+    if kind not in CRD_KINDS:
+        raise SchemaError(f"{_name(obj)}: no CRD schema for kind {kind!r}")
+    api_version, _ = CRD_KINDS[kind]
+    if obj.get("apiVersion") != api_version:
+        raise SchemaError(
+            f"{_name(obj)}: apiVersion {obj.get('apiVersion')!r} is not {api_version}"
+        )
+    errors = sorted(_crd_validator(kind).iter_errors(obj), key=lambda e: list(e.path))
+    if errors:
+        first = errors[0]
+        path = ".".join(str(p) for p in first.path)
+        raise SchemaError(f"{_name(obj)}: {path}: {first.message}")
+
+
 def validate_object(obj: dict[str, Any]) -> None:
     """Validate a rendered object with the validator its kind needs."""
     if obj["kind"] in KEDA_KINDS:
         validate_keda(obj)
+    elif obj["kind"] in CRD_KINDS:
+        validate_crd(obj)
     else:
         validate_kubernetes(obj)
 
@@ -110,10 +138,23 @@ def _kubernetes_definitions() -> referencing.Resource[Any]:
 def _keda_validator(kind: str) -> jsonschema.protocols.Validator:
     if kind not in KEDA_KINDS:
         raise SchemaError(f"no KEDA schema for kind {kind!r}")
-    crd = yaml.safe_load((DEPLOY / "schemas" / "keda" / KEDA_KINDS[kind]).read_text())
+    path = DEPLOY / "schemas" / "keda" / KEDA_KINDS[kind]
+    return _crd_schema_validator(kind, "keda.sh/v1alpha1", path)
+
+
+@functools.cache
+def _crd_validator(kind: str) -> jsonschema.protocols.Validator:
+    api_version, path = CRD_KINDS[kind]
+    return _crd_schema_validator(kind, api_version, DEPLOY / path)
+
+
+def _crd_schema_validator(
+    kind: str, api_version: str, path: Path
+) -> jsonschema.protocols.Validator:
+    crd = yaml.safe_load(path.read_text())
     schema = _strict(copy.deepcopy(crd))
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["properties"]["apiVersion"]["const"] = "keda.sh/v1alpha1"
+    schema["properties"]["apiVersion"]["const"] = api_version
     schema["properties"]["kind"]["const"] = kind
     schema["properties"]["metadata"] = {
         "$ref": f"{_K8S_DEFS}#/$defs/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from conftest import APPS, PgEnv
+from tests.helpers.processes import APPS, PgEnv
 
 APP = APPS / "five_steps.py"
 STEPS = 5

@@ -24,10 +24,10 @@ from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
-from serving import serve
+from tests.helpers.processes import APPS
+from tests.helpers.serving import serve
 
 from bosun.ids import IDENTIFIER
-from conftest import APPS
 
 pytestmark = pytest.mark.timeout(120)
 

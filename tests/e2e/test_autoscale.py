@@ -13,9 +13,10 @@ from typing import Any
 
 import psutil
 import pytest
+from tests.helpers.processes import APPS, Env, wait_exit
+from tests.helpers.wait import wait_for
 
 from bosun.loader import load_app
-from conftest import APPS, Env, wait_exit, wait_for
 
 APP = APPS / "long_run.py"
 RUNS = 300

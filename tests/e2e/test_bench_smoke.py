@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from tests.helpers.processes import SANDBOX_GROUP
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -68,6 +69,35 @@ def test_timer_benchmark_prints_its_table(pg_template: str) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_cold_start_benchmark_prints_its_table(pg_template: str) -> None:
+    import os
+
+    from tests.conftest import PG_URL
+
+    out = bench("cold_start.py", env={**os.environ, "BENCH_PG_URL": PG_URL})
+    assert "| sqlite: spawn -> first step |" in out
+    assert "| postgresql: spawn -> first step |" in out
+    assert "| import bosun (minus bare python) |" in out
+    assert "target: sqlite spawn -> first step <= 150 ms" in out
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_fanout_benchmark_prints_its_table(pg_template: str) -> None:
+    """Its correctness check (every awaited handle returned its run's result) is asserted
+    through its exit status."""
+    import os
+
+    from tests.conftest import PG_URL
+
+    out = bench("fanout.py", env={**os.environ, "BENCH_PG_URL": PG_URL})
+    assert "| sqlite observed |" in out and "| postgresql unobserved |" in out
+    assert "sqlite: observed / unobserved drain =" in out
+    assert "postgresql: observed / unobserved drain =" in out
+
+
+@pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_http_benchmark_prints_its_table() -> None:
     """Its correctness check (every SSE subscriber got every event exactly once, in order)
@@ -97,6 +127,15 @@ def test_agent_benchmark_prints_its_table() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_mcp_agent_benchmark_prints_its_table() -> None:
+    out = bench("agents_mcp.py")
+    assert "bosun Agent, MCP stdio: wall ms/turn, 16 in flight" in out
+    assert "durability per turn, MCP stdio: CPU ms (bosun - plain)" in out
+
+
+@SANDBOX_GROUP  # runs sandboxes: see tests/helpers/processes.py
+@pytest.mark.slow
 @pytest.mark.timeout(60)
 def test_sandbox_benchmark_prints_its_table() -> None:
     import os
@@ -116,3 +155,28 @@ def test_sandbox_benchmark_prints_its_table() -> None:
     assert "true: overhead p50" in out
     assert "target: overhead p50 of `true` <= 30 ms:" in out
     assert "FAILED" not in out
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_restate_and_absurd_anchors_run_or_say_they_are_not_installed(pg_template: str) -> None:
+    """The Restate and Absurd anchors need the `bench` extra (and Restate's server, which the
+    script installs from npm): with it they measure, without it their rows say so and
+    nothing fails."""
+    import os
+
+    from tests.conftest import PG_URL
+
+    out = bench("pg.py", "--only", "restate,absurd", env={**os.environ, "BENCH_PG_URL": PG_URL})
+    assert "FAILED" not in out
+    for system in ("restate", "absurd"):
+        rows = [
+            line
+            for line in out.splitlines()
+            if line.startswith(f"| {system} ") and "| 3-step runs/s, 64 in flight " in line
+        ]
+        assert len(rows) == 1, out
+        if f"- {system}: skipped, " in out:
+            assert "not installed" in rows[0], rows
+        else:
+            assert "not installed" not in rows[0], rows

@@ -9,8 +9,8 @@ from collections import Counter
 from typing import Any
 
 import pytest
-
-from conftest import APPS, Env, wait_exit, wait_for
+from tests.helpers.processes import APPS, Env, wait_exit
+from tests.helpers.wait import wait_for
 
 APP = APPS / "budgeted_agent.py"
 TOKENS, COST = 600, 0.6  # the app's limits

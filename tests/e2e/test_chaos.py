@@ -1,5 +1,6 @@
 """Chaos: four `bosun worker` processes on one PostgreSQL database, one of them SIGKILLed about
-every second (and restarted at once) while 500 five-step runs are submitted and executed.
+every second (and restarted at once) while 500 five-step runs are submitted and executed;
+once directly and once through PgBouncer's transaction pooling.
 
 Every run must complete with the right result; a step whose completion was journaled must
 never run again, so a step may run more than once only if an earlier start of it was cut
@@ -18,11 +19,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import pytest
-from five_steps_checks import APP, STEPS, Start, assert_all_completed, step_starts
-from five_steps_checks import wait_all_completed as wait_all
+from tests.e2e.five_steps_checks import APP, STEPS, Start, assert_all_completed, step_starts
+from tests.e2e.five_steps_checks import wait_all_completed as wait_all
+from tests.helpers.processes import PgEnv
+from tests.helpers.wait import wait_for
 
 from bosun.loader import load_app
-from conftest import PgEnv, wait_for
 
 RUNS = 500
 BATCH = 25
@@ -34,6 +36,7 @@ LEASE_TTL = 2.0
 KILLS = 10
 KILL_EVERY = 1.0
 FINISH_WITHIN = 60.0  # after the last kill, every run must be done by then (a hang guard)
+
 
 
 @dataclass
@@ -75,12 +78,20 @@ class Chaos:
         self.start(slot)
 
 
+@pytest.fixture(params=["direct", "pgbouncer"])
+def chaos_env(request: pytest.FixtureRequest) -> PgEnv:
+    """The database directly, or through PgBouncer's transaction pooling (LISTEN on a
+    direct connection)."""
+    env: PgEnv = request.getfixturevalue("pg_env" if request.param == "direct" else "pgbouncer_env")
+    return env
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(150)
 async def test_sigkill_every_second_loses_no_run_and_repeats_only_interrupted_steps(
-    pg_env: PgEnv,
+    chaos_env: PgEnv,
 ) -> None:
-    env = pg_env
+    env = chaos_env
     env.extra["BOSUN_E2E_STEP_SECONDS"] = str(STEP_SECONDS)
     seed = int(os.environ.get("BOSUN_CHAOS_SEED", str(time.time_ns() % 100_000)))
     rng = random.Random(seed)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -46,8 +47,14 @@ def test_compose_prints_a_valid_compose_file_for_the_apps_queues() -> None:
     validate_compose(project)
     worker = project["services"]["worker"]
     assert worker["deploy"]["replicas"] == 4
-    queues = [worker["command"][i + 1] for i, a in enumerate(worker["command"]) if a == "--queue"]
-    assert queues == ["default", "gpu", "vision"]
+
+    def queues(service: str) -> list[str]:
+        command = project["services"][service]["command"]
+        return [command[i + 1] for i, a in enumerate(command) if a == "--queue"]
+
+    # The gpu queue is served by the GPU worker alone (Compose profile gpu).
+    assert queues("worker") == ["default", "vision"]
+    assert queues("worker-gpu") == ["gpu"]
 
 
 def test_compose_out_writes_the_whole_bundle(tmp_path: Path) -> None:
@@ -156,7 +163,7 @@ def test_cloud_run_job_runs_the_drain_mode_worker() -> None:
     args = container["args"]
     check_bosun_args(args)
     assert args[:2] == ["worker", APP]
-    assert args[2:8] == ["--queue", "default", "--queue", "gpu", "--queue", "vision"]
+    assert args[2:6] == ["--queue", "default", "--queue", "vision"]  # no GPUs: not `gpu`
     assert args[args.index("--max-seconds") + 1] == "900" and "--until-idle" in args
     assert task["timeoutSeconds"] > 900
     assert task["maxRetries"] == 0
@@ -181,7 +188,7 @@ def test_lambda_template_translates_to_a_scheduled_function() -> None:
     assert function["Timeout"] == 300 + LAMBDA_HANDLER_MARGIN
     assert function["ImageConfig"]["Command"] == [LAMBDA_HANDLER]
     env = function["Environment"]["Variables"]
-    assert env["BOSUN_APP"] == APP and env["BOSUN_QUEUES"] == "default,gpu,vision"
+    assert env["BOSUN_APP"] == APP and env["BOSUN_QUEUES"] == "default,vision"  # no `gpu`
     rule = next(r for r in resources.values() if r["Type"] == "AWS::Events::Rule")
     assert rule["Properties"]["ScheduleExpression"] == "rate(1 minute)"
     broken = yaml.safe_load(ok("lambda", APP))
@@ -208,7 +215,8 @@ def _readme_deploy_commands() -> list[list[str]]:
 def test_the_readme_deploy_commands_write_valid_files(tmp_path: Path) -> None:
     commands = _readme_deploy_commands()
     assert [c[2] for c in commands] == ["compose", "helm", "manifests", "cloud-run", "lambda"]
-    (tmp_path / "app.py").write_text((REPO / APP).read_text())
+    (tmp_path / "examples").mkdir()
+    shutil.copy(REPO / "examples" / "refund.py", tmp_path / "examples")
     for command in commands:
         done = deploy(*command[2:], cwd=tmp_path)
         assert done.returncode == 0, f"{' '.join(command)}: {done.stderr}"

@@ -8,8 +8,7 @@ import sqlite3
 import subprocess
 
 import pytest
-
-from conftest import APPS, BOSUN, Env
+from tests.helpers.processes import APPS, BOSUN, Env
 
 APP = str(APPS / "typed.py")
 
@@ -175,4 +174,5 @@ def test_a_repeated_idempotency_key_says_the_run_already_existed(env: Env) -> No
     again = env.bosun(*args, "--database", env.url)
     assert again.returncode == 0, again
     assert "already existed" in again.stdout and "started" not in again.stdout.split(":")[0]
+    assert "(status queued)" in again.stdout  # nobody works on it: it is still queued
     assert first.stdout.split()[1] == again.stdout.split()[1]  # the same run id

@@ -9,10 +9,8 @@ import signal
 import socket
 import subprocess
 
-import httpx
 import pytest
-
-from conftest import APPS, BOSUN, Env, wait_for
+from tests.helpers.processes import APPS, BOSUN, Env, wait_serving
 
 APP = str(APPS / "typed.py")
 
@@ -51,14 +49,7 @@ def test_port_zero_takes_a_free_port_and_prints_it(env: Env) -> None:
         assert found and found.group(1) != "0", banner
         url = found.group(0)
 
-        def serving() -> bool:
-            assert dev.poll() is None, "bosun dev exited"
-            try:
-                return httpx.get(f"{url}/healthz", timeout=30).status_code == 200
-            except httpx.TransportError:
-                return False
-
-        wait_for(serving, 60, "bosun dev to serve on the port it printed")
+        wait_serving(dev, f"{url}/healthz")  # on the port it printed
     finally:
         dev.send_signal(signal.SIGTERM)
         dev.communicate(timeout=60)

@@ -71,11 +71,17 @@ def test_the_readme_commands(project: Path) -> None:
         results[" ".join(args)] = done.stdout
 
     table = results["plan examples/profiles/spiky-small.yaml"]
-    assert "Recommendation: AWS Lambda (bosun drain mode)" in table
-    assert "Set it up: bosun deploy lambda app.py --max-seconds 840" in table
-    rows = re.findall(r"^\s+(\d+|no)\s+([a-z-]+)\s+\$[\d,]+\s", table, re.MULTILINE)
+    assert "Recommendation: Modal (bosun drain mode, serverless GPUs)" in table
+    assert "Set it up: bosun deploy modal app.py --max-seconds 86340 --concurrency 12" in table
+    rows = re.findall(r"^\s+(\d+|no|-)\s+([a-z-]+)\s+\$[\d,]+\s", table, re.MULTILINE)
     assert {key for _, key in rows} == KEYS
-    assert [rank for rank, _ in rows] == [str(i) for i in range(1, 9)]
+    # What bosun deploys is ranked; what it cannot is marked "-" and listed after.
+    assert [rank for rank, _ in rows] == ["1", "2", "3", "4", "5", "-", "-", "-"]
+    assert {key for rank, key in rows if rank == "-"} == {
+        "managed-containers",
+        "temporal-cloud",
+        "step-functions",
+    }
 
     data = json.loads(results["plan examples/profiles/long-runs.yaml --json"])
     by_key = {e["key"]: e for e in data["ranked"]}
@@ -99,6 +105,8 @@ def test_the_readme_commands(project: Path) -> None:
 
     measured = results["plan --from-db sqlite:///.bosun/bosun.db --days 7"]
     assert re.search(r"measured from 4 runs", measured)  # publish_report and 3 sections
+    # Four runs made a moment ago: the profile says how little it can be trusted.
+    assert "(low confidence: measured over 0 minutes)" in " ".join(measured.split())
     assert "Recommendation:" in measured
 
     gpu = results["plan examples/profiles/gpu-chain.yaml --set modal.region_multiplier=1"]
@@ -147,3 +155,38 @@ def test_list_prices_shows_every_key_with_its_source(project: Path) -> None:
     data = json.loads(done.stdout)
     assert data["prices"]["aws_lambda.max_seconds"] == 900.0
     assert "aws.amazon.com/lambda/pricing" in data["sources"]["aws_lambda"]
+
+
+@pytest.mark.parametrize("profile", sorted((REPO / "examples" / "profiles").glob("*.yaml")))
+def test_what_the_deploy_command_sets_up_is_labelled_under_it(
+    profile: Path, tmp_path: Path
+) -> None:
+    advice = json.loads(bosun("plan", str(profile), "--json", cwd=tmp_path).stdout)
+    done = bosun("plan", str(profile), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    command, note = advice["deploy_command"], advice["deploy_note"]
+    if command:
+        at = lines.index(f"Set it up: {command}")
+        assert lines[at + 1] == f"  what it sets up: {note}"
+    else:
+        assert f"Set it up: {note}" in lines
+    assert note not in lines  # never a line of its own, out of context
+
+
+@pytest.mark.parametrize("profile", sorted((REPO / "examples" / "profiles").glob("*.yaml")))
+def test_every_deploy_command_the_advisor_prints_exists(profile: Path, tmp_path: Path) -> None:
+    """Each deployable architecture's command names a `bosun deploy` target with options it
+    takes (the advisor recommends only what `bosun deploy` sets up)."""
+    advice = json.loads(bosun("plan", str(profile), "--json", cwd=tmp_path).stdout)
+    assert advice["recommendation"]["deployable"]
+    for e in advice["ranked"]:
+        if not e["deployable"]:
+            assert e["deploy_command"] is None, e["key"]
+            continue
+        words = shlex.split(e["deploy_command"])
+        assert words[:2] == ["bosun", "deploy"]
+        done = bosun("deploy", words[2], "--help", cwd=tmp_path)
+        assert done.returncode == 0, (e["key"], done.stderr)
+        for flag in (w for w in words if w.startswith("--")):
+            assert flag in done.stdout, (e["key"], flag)

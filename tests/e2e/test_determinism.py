@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from conftest import APPS, Env
+from tests.helpers.processes import APPS, Env
 
 
 def deploy(env: Env, version: str) -> Path:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import signal
 
 import pytest
-
-from conftest import APPS, Env, wait_exit, wait_for
+from tests.helpers.processes import APPS, Env, wait_exit
+from tests.helpers.wait import wait_for
 
 APP = APPS / "three_steps.py"
 # Far longer than the test: a run that B can take while the test runs was released, since

@@ -5,30 +5,20 @@ hand its runs back says so with exit status 3."""
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from typing import Any
 from urllib.parse import urlsplit
 
 import psycopg
 import pytest
-
-from conftest import APPS, Env, PgEnv, wait_exit, wait_for
+from tests.helpers.processes import APPS, Env, PgEnv, summary, wait_exit
+from tests.helpers.wait import wait_for
 
 LONG = APPS / "long_run.py"
 OVERRUN = APPS / "overrun.py"
 BUDGET = 2.0
 EXIT_TOLERANCE = 15.0  # process start and shutdown on a loaded machine; not a speed bound
 MAX_INVOCATIONS = 40
-SUMMARY = re.compile(r"stopped: (?P<counts>.*) in [0-9.]+ s")
-
-
-def summary(log: str) -> dict[str, int]:
-    """The counts of a worker's `stopped: …` log line."""
-    found = SUMMARY.search(log)
-    assert found, f"no summary line in the worker's log:\n{log}"
-    counts = (part.split(" ", 1) for part in found["counts"].split(", "))
-    return {name.replace(" ", "_"): int(value) for value, name in counts}
 
 
 def invoke(world: Env, app: object, name: str, *args: str) -> tuple[int, dict[str, int]]:

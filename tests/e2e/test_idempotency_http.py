@@ -7,12 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from serving import Served, serve
+from tests.helpers.processes import APPS
+from tests.helpers.serving import Served, serve
 
 import bosun
 from bosun.loader import load_app
 from bosun.server import ServerConfig
-from conftest import APPS
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import signal
 
 import pytest
-
-from conftest import APPS, Env, wait_exit, wait_for
+from tests.helpers.processes import APPS, Env, wait_exit
+from tests.helpers.wait import wait_for
 
 APP = APPS / "llm_limited.py"
 RUNS = 10

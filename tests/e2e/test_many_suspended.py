@@ -10,9 +10,10 @@ from collections.abc import Awaitable, Callable
 
 import psutil
 import pytest
+from tests.helpers.processes import APPS, Env, wait_exit
+from tests.helpers.wait import wait_until
 
 from bosun.loader import load_app
-from conftest import APPS, Env, wait_exit, wait_until
 
 APP = APPS / "park.py"
 RUNS = 10_000

@@ -16,9 +16,9 @@ import httpx
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from prometheus_client.parser import text_string_to_metric_families
-from serving import free_port
-
-from conftest import APPS, BOSUN, Env, wait_exit, wait_for
+from tests.helpers.processes import APPS, BOSUN, Env, wait_exit
+from tests.helpers.serving import free_port
+from tests.helpers.wait import wait_for
 
 APP = APPS / "observed.py"
 

@@ -9,13 +9,7 @@ the shared one on :5432.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import pwd
-import shutil
-import socket
 import subprocess
-import tempfile
 import time
 from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass, field
@@ -23,31 +17,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from five_steps_checks import APP, STEPS, assert_all_completed, step_starts
-from five_steps_checks import wait_all_completed as wait_all
+from tests.e2e.five_steps_checks import APP, STEPS, assert_all_completed, step_starts
+from tests.e2e.five_steps_checks import wait_all_completed as wait_all
+from tests.helpers.pg_servers import ScratchPostgres, scratch_postgres
+from tests.helpers.processes import PgEnv, stop_procs
 
 from bosun.errors import StoreUnavailable
 from bosun.loader import load_app
-from conftest import PgEnv, stop_procs
 
 T = TypeVar("T")
-
-
-def _pg_bin() -> Path:
-    """Where initdb and pg_ctl live: $BOSUN_TEST_PG_BIN, else Debian's newest, else PATH."""
-    if os.environ.get("BOSUN_TEST_PG_BIN"):
-        return Path(os.environ["BOSUN_TEST_PG_BIN"])
-    debian = sorted(
-        (p for p in Path("/usr/lib/postgresql").glob("*/bin/initdb") if p.parts[-3].isdigit()),
-        key=lambda p: int(p.parts[-3]),
-    )
-    if debian:
-        return debian[-1].parent
-    found = shutil.which("initdb")
-    return Path(found).parent if found else Path("/usr/lib/postgresql/15/bin")
-
-
-PG_BIN = _pg_bin()
 STEP_SECONDS = 0.1
 RUNS = 100
 WORKERS = 2
@@ -60,99 +38,11 @@ CLIENT_CALL_LIMIT = 20.0
 COMPLETE_WITHIN = 60.0  # every run done this long after the server is back
 
 
-def _unavailable(reason: str) -> None:
-    """No throwaway cluster: skip locally, but fail under CI, which must run this test."""
-    if os.environ.get("CI"):
-        pytest.fail(f"CI must run the PostgreSQL restart test: {reason}")
-    pytest.skip(reason)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class ScratchPostgres:
-    """A PostgreSQL cluster of one test's own, which it may stop and start at will.
-
-    The server binaries refuse to run as root: as root they run as the `postgres` user."""
-
-    def __init__(self, root: Path, port: int) -> None:
-        self.root = root
-        self.data = root / "data"
-        self.logfile = root / "server.log"
-        self.port = port
-        self.as_postgres = os.geteuid() == 0
-        # The superuser is named after whoever connects: root, or the user running the tests.
-        self.user = "root" if self.as_postgres else pwd.getpwuid(os.geteuid()).pw_name
-        self.url = f"postgresql://{self.user}@127.0.0.1:{port}/postgres"
-
-    def _cmd(self, tool: str, *args: str, timeout: float = 60) -> None:
-        prefix = ["runuser", "-u", "postgres", "--"] if self.as_postgres else []
-        done = subprocess.run(
-            [*prefix, str(PG_BIN / tool), *args],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise RuntimeError(
-                f"{tool} {' '.join(args)} -> {done.returncode}\n{done.stdout}{done.stderr}\n"
-                f"server log:\n{self.log()[-3000:]}"
-            )
-
-    def log(self) -> str:
-        return self.logfile.read_text(errors="replace") if self.logfile.exists() else ""
-
-    def init(self) -> None:
-        self._cmd("initdb", "-D", str(self.data), "-A", "trust", "-U", self.user, "--no-sync")
-
-    def start(self) -> None:
-        options = (
-            f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.root}"
-            " -c fsync=off -c max_connections=60"
-        )
-        self._cmd(
-            "pg_ctl", "-D", str(self.data), "-l", str(self.logfile), "-o", options, "-w", "start"
-        )
-
-    def stop(self, mode: str) -> None:
-        self._cmd("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
-
-    def running(self) -> bool:
-        return (self.data / "postmaster.pid").exists()
-
-
 @pytest.fixture
 def scratch_pg() -> Iterator[ScratchPostgres]:
     """A fresh PostgreSQL cluster on a free port, stopped and deleted afterwards."""
-    if not (PG_BIN / "initdb").exists():
-        _unavailable(f"no PostgreSQL server binaries (initdb) in {PG_BIN}; set BOSUN_TEST_PG_BIN")
-    if os.geteuid() == 0:
-        if shutil.which("runuser") is None:
-            _unavailable("running as root (initdb refuses root) and there is no runuser")
-        try:
-            postgres = pwd.getpwnam("postgres")
-        except KeyError:
-            _unavailable("running as root (initdb refuses root) and there is no postgres user")
-    root = Path(tempfile.mkdtemp(prefix="bosun-pg-"))
-    if os.geteuid() == 0:
-        os.chown(root, postgres.pw_uid, postgres.pw_gid)
-    server = ScratchPostgres(root, _free_port())
-    try:
-        try:
-            server.init()
-            server.start()
-        except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
-            _unavailable(f"cannot start a throwaway PostgreSQL cluster: {exc}")
+    with scratch_postgres() as server:
         yield server
-    finally:
-        if server.running():
-            with contextlib.suppress(RuntimeError, subprocess.TimeoutExpired):
-                server.stop("immediate")
-        shutil.rmtree(root, ignore_errors=True)
 
 
 async def _timed(call: Awaitable[T], limit: float) -> tuple[float, T | None, BaseException | None]:

@@ -1,12 +1,14 @@
-"""`GET /v1/queues` and the UI's queue page over HTTP against a real uvicorn: each key sees
-its own tenant's depths (an admin key every tenant's), and ready runs of a workflow no live
-worker serves are named under their queue once they have waited the grace period."""
+"""`GET /v1/queues`, the UI's queue page and `bosun queues` against a real uvicorn and
+database: each key sees its own tenant's depths (an admin key every tenant's), every known
+queue shows (at zero when empty), and ready runs of a workflow no live worker serves are
+named under their queue once they have waited the grace period."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -16,12 +18,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from serving import Served, serve
+from tests.helpers.records import worker_record
+from tests.helpers.serving import Served, serve
 
 import bosun
+from bosun.records import UNSERVED_GRACE, NewRun, Outcome, Progress
 from bosun.server import ServerConfig
-from bosun.store import store_for_url
-from bosun.store.records import UNSERVED_GRACE, NewRun
+from bosun.store import Store, store_for_url
 
 
 @pytest.fixture
@@ -81,8 +84,9 @@ def test_ready_runs_no_worker_serves_are_named_after_the_grace_period(
     [unserved] = depths(served, key)["default"]["unserved"]
     assert unserved["workflow"] == "publish_report" and unserved["ready"] == 1
     assert unserved["oldest_ready_age"] >= UNSERVED_GRACE
-    # Another tenant's unserved runs are not this key's business.
-    assert depths(served, served.key("globex", "read")) == {}
+    # Another tenant's unserved runs are not this key's business; the app's queue shows.
+    globex = depths(served, served.key("globex", "read"))
+    assert {name: (q["ready"], q["unserved"]) for name, q in globex.items()} == {"default": (0, [])}
 
     with served.client() as browser:
         browser.cookies.set("bosun_key", key)
@@ -126,3 +130,75 @@ def test_bosun_queues_names_unserved_workflows(tmp_path: Path) -> None:
     [queue] = json.loads(as_json.stdout)
     assert queue["ready"] == 1
     assert [u["workflow"] for u in queue["unserved"]] == ["publish_report"]
+
+
+ZERO = {"ready": 0, "in_flight": 0, "waiting": 0, "oldest_ready_age": 0.0, "unserved": []}
+
+
+async def finish(store: Store, queue: str, tenant: str) -> None:
+    """A run of `queue` that a worker claimed and completed: the queue is empty again."""
+    run = NewRun(id=uuid.uuid4().hex, workflow="wf", queue=queue, input="{}", tenant=tenant)
+    await store.create_run(run)
+    [claimed] = await store.claim_runs("w", [queue], 1, 30, time.time())
+    await store.save_progress(claimed.lease, Progress(outcome=Outcome("complete", result="1")), 30)
+
+
+def test_known_queues_without_work_are_listed_at_zero(tmp_path: Path) -> None:
+    app = bosun.App("queues", database=f"sqlite:///{tmp_path}/bosun.db")
+
+    @app.workflow(name="render", queue="gpu")
+    async def render(ctx: bosun.Context) -> None:
+        return None
+
+    with serve(app, ServerConfig(worker_concurrency=0, key_cache_seconds=0.0)) as running:
+        running.call(finish(running.app.store, "reports", "acme"))
+        queued(running, "globex", queue="secret")
+        acme = depths(running, running.key("acme", "read"))
+        globex = depths(running, running.key("globex", "read"))
+        admin = depths(running, running.key("ops", "admin"))
+        with running.client() as browser:
+            browser.cookies.set("bosun_key", running.key("acme", "read"))
+            page = browser.get("/ui/queues")
+    # The app's queues (gpu; default, of its webhook deliveries) are everyone's, at zero;
+    # a queue whose last run finished stays, at zero, for the tenant whose run it was.
+    assert acme == {q: {"queue": q, **ZERO} for q in ("default", "gpu", "reports")}
+    assert set(globex) == {"default", "gpu", "secret"} and globex["gpu"] == {"queue": "gpu", **ZERO}
+    assert set(admin) == {"default", "gpu", "reports", "secret"}
+    assert admin["reports"] == {"queue": "reports", **ZERO}
+    assert page.status_code == 200
+    assert re.findall(r'data-queue="([^"]+)"', page.text) == ["default", "gpu", "reports"]
+
+
+def bosun_queues(db: Path, *args: str) -> list[dict[str, object]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BOSUN_")}
+    cmd = [str(Path(sys.executable).parent / "bosun"), "queues", "--database", f"sqlite:///{db}"]
+    shown = subprocess.run(
+        [*cmd, "--json", *args], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert shown.returncode == 0, shown.stderr
+    rows: list[dict[str, object]] = json.loads(shown.stdout)
+    return rows
+
+
+def test_bosun_queues_lists_served_and_emptied_queues_at_zero(tmp_path: Path) -> None:
+    db = tmp_path / "bosun.db"
+
+    async def seed() -> None:
+        store = store_for_url(f"sqlite:///{db}")
+        await store.open()
+        try:
+            gpu_worker = worker_record("gpu-1", ttl=600, queues=("gpu",), concurrency=2)
+            await store.announce_worker(gpu_worker)
+            await finish(store, "reports", "acme")
+        finally:
+            await store.close()
+
+    asyncio.run(seed())
+    zero = {**ZERO, "runnable": 0}  # the CLI also shows what autoscalers scale on
+    # No run ever used gpu: a worker serves it. The last run of reports finished.
+    assert bosun_queues(db) == [{"queue": q, **zero} for q in ("gpu", "reports")]
+    assert bosun_queues(db, "--tenant", "acme") == [
+        {"queue": q, **zero} for q in ("gpu", "reports")
+    ]
+    # Another tenant sees the served queue, not acme's.
+    assert bosun_queues(db, "--tenant", "globex") == [{"queue": "gpu", **zero}]

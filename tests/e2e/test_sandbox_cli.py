@@ -6,7 +6,9 @@ import json
 import os
 import subprocess
 
-from conftest import BOSUN
+from tests.helpers.processes import BOSUN, SANDBOX_GROUP
+
+pytestmark = SANDBOX_GROUP
 
 
 def _check(*args: str, sandbox: str | None = None) -> subprocess.CompletedProcess[str]:

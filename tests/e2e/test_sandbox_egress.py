@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from tests.echo_server import echo_server
+from tests.helpers.processes import SANDBOX_GROUP
 
 import bosun
 from bosun import sandbox
@@ -29,7 +30,7 @@ from bosun.sandbox.landlock import NO_NETWORK_HOSTS, LandlockBackend
 from bosun.sandbox.tools import python as default_python
 from bosun.sandbox.tools import sandbox_tools
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), SANDBOX_GROUP]
 
 
 @pytest.fixture(scope="module")

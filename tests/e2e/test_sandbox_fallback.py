@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.helpers.processes import SANDBOX_GROUP
 
 if not sys.platform.startswith("linux"):
     pytest.skip("the Landlock fallback is Linux-only", allow_module_level=True)
@@ -31,6 +32,7 @@ from bosun.sandbox.spec import Limits, MiB, Request, Result, SandboxUnavailable
 
 _OK, _WHY = LandlockBackend().available()
 pytestmark = [
+    SANDBOX_GROUP,
     pytest.mark.skipif(not _OK, reason=f"the Landlock fallback cannot run here: {_WHY}"),
     pytest.mark.timeout(60),
 ]
@@ -295,9 +297,12 @@ async def test_a_memory_bomb_hits_the_memory_limit() -> None:
 
 
 async def test_a_cpu_spin_is_stopped_by_the_cpu_limit() -> None:
-    result = await run("while True: pass", limits=Limits(cpu_seconds=1, wall_seconds=15))
+    result = await run("while True: pass", limits=Limits(cpu_seconds=1, wall_seconds=120))
     assert result.limit == "cpu" and result.signal in (24, 9), result  # SIGXCPU, SIGKILL
-    assert 0.9 <= result.cpu_seconds < 3  # CPU time, which a busy machine does not stretch
+    # CPU time, which a busy machine does not stretch; the kernel checks RLIMIT_CPU on its
+    # scheduler tick while rusage is exact, so the signal can come a little before 1 s shows
+    # (0.87 s in one CI run), as in the bubblewrap backend's test.
+    assert 0.5 <= result.cpu_seconds < 3
 
 
 async def test_an_output_flood_is_capped_without_blocking_the_command() -> None:
@@ -466,9 +471,22 @@ async def test_a_sandbox_that_cannot_start_raises_sandbox_unavailable(
         await LandlockBackend().run(Request(argv=["true"]))
 
 
-async def test_concurrent_runs_and_a_cancelled_one_leave_nothing_behind() -> None:
+@pytest.fixture
+def own_temp_root(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A temp root of the test's own for the backend's work directories, so sandboxes that
+    other tests run at the same time cannot show up as leftovers there; removed after,
+    which fails if anything was left in it."""
+    own = Path(tempfile.mkdtemp(prefix="bosun-leftovers-"))
+    own.chmod(0o755)
+    monkeypatch.setattr(tempfile, "tempdir", str(own))
+    yield own
+    own.rmdir()
+
+
+async def test_concurrent_runs_and_a_cancelled_one_leave_nothing_behind(
+    own_temp_root: Path,
+) -> None:
     marker = f"cancelled-{uuid.uuid4().hex}"
-    before = set(os.listdir(tempfile.gettempdir()))
     backend = LandlockBackend()
     cancelled = asyncio.create_task(
         backend.run(
@@ -487,5 +505,4 @@ async def test_concurrent_runs_and_a_cancelled_one_leave_nothing_behind() -> Non
     with pytest.raises(asyncio.CancelledError):
         await cancelled
     assert alive_with(marker) == []
-    leftovers = set(os.listdir(tempfile.gettempdir())) - before
-    assert not [name for name in leftovers if name.startswith("bosun-sandbox-")]
+    assert os.listdir(own_temp_root) == []

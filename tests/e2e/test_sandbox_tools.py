@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.helpers.processes import SANDBOX_GROUP
 
 import bosun
 from bosun.agents.pricing import ModelConfig
@@ -21,7 +22,7 @@ from bosun.sandbox.spec import Limits
 from bosun.sandbox.tools import python, sandbox_tools, shell
 from bosun.sandbox.workspace import SessionWorkspace, WorkspaceQuotaExceeded, session_workspaces
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), SANDBOX_GROUP]
 
 MiB = 1024 * 1024
 

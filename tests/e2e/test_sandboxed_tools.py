@@ -9,10 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.helpers.processes import SANDBOX_GROUP
 
 import bosun
 from bosun.agents.pricing import ModelConfig
 from bosun.agents.scripted import ScriptedProvider
+
+pytestmark = SANDBOX_GROUP
 
 if shutil.which("bwrap") is None and os.environ.get("CI") != "true":
     pytest.skip("bubblewrap is not installed (CI installs it)", allow_module_level=True)

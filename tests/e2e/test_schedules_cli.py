@@ -8,8 +8,7 @@ import sqlite3
 import time
 
 import pytest
-
-from conftest import APPS, Env
+from tests.helpers.processes import APPS, Env
 
 APP = str(APPS / "scheduled.py")
 pytestmark = pytest.mark.timeout(120)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -14,15 +12,17 @@ from typing import Any
 
 import httpx
 import pytest
-from serving import Served, serve
+from tests.helpers.processes import APPS, BOSUN
+from tests.helpers.serving import Served, serve
+from tests.helpers.sse import listen, sse, sse_iter, submit, until_seen
+from tests.helpers.wait import wait_for
 
 import bosun
 from bosun.loader import load_app
+from bosun.records import RunFilter
 from bosun.server import ServerConfig
 from bosun.store.postgres import PostgresStore
-from bosun.store.records import RunFilter
 from bosun.webhooks import SIGNATURE_HEADER, verify
-from conftest import APPS, BOSUN, wait_for
 
 PROBLEM = "application/problem+json"
 
@@ -48,13 +48,6 @@ def served(tmp_path: Path) -> Iterator[Served]:
         yield server
 
 
-def _submit(client: httpx.Client, workflow: str, data: Any = None, **extra: Any) -> dict[str, Any]:
-    response = client.post("/v1/runs", json={"workflow": workflow, "input": data, **extra})
-    assert response.status_code in (200, 201), response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
 def _wait(client: httpx.Client, run_id: str) -> dict[str, Any]:
     for _ in range(20):
         response = client.get(f"/v1/runs/{run_id}/result", params={"wait": 5})
@@ -65,60 +58,18 @@ def _wait(client: httpx.Client, run_id: str) -> dict[str, Any]:
     raise AssertionError(f"run {run_id} did not finish")
 
 
-def _sse_iter(response: httpx.Response) -> Iterator[dict[str, Any]]:
-    """The events of an SSE response; each durable one's `id:` line matches its data's id,
-    an ephemeral one has neither."""
-    data: list[str] = []
-    event_id = None
-    for line in response.iter_lines():
-        if line.startswith(":"):
-            continue
-        if line.startswith("id:"):
-            event_id = line[3:].strip()
-        elif line.startswith("data:"):
-            data.append(line[5:].removeprefix(" "))
-        elif line == "" and data:
-            event = json.loads("\n".join(data))
-            assert (None if event["id"] is None else str(event["id"])) == event_id
-            yield event
-            data, event_id = [], None
-
-
-def _listen(client: httpx.Client, run_id: str) -> tuple[threading.Thread, list[dict[str, Any]]]:
-    """Follow a run's stream in a thread; the list fills as events arrive."""
-    got: list[dict[str, Any]] = []
-
-    def listen() -> None:
-        with client.stream("GET", f"/v1/runs/{run_id}/events") as response:
-            got.extend(_sse_iter(response))
-
-    listener = threading.Thread(target=listen)
-    listener.start()
-    return listener, got
-
-
-def _until_seen(got: list[dict[str, Any]], event_type: str) -> None:
-    """Wait until a stream `_listen` follows has delivered an event of `event_type`."""
-    wait_for(lambda: any(e["type"] == event_type for e in got), 20, f"a {event_type} event")
-
-
-def _sse(response: httpx.Response, stop_after: int | None = None) -> list[dict[str, Any]]:
-    """The events of an SSE response, optionally stopping (and dropping it) early."""
-    return list(itertools.islice(_sse_iter(response), stop_after))
-
-
 # -- runs -------------------------------------------------------------------------------------
 
 
 def test_submit_wait_and_stream_a_run(served: Served) -> None:
     with served.client(served.key("acme", "submit")) as client:
-        run = _submit(client, "steps", {"n": 3})
+        run = submit(client, "steps", {"n": 3})
         assert run["status"] in ("queued", "running") and run["workflow"] == "steps"
         done = _wait(client, run["id"])
         assert done["status"] == "completed" and done["result"] == 6
         with client.stream("GET", f"/v1/runs/{run['id']}/events") as response:
             assert response.headers["content-type"].startswith("text/event-stream")
-            events = _sse(response)
+            events = sse(response)
     types = [e["type"] for e in events]
     assert [e["id"] for e in events] == list(range(1, len(events) + 1))
     assert types.count("step.completed") == 3 and types.count("progress") == 3
@@ -128,27 +79,27 @@ def test_submit_wait_and_stream_a_run(served: Served) -> None:
 
 def test_sse_resumes_after_a_dropped_connection_without_gap_or_duplicate(served: Served) -> None:
     with served.client(served.key("acme", "submit")) as client:
-        run = _submit(client, "steps", {"n": 5})
+        run = submit(client, "steps", {"n": 5})
         _wait(client, run["id"])
         with client.stream("GET", f"/v1/runs/{run['id']}/events") as response:
-            whole = _sse(response)
+            whole = sse(response)
         with client.stream("GET", f"/v1/runs/{run['id']}/events") as response:
-            first = _sse(response, stop_after=4)  # then the connection is dropped
+            first = sse(response, stop_after=4)  # then the connection is dropped
         last = first[-1]["id"]
         headers = {"Last-Event-ID": str(last)}
         with client.stream("GET", f"/v1/runs/{run['id']}/events", headers=headers) as response:
-            rest = _sse(response)
+            rest = sse(response)
         with client.stream("GET", f"/v1/runs/{run['id']}/events?after=2") as response:
-            by_query = _sse(response)
+            by_query = sse(response)
     assert first + rest == whole
     assert by_query == whole[2:]
 
 
 def test_a_live_stream_follows_a_waiting_run_to_its_end(served: Served) -> None:
     with served.client(served.key("acme", "submit")) as client:
-        run = _submit(client, "waits")
-        listener, got = _listen(client, run["id"])
-        _until_seen(got, "run.suspended")  # the stream is live, and the run waits
+        run = submit(client, "waits")
+        listener, got = listen(client, run["id"])
+        until_seen(got, "run.suspended")  # the stream is live, and the run waits
         signal = client.post(f"/v1/runs/{run['id']}/signals", json={"name": "go", "payload": 7})
         assert signal.status_code == 202, signal.text
         listener.join(20)
@@ -173,9 +124,9 @@ def test_idempotent_submission_creates_one_run(served: Served) -> None:
 
 def test_list_filters_and_cursor_paging(served: Served) -> None:
     with served.client(served.key("acme", "submit")) as client:
-        ids = [_submit(client, "steps", {"n": 1})["id"] for _ in range(5)]
-        chat = _submit(client, "chat", {"message": "hi"}, session="s-1")
-        _submit(client, "chat", {"message": "again"}, session="s-1")
+        ids = [submit(client, "steps", {"n": 1})["id"] for _ in range(5)]
+        chat = submit(client, "chat", {"message": "hi"}, session="s-1")
+        submit(client, "chat", {"message": "again"}, session="s-1")
         pages, cursor = [], None
         while True:
             params: dict[str, Any] = {"limit": 2, "workflow": "steps"}
@@ -200,24 +151,25 @@ def test_list_filters_and_cursor_paging(served: Served) -> None:
 
 def test_one_active_run_per_session(served: Served) -> None:
     with served.client(served.key("acme", "submit")) as client:
-        first = _submit(client, "chat", {"message": "one"}, session="s")
-        second = _submit(client, "chat", {"message": "two"}, session="s")
+        first = submit(client, "chat", {"message": "one"}, session="s")
+        second = submit(client, "chat", {"message": "two"}, session="s")
         # Claims take the oldest ready run first: once a run submitted after `second` has
         # completed, the workers have passed `second` over, not merely not reached it yet.
-        later = _submit(client, "steps", {"n": 1})
+        later = submit(client, "steps", {"n": 1})
         assert _wait(client, later["id"])["status"] == "completed"
         assert client.get(f"/v1/runs/{second['id']}").json()["status"] == "queued"
         client.post(f"/v1/runs/{first['id']}/signals", json={"name": "reply"})
         assert _wait(client, first["id"])["result"] == "one"
-        deadline = time.monotonic() + 10
-        while client.get(f"/v1/runs/{second['id']}").json()["status"] == "queued":
-            assert time.monotonic() < deadline, "the session's next run never started"
-            time.sleep(0.1)
+        wait_for(
+            lambda: client.get(f"/v1/runs/{second['id']}").json()["status"] != "queued",
+            30,
+            "the session's next run to start",
+        )
 
 
 def test_cancel_resume_and_result_long_poll(served: Served) -> None:
     with served.client(served.key("acme", "admin")) as client:
-        run = _submit(client, "waits")
+        run = submit(client, "waits")
         pending = client.get(f"/v1/runs/{run['id']}/result", params={"wait": 0.3})
         assert pending.status_code == 202 and pending.json()["status"] != "completed"
         cancel = client.post(f"/v1/runs/{run['id']}/cancel")
@@ -238,7 +190,7 @@ def test_tenants_never_see_each_others_runs(served: Served) -> None:
     a = served.client(served.key("tenant-a", "admin"))
     b = served.client(served.key("tenant-b", "admin"))
     with a, b:
-        run = _submit(a, "waits", idempotency_key="shared-key")
+        run = submit(a, "waits", idempotency_key="shared-key")
         rid = run["id"]
         attempts = {
             "get": b.get(f"/v1/runs/{rid}"),
@@ -256,7 +208,7 @@ def test_tenants_never_see_each_others_runs(served: Served) -> None:
             assert response.json()["type"] == missing.json()["type"], name
         assert b.get("/v1/runs").json()["runs"] == []
         # The same idempotency key in another tenant is another run.
-        other = _submit(b, "waits", idempotency_key="shared-key")
+        other = submit(b, "waits", idempotency_key="shared-key")
         assert other["id"] != rid
         assert a.get(f"/v1/runs/{rid}").json()["status"] in ("queued", "running", "suspended")
         assert [r["id"] for r in a.get("/v1/runs").json()["runs"]] == [rid]
@@ -268,7 +220,7 @@ def test_scopes_and_bad_credentials(served: Served) -> None:
     with reader, submitter:
         denied = reader.post("/v1/runs", json={"workflow": "steps"})
         assert denied.status_code == 403 and denied.headers["content-type"] == PROBLEM
-        run = _submit(submitter, "waits")
+        run = submit(submitter, "waits")
         assert reader.get(f"/v1/runs/{run['id']}").status_code == 200
         assert submitter.post(f"/v1/runs/{run['id']}/resume").status_code == 403
     for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic abc"}):
@@ -364,11 +316,8 @@ def test_webhooks_are_signed_and_retried_until_delivered(served: Served) -> None
     url = f"http://127.0.0.1:{receiver.server_address[1]}/hook?token=abc"
     try:
         with served.client(served.key("acme", "submit")) as client:
-            run = _submit(client, "steps", {"n": 2}, webhook=url)
-            deadline = time.monotonic() + 20
-            while len(_Receiver.calls) < 2:
-                assert time.monotonic() < deadline, f"webhook calls: {len(_Receiver.calls)}"
-                time.sleep(0.1)
+            run = submit(client, "steps", {"n": 2}, webhook=url)
+            wait_for(lambda: len(_Receiver.calls) >= 2, 30, "two webhook calls")
             bad = client.post("/v1/runs", json={"workflow": "steps", "webhook": "ftp://x/y"})
             assert bad.status_code == 400
     finally:
@@ -391,7 +340,7 @@ def test_a_webhook_to_the_internal_network_fails_without_a_call(tmp_path: Path) 
         with _served(tmp_path) as server:
             server.app.webhook_allow = ()  # the default: no private receivers
             with server.client(server.key("acme", "submit")) as client:
-                run = _submit(client, "steps", {"n": 1}, webhook=url)
+                run = submit(client, "steps", {"n": 1}, webhook=url)
                 _wait(client, run["id"])
             internal = server.call(server.app.store.list_runs(RunFilter(workflow="bosun.webhook")))
             assert len(internal) == 1
@@ -416,15 +365,15 @@ def test_request_rate_limit_answers_429_with_retry_after(tmp_path: Path) -> None
         assert limited, [r.status_code for r in codes]
         assert int(limited[0].headers["Retry-After"]) >= 1
         assert limited[0].headers["content-type"] == PROBLEM
-        time.sleep(1.1)
-        assert c.get("/v1/runs").status_code == 200
+        # The bucket refills: a client that honours Retry-After gets through.
+        wait_for(lambda: c.get("/v1/runs").status_code == 200, 30, "the rate limit to refill")
 
 
 def test_concurrent_streams_per_key_are_capped(tmp_path: Path) -> None:
     with _served(tmp_path, max_streams=1) as server:
         key = server.key("a", "submit")
         with server.client(key) as client:
-            run = _submit(client, "waits")
+            run = submit(client, "waits")
             with client.stream("GET", f"/v1/runs/{run['id']}/events") as first:
                 assert first.status_code == 200
                 second = client.get(f"/v1/runs/{run['id']}/events")
@@ -433,7 +382,7 @@ def test_concurrent_streams_per_key_are_capped(tmp_path: Path) -> None:
             _wait(client, run["id"])
             with client.stream("GET", f"/v1/runs/{run['id']}/events") as again:
                 assert again.status_code == 200  # the slot came back
-                assert _sse(again)[-1]["type"] == "run.completed"
+                assert sse(again)[-1]["type"] == "run.completed"
 
 
 def test_payload_over_the_app_limit_is_413_and_writes_nothing(tmp_path: Path) -> None:
@@ -505,9 +454,9 @@ def test_streams_follow_runs_across_api_replicas_on_postgresql(
     ):
         key = front.key("acme", "submit")
         with front.client(key) as submitter, back.client(key) as streamer:
-            run = _submit(submitter, "waits")
-            listener, got = _listen(streamer, run["id"])
-            _until_seen(got, "run.suspended")
+            run = submit(submitter, "waits")
+            listener, got = listen(streamer, run["id"])
+            until_seen(got, "run.suspended")
             signal = submitter.post(f"/v1/runs/{run['id']}/signals", json={"name": "go"})
             assert signal.status_code == 202
             listener.join(30)
@@ -519,11 +468,11 @@ def test_streams_follow_runs_across_api_replicas_on_postgresql(
 
 def test_token_deltas_stream_live_and_a_replay_streams_nothing(served: Served) -> None:
     with served.client(served.key("acme", "submit")) as client:
-        run = _submit(client, "chatty")
-        listener, got = _listen(client, run["id"])
-        _until_seen(got, "run.suspended")  # the stream is live before the model writes
+        run = submit(client, "chatty")
+        listener, got = listen(client, run["id"])
+        until_seen(got, "run.suspended")  # the stream is live before the model writes
         client.post(f"/v1/runs/{run['id']}/signals", json={"name": "start"})
-        _until_seen(got, "step.completed")
+        until_seen(got, "step.completed")
         deltas_before_finish = [e for e in got if e["type"] == "llm.delta"]
         client.post(f"/v1/runs/{run['id']}/signals", json={"name": "finish"})
         listener.join(15)
@@ -575,11 +524,11 @@ def test_token_deltas_reach_another_api_replica_on_postgresql(pg_url: str) -> No
         serve(apps[1], ServerConfig(worker_concurrency=4)),
     ):
         client = api.client(api.key("acme", "submit"))
-        run = _submit(client, "chatty")
-        listener, got = _listen(client, run["id"])
-        _until_seen(got, "run.suspended")  # the stream is live before the model writes
+        run = submit(client, "chatty")
+        listener, got = listen(client, run["id"])
+        until_seen(got, "run.suspended")  # the stream is live before the model writes
         client.post(f"/v1/runs/{run['id']}/signals", json={"name": "start"})
-        _until_seen(got, "step.completed")
+        until_seen(got, "step.completed")
         client.post(f"/v1/runs/{run['id']}/signals", json={"name": "finish"})
         listener.join(15)
         client.close()
@@ -592,7 +541,7 @@ def test_usage_endpoints_are_tenant_scoped(served: Served) -> None:
     a = served.client(served.key("tenant-a", "submit"))
     b = served.client(served.key("tenant-b", "submit"))
     with a, b:
-        run = _submit(a, "chatty", session="conv-1")
+        run = submit(a, "chatty", session="conv-1")
         a.post(f"/v1/runs/{run['id']}/signals", json={"name": "start"})
         a.post(f"/v1/runs/{run['id']}/signals", json={"name": "finish"})
         _wait(a, run["id"])
@@ -641,8 +590,8 @@ def test_sessions_crud_and_tenant_isolation(served: Served) -> None:
 
 def test_a_session_stream_follows_its_runs_in_order_and_resumes(served: Served) -> None:
     with served.client(served.key("acme", "submit")) as client:
-        first = _submit(client, "steps", {"n": 2}, session="conv")
-        second = _submit(client, "steps", {"n": 1}, session="conv")
+        first = submit(client, "steps", {"n": 2}, session="conv")
+        second = submit(client, "steps", {"n": 1}, session="conv")
         busy = client.post(
             "/v1/runs",
             json={"workflow": "steps", "session": "conv", "double_texting": "reject"},
@@ -655,7 +604,7 @@ def test_a_session_stream_follows_its_runs_in_order_and_resumes(served: Served) 
         finals = 3 if busy.status_code == 201 else 2
         with client.stream("GET", "/v1/sessions/conv/events") as response:
             whole: list[dict[str, Any]] = []
-            for event in _sse_iter(response):
+            for event in sse_iter(response):
                 whole.append(event)
                 if sum(e["type"] == "run.completed" for e in whole) == finals:
                     break
@@ -663,7 +612,7 @@ def test_a_session_stream_follows_its_runs_in_order_and_resumes(served: Served) 
             "GET", "/v1/sessions/conv/events", headers={"Last-Event-ID": whole[3]["id"]}
         ) as response:
             rest: list[dict[str, Any]] = []
-            for event in _sse_iter(response):
+            for event in sse_iter(response):
                 rest.append(event)
                 if len(rest) == len(whole) - 4:
                     break
@@ -685,7 +634,7 @@ def test_runs_show_and_filter_by_the_version_they_ran_on(served: Served) -> None
     version = code_version(served.app.registry.workflows, served.app.registry.steps)
     key = served.key("acme", "submit")
     with served.client(key) as client:
-        run = _submit(client, "steps", {"n": 1})
+        run = submit(client, "steps", {"n": 1})
         done = _wait(client, run["id"])
         assert done["version"] == version
         pinned = client.get("/v1/runs", params={"version": version}).json()["runs"]

@@ -10,12 +10,13 @@ from typing import Any
 
 import httpx
 import pytest
-from serving import Served, serve
-from test_server import _listen, _sse, _submit
+from tests.helpers.processes import APPS
+from tests.helpers.serving import Served, serve
+from tests.helpers.sse import listen, sse, submit
+from tests.helpers.wait import wait_for
 
 from bosun.loader import load_app
 from bosun.server import ServerConfig
-from conftest import APPS, wait_for
 
 APP = APPS / "live_app.py"
 
@@ -41,9 +42,9 @@ def _watch_a_held_step(client: httpx.Client, tmp_path: Path) -> tuple[list[dict[
     """Submit a run, wait for its step to run, then stream it: its start must arrive while
     the step still waits. Return what the stream got and the run id."""
     release = tmp_path / "release"
-    run = _submit(client, "held", {"release": str(release)})
+    run = submit(client, "held", {"release": str(release)})
     wait_for(Path(f"{release}.running").exists, 20, "the step to run")
-    listener, got = _listen(client, run["id"])
+    listener, got = listen(client, run["id"])
     wait_for(lambda: any(e["type"] == "step.started" for e in got), 20, "the step's start")
     release.touch()
     listener.join(20)
@@ -61,7 +62,7 @@ def _check(got: list[dict[str, Any]], run_id: str, client: httpx.Client) -> None
     assert got[-1]["data"]["result"] == "released"
     # The record came with the step's end: a stream from the start gets it, with its id.
     with client.stream("GET", f"/v1/runs/{run_id}/events") as response:
-        history = _sse(response)
+        history = sse(response)
     assert [e["type"] for e in history] == ["step.started", "step.completed", "run.completed"]
     assert [e["id"] for e in history] == [1, 2, 3]
     assert [e["id"] for e in got[1:]] == [2, 3]  # the stored copy of the live start was skipped

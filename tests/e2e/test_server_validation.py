@@ -13,13 +13,13 @@ from typing import Any
 
 import httpx
 import pytest
-from serving import Served, serve
+from tests.helpers.processes import APPS, Env
+from tests.helpers.serving import Served, serve
 
 from bosun.ids import new_id
 from bosun.loader import load_app
+from bosun.records import NewRun
 from bosun.server import ServerConfig
-from bosun.store.records import NewRun
-from conftest import APPS, Env
 
 PROBLEM = "application/problem+json"
 APP = APPS / "validation_app.py"

@@ -11,10 +11,11 @@ import signal
 from typing import Any
 
 import pytest
+from tests.helpers.processes import APPS, Env, wait_exit
+from tests.helpers.wait import wait_for
 
 import bosun
 from bosun.observe.tracecontext import run_trace
-from conftest import APPS, Env, wait_exit, wait_for
 
 APP = APPS / "traced.py"
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"

@@ -7,8 +7,8 @@ import json
 import signal
 
 import pytest
-
-from conftest import APPS, Env, wait_exit, wait_for
+from tests.helpers.processes import APPS, Env, wait_exit
+from tests.helpers.wait import wait_for
 
 APP = APPS / "three_steps.py"
 

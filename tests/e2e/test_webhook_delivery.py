@@ -17,13 +17,14 @@ from typing import Any
 
 import httpx
 import pytest
-from serving import Served, serve
+from tests.helpers.processes import APPS
+from tests.helpers.serving import Served, serve
+from tests.helpers.wait import wait_for
 
 from bosun.loader import load_app
+from bosun.records import RunFilter, RunRecord
 from bosun.server import ServerConfig
-from bosun.store.records import RunFilter, RunRecord
 from bosun.webhooks import DELIVERY_HEADER, SIGNATURE_HEADER, verify
-from conftest import APPS, wait_for
 
 pytestmark = pytest.mark.timeout(90)
 

@@ -4,8 +4,7 @@ installed, as the dev extra installs it), and a clear error for a loop that cann
 from __future__ import annotations
 
 import pytest
-
-from conftest import APPS, Env, wait_exit
+from tests.helpers.processes import APPS, Env, wait_exit
 
 APP = str(APPS / "loop_probe.py")
 

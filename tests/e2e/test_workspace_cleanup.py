@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from serving import serve
+from tests.helpers.processes import SANDBOX_GROUP
+from tests.helpers.serving import serve
 
 import bosun
 from bosun.sandbox.workspace import SessionWorkspace
 from bosun.server import ServerConfig
+
+pytestmark = SANDBOX_GROUP
 
 
 def test_deleting_a_session_over_http_removes_its_workspace(tmp_path: Path) -> None:

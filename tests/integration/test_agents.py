@@ -477,6 +477,10 @@ async def test_double_texting_policies(app: bosun.App) -> None:
         await ctx.wait_for_signal("done")  # keeps the run unfinished until told
         return str(answer)
 
+    @app.workflow(name="ping")
+    async def ping(ctx: bosun.Context) -> str:
+        return "pong"
+
     async with app, app.worker(concurrency=4):
         session = app.session("chat", tenant="acme")
         first = await app.start(slow_turn, "one", session="chat", tenant="acme")
@@ -486,8 +490,21 @@ async def test_double_texting_policies(app: bosun.App) -> None:
                 slow_turn, "two", session="chat", tenant="acme", double_texting="reject"
             )
         queued = await app.start(slow_turn, "two", session="chat", tenant="acme")
-        await asyncio_sleep(0.3)
-        assert (await queued.status()).status == "queued"  # enqueue: waits its turn
+        # A run submitted after it, with free slots: claims go oldest first, so once this
+        # one is done the worker has passed over `queued`, which waits its turn (enqueue).
+        assert await (await app.start(ping)).result(timeout=20) == "pong"
+        assert (await queued.status()).status == "queued"
+        with pytest.raises(bosun.ConfigurationError, match="deadline"):
+            await app.start(  # refused: cancels nothing
+                slow_turn,
+                "three",
+                session="chat",
+                tenant="acme",
+                double_texting="interrupt",
+                deadline=float("nan"),
+            )
+        assert (await first.status()).status == "suspended"
+        assert (await queued.status()).status == "queued"
         interrupting = await app.start(
             slow_turn, "three", session="chat", tenant="acme", double_texting="interrupt"
         )
@@ -505,12 +522,6 @@ async def test_double_texting_policies(app: bosun.App) -> None:
         assert await rolling.result(timeout=20) == "2: one | four"  # "three" rolled back
         contents = [m["content"] for m in await session.messages()]
     assert "three" not in contents and contents[-2:] == ["four", "2: one | four"]
-
-
-async def asyncio_sleep(seconds: float) -> None:
-    import asyncio
-
-    await asyncio.sleep(seconds)
 
 
 # -- memory ----------------------------------------------------------------------------------

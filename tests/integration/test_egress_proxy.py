@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from bosun.sandbox.egress import EgressProxy
-from bosun.sandbox.hosts import HostAllowList
+from bosun.egress.hosts import HostAllowList
+from bosun.egress.proxy import EgressProxy
 from tests.echo_server import echo_server
 
 pytestmark = pytest.mark.timeout(30)

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 import bosun
 from bosun import Retry
-from bosun.store.records import RunFilter, RunRecord
+from bosun.records import RunFilter, RunRecord
 from tests.helpers.wait import wait_until
 
 TIMEOUT = 10
@@ -258,7 +258,8 @@ async def test_deadline_fails_a_run_that_runs_late(app: bosun.App) -> None:
         await ctx.sleep(30)
 
     async with app, app.worker():
-        handle = await app.start(wf, deadline=0.3)
+        # Long enough for a busy machine to start the run and journal its sleep first.
+        handle = await app.start(wf, deadline=3)
         with pytest.raises(bosun.RunFailed, match="deadline"):
             await handle.result(TIMEOUT)
         run = await app.store.get_run(handle.run_id)

@@ -9,8 +9,8 @@ import time
 from contextlib import AsyncExitStack
 
 import bosun
+from bosun.records import Outcome, Progress
 from bosun.store import Store
-from bosun.store.records import Outcome, Progress
 from tests.integration.test_store_contract import TTL, new_run
 
 
@@ -66,6 +66,37 @@ async def test_fairness_key_round_robins_between_tenants(store: Store) -> None:
     got = await store.claim_runs("w", ["default"], 4, TTL, time.time())
     tenants = sorted(c.run.input[1] for c in got)
     assert tenants == ["a", "a", "b", "b"]
+
+
+async def test_fair_claims_serve_every_key_once_before_any_twice(store: Store) -> None:
+    """A worker's claims (of its workflows) take turns across keys: a burst from one tenant,
+    older than everyone else's runs, still gets one turn per round, and the rotation carries
+    on from one claim to the next."""
+    key_of = {}
+    for _ in range(40):
+        key_of[(await store.create_run(new_run(fairness_key="burst")))[0]] = "burst"
+    tenants = [f"t{n:02d}" for n in range(12)]
+    for _ in range(3):
+        for tenant in tenants:
+            key_of[(await store.create_run(new_run(fairness_key=tenant)))[0]] = tenant
+    served = dict.fromkeys([*tenants, "burst"], 0)
+    for _ in range(3 * len(served) // 5):
+        got = await store.claim_runs("w", ["default"], 5, TTL, time.time(), workflows=["wf"])
+        assert len(got) == 5
+        for claimed in got:
+            served[key_of[claimed.run.id]] += 1
+        # After every claim, no key has had a second turn more than any other.
+        assert max(served.values()) - min(served.values()) <= 1, served
+    assert min(served.values()) >= 2, served
+
+
+async def test_fair_claims_order_priority_first(store: Store) -> None:
+    low = [(await store.create_run(new_run(fairness_key=f"k{n}")))[0] for n in range(3)]
+    high, _ = await store.create_run(new_run(fairness_key="k9", priority=5))
+    first = await store.claim_runs("w", ["default"], 1, TTL, time.time(), workflows=["wf"])
+    assert [c.run.id for c in first] == [high]
+    then = await store.claim_runs("w", ["default"], 1, TTL, time.time(), workflows=["wf"])
+    assert [c.run.id for c in then] == low[:1]
 
 
 class Observed:

@@ -19,8 +19,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from bosun.egress.fetch import FetchFailed, FetchRefused, http_fetch
 from bosun.errors import BosunError
-from bosun.sandbox.fetch import FetchFailed, FetchRefused, http_fetch
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -152,7 +152,7 @@ def _before_mine(dialect: str) -> list[Migration]:
 
 
 def _old_sqlite(url: str) -> None:
-    import bosun.store.sqlite_io as io
+    import bosun.store.sqlite.io as io
 
     path = url.removeprefix("sqlite:///")
     conn = io.connect(io.SqliteConfig(path))

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 import pytest
 
 import bosun
+from bosun.records import EventRecord
 from bosun.server.feeds import Ephemeral, Feeds
-from bosun.store.records import EventRecord
 from tests.helpers.wait import wait_until
 
 TIMEOUT = 20

@@ -18,10 +18,11 @@ from bosun.agents.messages import ChatResponse, Message, Usage
 from bosun.agents.pricing import ModelConfig
 from bosun.agents.scripted import ScriptedProvider
 from bosun.observe.metrics import Metrics
+from bosun.records import NewRun, Outcome, Progress
 from bosun.server import ServerConfig
 from bosun.store import Store
-from bosun.store.records import NewRun
-from tests.e2e.serving import serve
+from tests.helpers.processes import SANDBOX_GROUP
+from tests.helpers.serving import serve
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -210,6 +211,55 @@ async def test_queue_depths_come_from_the_store_and_are_cached(store: Store) -> 
     assert value(await scrape(), "bosun_queue_ready_runs", queue="gpu") == 2
 
 
+QUEUE_GAUGES = (
+    "bosun_queue_ready_runs",
+    "bosun_queue_in_flight_runs",
+    "bosun_queue_waiting_runs",
+    "bosun_queue_oldest_ready_age_seconds",
+)
+
+
+def queue_series(samples: Samples, queue: str) -> dict[str, float]:
+    """The queue gauges exposed for `queue` (absent ones are missing, not 0)."""
+    return {
+        name: samples[(name, frozenset({("queue", queue)}))]
+        for name in QUEUE_GAUGES
+        if (name, frozenset({("queue", queue)})) in samples
+    }
+
+
+async def test_a_queue_that_emptied_keeps_its_series_at_zero(store: Store) -> None:
+    await store.create_run(_new("g0", "gpu"))
+    metrics = Metrics(queue_stats_max_age=0)
+
+    async def scrape() -> Samples:
+        await metrics.refresh_queues(store)
+        return parse(generate_latest(metrics.registry).decode())
+
+    assert queue_series(await scrape(), "gpu")["bosun_queue_ready_runs"] == 1
+    [claimed] = await store.claim_runs("w", ["gpu"], 1, 30, time.time())
+    await store.save_progress(claimed.lease, Progress(outcome=Outcome("complete", result="1")), 30)
+    assert queue_series(await scrape(), "gpu") == dict.fromkeys(QUEUE_GAUGES, 0.0)
+
+
+def test_the_apps_unused_queues_are_exported_at_zero_from_the_start(db_url: str) -> None:
+    app = bosun.App("metrics", database=db_url)
+
+    @app.workflow(name="render", queue="gpu")
+    async def render(ctx: bosun.Context) -> None:
+        return None
+
+    with (
+        serve(app, ServerConfig(worker_concurrency=0)) as served,
+        httpx.Client(base_url=served.url) as anonymous,  # Prometheus sends no key
+    ):
+        scraped = anonymous.get("/metrics")
+    assert scraped.status_code == 200
+    m = parse(scraped.text)
+    assert queue_series(m, "gpu") == dict.fromkeys(QUEUE_GAUGES, 0.0)
+    assert queue_series(m, "default") == dict.fromkeys(QUEUE_GAUGES, 0.0)  # webhook deliveries
+
+
 async def test_a_claim_says_whether_it_took_over_an_expired_lease(store: Store) -> None:
     await store.create_run(_new("r1", "default"))
     now = time.time()
@@ -229,6 +279,7 @@ def test_every_metric_is_documented() -> None:
     assert not missing, f"docs/metrics.md does not describe {missing}"
 
 
+@SANDBOX_GROUP  # runs sandboxes: see tests/helpers/processes.py
 async def test_sandbox_runs_are_counted_by_outcome(
     db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

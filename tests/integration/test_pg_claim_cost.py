@@ -127,3 +127,58 @@ def test_the_previous_interface_still_claims(
     assert len(rows) == CLAIM
     assert all(r["status"] == "running" and r["lease_owner"] == "w" for r in rows)  # type: ignore[call-overload]
     assert all(r["lease_token"] == "w:1" for r in rows)  # type: ignore[call-overload]
+
+
+KEYS = 1000
+KEYED = 20_000
+
+
+@pytest.fixture
+def keyed_backlog(pg_url: str) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
+    """20,000 ready runs with fairness keys across 1,000 keys, half of them one tenant's
+    burst (the oldest), inserted after an ANALYZE of a quiet table, as a burst arrives."""
+
+    async def migrate() -> None:
+        store = PostgresStore(pg_url)
+        await store.open()
+        await store.close()
+
+    asyncio.run(migrate())
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("SET search_path TO bosun")
+        now = time.time()
+        conn.execute("ANALYZE runs")
+        conn.execute(
+            "INSERT INTO runs (id, workflow, queue, status, input, ready_at, fairness_key, "
+            "created_at, updated_at) SELECT 'b' || n, 'wf', 'default', 'queued', '{}', "
+            "%s + n * 1e-4, 'k0000', %s, %s FROM generate_series(1, %s) AS n",
+            (now - 120, now, now, KEYED // 2),
+        )
+        conn.execute(
+            "INSERT INTO runs (id, workflow, queue, status, input, ready_at, fairness_key, "
+            "created_at, updated_at) SELECT 'f' || n, 'wf', 'default', 'queued', '{}', "
+            "%s + n * 1e-4, 'k' || lpad((1 + n %% %s)::text, 4, '0'), %s, %s "
+            "FROM generate_series(1, %s) AS n",
+            (now - 60, KEYS - 1, now, now, KEYED // 2),
+        )
+        yield conn
+
+
+def test_a_fair_claim_reads_rows_in_proportion_to_what_it_claims(
+    keyed_backlog: psycopg.Connection[tuple[object, ...]],
+) -> None:
+    """With fairness keys, a claim visits the next keys in turn instead of ranking every
+    keyed run: its reads do not grow with the 20,000 waiting, and the next claim carries on
+    where it stopped, so the burst's key has one turn like every other key."""
+    conn = keyed_backlog
+    keys: list[str] = []
+    for _ in range(3):
+        before = rows_read(conn)
+        claimed = claim(conn, "claim_ready", "{wf}")
+        read = rows_read(conn) - before
+        assert len(claimed) == CLAIM
+        # Per claimed run: its key's probe, the candidate, the locked row and its update,
+        # and the window of oldest runs read for unkeyed ones; never the keyed backlog.
+        assert read < 10 * CLAIM, f"a fair claim of {CLAIM} read {read} rows of runs"
+        keys += [str(run["fairness_key"]) for run, _ in claimed]  # type: ignore[index]
+    assert sorted(keys) == [f"k{n:04d}" for n in range(3 * CLAIM)], keys

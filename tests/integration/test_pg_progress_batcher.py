@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import time
 
+from bosun.records import Lease, NewRun, Progress
 from bosun.store.postgres import PostgresStore
-from bosun.store.records import Lease, NewRun, Progress
 
 
 async def test_no_finished_writer_is_counted_when_the_next_write_arrives(pg_url: str) -> None:

@@ -13,8 +13,8 @@ import pytest
 import bosun
 from bosun import RateLimit
 from bosun.errors import LeaseLost
+from bosun.records import JournalEntry, Lease, NewRun
 from bosun.store import Store
-from bosun.store.records import JournalEntry, Lease, NewRun
 
 TIMEOUT = 15
 

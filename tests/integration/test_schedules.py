@@ -17,9 +17,9 @@ import pytest
 
 import bosun
 from bosun.errors import InvalidSchedule, ScheduleNotFound
+from bosun.records import NewSchedule, RunFilter, RunRecord
 from bosun.schedules import Scheduler, new_schedule, resume_schedule, run_key
 from bosun.store import Store
-from bosun.store.records import NewSchedule, RunFilter, RunRecord
 from tests.helpers.wait import wait_until
 
 pytestmark = pytest.mark.timeout(60)

@@ -36,7 +36,7 @@ async def test_migrations_are_applied_once_and_recorded(tmp_path: Path) -> None:
 
 
 async def test_stepwise_migration_equals_fresh_schema(tmp_path: Path) -> None:
-    import bosun.store.sqlite_io as io
+    import bosun.store.sqlite.io as io
 
     migrations = load_migrations("sqlite")
     stepwise = tmp_path / "stepwise.db"
@@ -101,7 +101,7 @@ async def test_large_inputs_and_results_leave_the_hot_row(tmp_path: Path) -> Non
     import json
     import time
 
-    from bosun.store.records import NewRun, Outcome, Progress, RunFilter
+    from bosun.records import NewRun, Outcome, Progress, RunFilter
 
     path = tmp_path / "big.db"
     store = SqliteStore(f"sqlite:///{path}?offload_bytes=1000")
@@ -135,7 +135,7 @@ async def test_large_inputs_and_results_leave_the_hot_row(tmp_path: Path) -> Non
 
 def test_offload_size_is_validated() -> None:
     from bosun.errors import ConfigurationError
-    from bosun.store.sqlite_io import SqliteConfig
+    from bosun.store.sqlite.io import SqliteConfig
 
     assert SqliteConfig.from_url("sqlite:///a.db?offload_bytes=10").offload_bytes == 10
     with pytest.raises(ConfigurationError):

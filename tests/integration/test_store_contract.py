@@ -10,10 +10,18 @@ import uuid
 import pytest
 
 from bosun.errors import InvalidRunState, LeaseLost, RunNotFound
+from bosun.records import JournalEntry, NewRun, Outcome, Progress, RunFilter
 from bosun.store import Store
-from bosun.store.records import JournalEntry, NewRun, Outcome, Progress, RunFilter
 
 TTL = 30.0
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "pgbouncer"])
+def any_db_url(request: pytest.FixtureRequest) -> str:
+    """A fresh database of each kind, in turn; PostgreSQL also through PgBouncer's
+    transaction pooling (no session state, no prepared statements, no LISTEN)."""
+    fixture = {"sqlite": "db_url", "postgresql": "pg_url", "pgbouncer": "pg_bouncer_url"}
+    return str(request.getfixturevalue(fixture[request.param]))
 
 
 def new_run(**overrides: object) -> NewRun:
@@ -286,7 +294,7 @@ async def test_children_inherit_the_tenant(store: Store) -> None:
 
 
 async def test_api_keys_are_stored_listed_and_revoked(store: Store) -> None:
-    from bosun.store.records import ApiKeyRecord
+    from bosun.records import ApiKeyRecord
 
     key = ApiKeyRecord("k1", "acme", "ci", "ab" * 32, ("read", "submit"), time.time())
     await store.create_api_key(key)
@@ -444,7 +452,7 @@ async def test_sessions_hold_ordered_messages_state_and_metadata(store: Store) -
 
 
 async def test_deleting_a_session_forgets_its_memories_but_not_the_tenants(store: Store) -> None:
-    from bosun.store.records import NewMemory
+    from bosun.records import NewMemory
 
     await store.ensure_session("acme", "s1")
     for memory_id, namespace in (("m1", "session:s1"), ("m2", "session:s2"), ("m3", "tenant")):

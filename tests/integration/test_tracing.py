@@ -3,6 +3,7 @@ executed steps, LLM and tool calls only, and the submitter's trace context honou
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -18,7 +19,8 @@ from bosun.errors import ConfigurationError
 from bosun.observe.tracecontext import run_trace
 from bosun.observe.tracing import Tracing
 from bosun.server import ServerConfig
-from tests.e2e.serving import serve
+from tests.helpers.serving import serve
+from tests.helpers.wait import wait_until
 
 
 def _hex(value: int, digits: int) -> str:
@@ -50,7 +52,7 @@ def build(db_url: str) -> tuple[bosun.App, InMemorySpanExporter]:
         """Find an order."""
         return f"order {order_id}: a kettle"
 
-    agent = bosun.Agent(tools=[lookup], system="Help.")
+    agent = bosun.Agent(name="support", tools=[lookup], system="Help.")
 
     @app.workflow(name="traced")
     async def traced(ctx: bosun.Context) -> str:
@@ -62,7 +64,9 @@ def build(db_url: str) -> tuple[bosun.App, InMemorySpanExporter]:
     answer = ChatResponse(
         message=Message.assistant("It is a kettle."),
         usage=Usage(prompt_tokens=50, completion_tokens=7),
-        model="tiny",
+        model="tiny-2026-01",
+        finish_reason="stop",
+        raw_id="answer-1",
     )
     provider = ScriptedProvider(script=[ScriptedProvider.tool_call("lookup", order_id="7"), answer])
     config = ModelConfig(alias="default", provider="scripted", model="tiny", input_per_million=10)
@@ -87,9 +91,13 @@ async def test_one_trace_per_run_with_executed_steps_llm_and_tool_calls(db_url: 
     [root] = _by_name(spans, "run traced")
     assert _hex(root.context.span_id, 16) == ids.root_span_id and root.parent is None
     assert root.attributes is not None and root.attributes["bosun.run.status"] == "completed"
+    [agent] = _by_name(spans, "invoke_agent support")
+    agent_span = _hex(agent.context.span_id, 16)
+    in_agent = {"chat tiny", "execute_tool lookup"}
     for span in spans:
         if span is not root:
-            assert span.parent is not None and _hex(span.parent.span_id, 16) == ids.root_span_id
+            parent = agent_span if span.name in in_agent else ids.root_span_id
+            assert span.parent is not None and _hex(span.parent.span_id, 16) == parent, span.name
 
     # Executed once each, although the run was replayed after the timer and the retry.
     assert len(_by_name(spans, "step prepare")) == 1
@@ -106,6 +114,11 @@ async def test_one_trace_per_run_with_executed_steps_llm_and_tool_calls(db_url: 
     assert final["gen_ai.request.model"] == "tiny"
     assert final["gen_ai.usage.input_tokens"] == 50
     assert final["gen_ai.usage.output_tokens"] == 7
+    assert final["gen_ai.response.model"] == "tiny-2026-01"
+    assert final["gen_ai.response.id"] == "answer-1"
+    assert final["gen_ai.response.finish_reasons"] == ("stop",)
+    assert final["gen_ai.agent.name"] == "support"
+    assert "gen_ai.input.messages" not in final  # message content is opt-in
     assert final["bosun.llm.cost_usd"] == pytest.approx(50 * 10 / 1e6)
     assert chats[1].kind.name == "CLIENT"
     [tool] = _by_name(spans, "execute_tool lookup")
@@ -114,6 +127,82 @@ async def test_one_trace_per_run_with_executed_steps_llm_and_tool_calls(db_url: 
     executions = _by_name(spans, "execute traced")
     outcomes = [s.attributes["bosun.outcome"] for s in executions]
     assert outcomes == ["suspend", "suspend", "complete"]  # the timer, the retry, the end
+
+    assert agent.attributes is not None
+    assert agent.attributes["gen_ai.operation.name"] == "invoke_agent"
+    assert agent.attributes["gen_ai.agent.name"] == "support"
+    assert agent.start_time is not None and agent.end_time is not None
+    assert all(agent.start_time <= c.start_time for c in chats if c.start_time is not None)
+
+
+async def test_message_content_goes_on_chat_spans_when_asked(db_url: str) -> None:
+    app = bosun.App("traced", database=db_url)
+    exporter = InMemorySpanExporter()
+    app.observability.use_tracing(Tracing(exporter, batch=False, capture_content=True))
+    agent = bosun.Agent(name="helper", system="Be brief.")
+
+    @app.workflow(name="ask")
+    async def ask(ctx: bosun.Context) -> str:
+        return await agent.run(ctx, "what is 2+2?")
+
+    provider = ScriptedProvider(script=[Message.assistant("4")])
+    app.models.register("default", provider)
+    async with app, app.worker(concurrency=1):
+        assert await (await app.start("ask")).result(timeout=30) == "4"
+    [chat] = [s for s in exporter.get_finished_spans() if s.name.startswith("chat ")]
+    attributes: dict[str, Any] = dict(chat.attributes or {})
+    assert json.loads(attributes["gen_ai.system_instructions"]) == [
+        {"type": "text", "content": "Be brief."}
+    ]
+    assert json.loads(attributes["gen_ai.input.messages"]) == [
+        {"role": "user", "parts": [{"type": "text", "content": "what is 2+2?"}]}
+    ]
+    [output] = json.loads(attributes["gen_ai.output.messages"])
+    assert output["role"] == "assistant"
+    assert output["parts"] == [{"type": "text", "content": "4"}]
+
+
+async def test_an_agent_that_waits_for_a_human_has_one_span_sent_when_it_ends(
+    db_url: str,
+) -> None:
+    """The agent's run spans two executions (it suspends on a signal inside a tool): one
+    `invoke_agent` span, sent by the execution that sees it end, parent of both chats."""
+    app, exporter = traced_app(db_url)
+
+    async def approve(ctx: bosun.Context, amount: int) -> str:
+        """Ask a human to approve a refund."""
+        decision = await ctx.wait_for_signal("approval")
+        return f"approved {amount}: {decision}"
+
+    agent = bosun.Agent(name="refunds", tools=[approve])
+
+    @app.workflow(name="refund")
+    async def refund(ctx: bosun.Context) -> str:
+        return await agent.run(ctx, "refund 40")
+
+    provider = ScriptedProvider(
+        script=[ScriptedProvider.tool_call("approve", amount=40), Message.assistant("done")]
+    )
+    app.models.register("default", provider)
+    async with app, app.worker(concurrency=1):
+        handle = await app.start("refund")
+
+        async def waiting() -> bool:
+            run = await app.store.get_run(handle.run_id)
+            return run is not None and run.status == "suspended"
+
+        await wait_until(waiting, 60, "the run to wait for its signal")
+        await handle.signal("approval", "yes")
+        assert await handle.result(timeout=30) == "done"
+    spans = exporter.get_finished_spans()
+    [agent_span] = _by_name(spans, "invoke_agent refunds")
+    assert agent_span.attributes is not None and agent_span.attributes["bosun.agent.resumed"]
+    chats = [s for s in spans if s.name.startswith("chat ")]
+    assert len(chats) == 2
+    for chat in chats:
+        assert chat.parent is not None and chat.parent.span_id == agent_span.context.span_id
+    assert agent_span.start_time is not None and chats[0].start_time is not None
+    assert agent_span.start_time <= chats[0].start_time
 
 
 def test_the_traceparent_header_on_submit_sets_the_runs_trace(db_url: str) -> None:

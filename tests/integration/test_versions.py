@@ -7,9 +7,10 @@ import dataclasses
 import time
 
 import bosun
+from bosun.records import WORKER_FORGET_AFTER, Outcome, Progress, RunFilter, WorkerRecord
 from bosun.store import Store
-from bosun.store.records import WORKER_FORGET_AFTER, Outcome, Progress, RunFilter, WorkerRecord
 from bosun.worker.versioning import code_version
+from tests.helpers.records import worker_record
 from tests.integration.test_engine import TIMEOUT, wait_for_status
 from tests.integration.test_store_contract import TTL, new_run
 
@@ -17,22 +18,7 @@ from tests.integration.test_store_contract import TTL, new_run
 def worker(
     worker_id: str, version: str, *, queues: tuple[str, ...] = ("default",), **fields: object
 ) -> WorkerRecord:
-    now = time.time()
-    record = WorkerRecord(
-        id=worker_id,
-        host="host-a",
-        pid=123,
-        queues=queues,
-        concurrency=4,
-        busy=0,
-        version=version,
-        compatible=(),
-        draining=False,
-        started_at=now,
-        last_seen=now,
-        expires_at=now + TTL,
-    )
-    return dataclasses.replace(record, **fields)  # type: ignore[arg-type]
+    return worker_record(worker_id, ttl=TTL, version=version, queues=queues, **fields)
 
 
 async def claim(store: Store, owner: str, *versions: str) -> list[str]:

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 import bosun
-from bosun.store.records import RunFilter
+from bosun.records import RunFilter
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -7,7 +7,7 @@ import asyncio
 from typing import Any
 
 import bosun
-from bosun.store.records import Lease, Progress
+from bosun.records import Lease, Progress
 
 TIMEOUT = 10
 

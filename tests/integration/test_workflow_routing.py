@@ -7,9 +7,15 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
+from typing import Any
+
+import pytest
 
 import bosun
+from bosun.engine.hooks import NullObserver, ObservedExecution
+from bosun.records import Outcome
 from bosun.store import Store
+from bosun.worker.worker import Worker, WorkerOptions
 from tests.integration.test_engine import TIMEOUT
 from tests.integration.test_store_contract import TTL, new_run
 from tests.integration.test_versions import worker
@@ -172,3 +178,59 @@ async def test_a_worker_advertises_what_it_serves(any_db_url: str) -> None:
         assert advertised.queues == ("reports",)
         assert advertised.workflows is not None and "publish" in advertised.workflows
         assert dataclasses.asdict(advertised)["draining"] is False
+
+
+class _Recorder(NullObserver):
+    """Keeps what the engine tells the worker's observer about executions."""
+
+    def __init__(self) -> None:
+        self.started: list[str] = []
+        self.finished: list[tuple[str, Outcome | None]] = []
+
+    def execution_started(self, execution: ObservedExecution) -> None:
+        self.started.append(execution.run.id)
+
+    def execution_finished(self, execution: ObservedExecution, outcome: Outcome | None) -> None:
+        self.finished.append((execution.run.id, outcome))
+
+
+async def test_a_run_claimed_by_a_worker_without_its_workflow_is_handed_back_by_the_engine(
+    any_db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Claims filter by workflow, so only a store bug hands a worker a run it cannot execute:
+    the engine gives it back, written and observed as a drain's hand-back; it never fails."""
+    app = bosun.App("routing", database=any_db_url)
+
+    @app.workflow()
+    async def known(ctx: bosun.Context) -> str:
+        return "ok"
+
+    async with app:
+        ghost, _ = await app.store.create_run(new_run(workflow="ghost"))
+        recorder = _Recorder()
+        monkeypatch.setattr(app.observability, "run_observer", lambda *_: recorder)
+        claim = app.store.claim_runs
+        claims = 0
+
+        async def claim_ignoring_the_filter_once(*args: Any, **kwargs: Any) -> Any:
+            nonlocal claims
+            claims += 1
+            if claims == 1:  # the store bug: the first claim takes any workflow
+                del kwargs["workflows"]
+            return await claim(*args, **kwargs)
+
+        monkeypatch.setattr(app.store, "claim_runs", claim_ignoring_the_filter_once)
+        worker = Worker(app, WorkerOptions(until_idle=True, schedules=False))
+        await asyncio.wait_for(worker.run(), TIMEOUT)
+
+        assert recorder.started == [ghost]
+        assert recorder.finished == [(ghost, Outcome("release"))]
+        assert worker.summary.handed_back == 1 and worker.summary.failed == 0
+        record = await app.store.get_run(ghost)
+        assert record is not None
+        assert (record.status, record.lease_owner, record.error) == ("queued", None, None)
+        # A hand-back records no lifecycle event, as a draining worker's does not.
+        assert [e.type for e in await app.store.list_events(ghost)] == []
+        # Ready at once for a worker that has its workflow (here: a claim of any workflow).
+        again = await claim("other", ["default"], 1, TTL, time.time())
+        assert [c.run.id for c in again] == [ghost]

@@ -18,6 +18,7 @@ from bosun.agents.messages import (
     ChatRequest,
     ChatResponse,
     Message,
+    ReasoningBlock,
     ToolCall,
     ToolSpec,
     Usage,
@@ -49,11 +50,20 @@ def test_requests_and_responses_round_trip_through_json() -> None:
     )
     assert ChatRequest.model_validate_json(request.model_dump_json()) == request
     response = ChatResponse(
-        message=Message.assistant("hi", [call]),
-        usage=Usage(prompt_tokens=3, completion_tokens=2, cached_tokens=1),
+        message=Message.assistant("hi", [call]).model_copy(
+            update={
+                "reasoning": "thought",
+                "reasoning_blocks": [
+                    ReasoningBlock(text="thought", signature="sig"),
+                    ReasoningBlock(redacted="c2VjcmV0"),
+                ],
+            }
+        ),
+        usage=Usage(prompt_tokens=3, completion_tokens=2, cached_tokens=1, cache_write_tokens=1),
         finish_reason="tool_calls",
         model="m",
         raw_id="x",
+        refusal="no",
     )
     assert ChatResponse.model_validate_json(response.model_dump_json()) == response
     assert request.messages[3].model_dump() == {
@@ -62,6 +72,8 @@ def test_requests_and_responses_round_trip_through_json() -> None:
         "tool_calls": [],
         "tool_call_id": "call_1",
         "name": "lookup",
+        "reasoning": None,
+        "reasoning_blocks": [],
     }
 
 
@@ -129,6 +141,14 @@ def test_bosun_models_and_the_shortcut() -> None:
         "BOSUN_LLM_BASE_URL",
         "BOSUN_LLM_MODEL",
         "BOSUN_LLM_API_KEY",
+        "OPENAI_API_KEY",
+        "ANTHROPIC_API_KEY",
+        "OPENAI_BASE_URL",
+        "ANTHROPIC_BASE_URL",
+        "AWS_REGION",
+        "GEMINI_API_KEY",
+        "GOOGLE_API_KEY",
+        "GOOGLE_GEMINI_BASE_URL",
     }
 
 

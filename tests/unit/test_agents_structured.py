@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from bosun.agents.errors import OutputParseError
-from bosun.agents.structured import extract_json, json_schema_for, validate
+from bosun.agents.structured import extract_json, json_schema_for, strict_schema, validate
 from bosun.errors import BosunError, ConfigurationError
 
 
@@ -130,3 +131,63 @@ def test_an_unsupported_type_is_a_configuration_error() -> None:
 
     with pytest.raises(ConfigurationError, match="cannot be used as a structured output type"):
         json_schema_for(Opaque)
+
+
+# -- the schema as sent: strict mode, and where the instruction goes ---------------------------
+
+
+class Address(BaseModel):
+    street: str
+    city: str | None = None
+
+
+class Customer(BaseModel):
+    """A customer."""
+
+    name: str
+    tags: list[str] = []
+    home: Address
+    work: Address | None = None
+    billing: Address = Field(description="where invoices go")  # a $ref beside a keyword
+    kind: Literal["person", "company"] = "person"
+
+
+@pytest.mark.parametrize("model", [Customer, Address, Order])
+def test_strict_schemas_are_written_as_the_openai_sdk_writes_them(model: type[BaseModel]) -> None:
+    from openai.lib._pydantic import to_strict_json_schema
+
+    schema = json_schema_for(model)
+    before = json.dumps(schema, sort_keys=True)
+    assert strict_schema(schema) == to_strict_json_schema(model)
+    assert json.dumps(schema, sort_keys=True) == before  # the input is left as it was
+
+
+def test_the_schema_instruction_goes_where_every_chat_template_accepts_it() -> None:
+    from bosun.agents.llm import with_schema_instruction
+    from bosun.agents.messages import Message
+
+    schema = json_schema_for(Line)
+
+    def written(message: Message) -> Any:
+        text = message.content or ""
+        return json.loads(text[text.index("{") :])
+
+    # A leading system message takes it; nothing comes after the user's message.
+    first = [Message.system("Be brief."), Message.user("Order?")]
+    sent = with_schema_instruction(first, schema)
+    assert [m.role for m in sent] == ["system", "user"]
+    assert sent[0].content.startswith("Be brief.\n\n") and written(sent[0]) == schema
+    assert sent[1] == first[1] and first[0].content == "Be brief."  # the caller's list kept
+    # Without one, the last user message takes it (Gemma's and Mistral's templates reject
+    # a system message anywhere but first).
+    repair = [
+        Message.user("Order?"),
+        Message.assistant("{oops"),
+        Message.user("That answer does not fit."),
+    ]
+    sent = with_schema_instruction(repair, schema)
+    assert [m.role for m in sent] == ["user", "assistant", "user"]
+    assert sent[0] == repair[0] and written(sent[2]) == schema
+    # No user message at all: a system message put first.
+    sent = with_schema_instruction([Message.assistant("hello")], schema)
+    assert [m.role for m in sent] == ["system", "assistant"] and written(sent[0]) == schema

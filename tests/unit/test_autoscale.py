@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bosun.errors import ConfigurationError
-from bosun.store.records import QueueStats
+from bosun.records import QueueStats
 from bosun.worker.autoscale import worker_command
 from bosun.worker.scaling import (
     RESTART_BACKOFF_MAX,
@@ -62,8 +62,24 @@ def test_load_sums_the_served_queues_only() -> None:
         QueueStats("mail", ready=1, in_flight=0, waiting=0, oldest_ready_age=12.0),
         QueueStats("idle", ready=0, in_flight=1, waiting=0, oldest_ready_age=50.0),
     ]
-    assert Load.of(stats, ["default", "mail", "idle"]) == Load(4, 3, 12.0)
-    assert Load.of(stats, ["other"]) == Load()
+    assert Load.of(stats, ["default", "mail", "idle"]) == Load(4, 3, 12.0, runnable=7)
+    assert Load.of(stats, ["other"]) == Load(runnable=0)
+
+
+def test_only_runs_flow_control_admits_call_for_workers() -> None:
+    # A queue limited to 2 running runs, with 6 ready: 2 runs' worth of workers, not 6.
+    limited = QueueStats("gpu", ready=6, in_flight=0, waiting=0, oldest_ready_age=90.0, runnable=2)
+    load = Load.of([limited], ["gpu"])
+    assert load == Load(6, 0, 90.0, runnable=2)
+    one_each = ScalePolicy(0, 11, concurrency=1, scale_up_age=30.0)
+    assert desired_workers(one_each, load, current=0) == 2
+    # Both slots taken: the 4 other runs wait for a slot, not for a worker, so their age
+    # adds none.
+    full = Load(ready=4, in_flight=2, oldest_ready_age=600.0, runnable=2)
+    assert desired_workers(one_each, full, current=2) == 2
+    # A free slot and old work: one more, as without limits.
+    free = Load(ready=4, in_flight=1, oldest_ready_age=600.0, runnable=2)
+    assert desired_workers(one_each, free, current=2) == 3
 
 
 def test_scaling_up_is_immediate_and_resets_the_cooldown() -> None:

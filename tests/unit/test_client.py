@@ -13,7 +13,6 @@ import pytest
 
 import bosun
 from bosun.client import AsyncClient, Client, RunEvent
-from bosun.client.sse import EventStreamDecoder
 from bosun.errors import (
     InvalidRunState,
     RateLimited,
@@ -22,6 +21,7 @@ from bosun.errors import (
     RunNotFound,
     ServiceError,
 )
+from bosun.sse import EventStreamDecoder
 
 pytestmark = pytest.mark.timeout(30)
 URL = "http://bosun.test"
@@ -51,8 +51,9 @@ def run_json(status: str = "completed", **extra: Any) -> dict[str, Any]:
 
 
 def sse(event_id: int, kind: str = "tick", data: Any = None) -> bytes:
+    """An event as the API frames it: its type in the `event:` field and in the JSON."""
     body = {"id": event_id, "run_id": RUN_ID, "type": kind, "time": "2026-11-22T10:00:00Z"}
-    return f"id: {event_id}\ndata: {json.dumps({**body, 'data': data})}\n\n".encode()
+    return f"id: {event_id}\nevent: {kind}\ndata: {json.dumps({**body, 'data': data})}\n\n".encode()
 
 
 def problem(status: int, slug: str, detail: str = "nope") -> httpx.Response:

@@ -6,14 +6,14 @@ import ipaddress
 
 import pytest
 
-from bosun.errors import ConfigurationError
-from bosun.sandbox.addresses import (
+from bosun.egress.addresses import (
     AllowList,
     describe,
     is_ambiguous_number,
     normalize_host,
     refused_class,
 )
+from bosun.errors import ConfigurationError
 
 pytestmark = pytest.mark.timeout(10)
 

@@ -11,7 +11,7 @@ import pytest
 
 import bosun
 from bosun.client import Client
-from bosun.context import _seconds
+from bosun.engine.context import _seconds
 from bosun.errors import ConfigurationError, InvalidSchedule, NonFiniteNumber
 from bosun.ids import IDENTIFIER_PATTERN, check_identifier
 from bosun.schedules import new_schedule

@@ -3,7 +3,7 @@ events of steps running now, kept for a stream that joins while they run."""
 
 from __future__ import annotations
 
-from bosun.store.events import step_started
+from bosun.events import step_started
 from bosun.store.notify import LocalNotifier
 
 

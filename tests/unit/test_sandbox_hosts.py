@@ -6,7 +6,7 @@ import ipaddress
 
 import pytest
 
-from bosun.sandbox.hosts import HostAllowList
+from bosun.egress.hosts import HostAllowList
 
 
 def allows(entries: list[str], host: str, port: int = 443) -> bool:

@@ -13,8 +13,8 @@ import pytest
 from bosun import Agent
 from bosun.agents.errors import InvalidToolArguments
 from bosun.agents.tools import call_arguments, tool_spec
+from bosun.egress.fetch import FetchRefused
 from bosun.errors import BosunError, ConfigurationError
-from bosun.sandbox.fetch import FetchRefused
 from bosun.sandbox.spec import Limits
 from bosun.sandbox.tools import http_fetch_tool, python, sandbox_tools, shell
 from bosun.sandbox.workspace import (

@@ -64,6 +64,32 @@ async def test_the_script_answers_in_order_and_calls_are_recorded() -> None:
     assert len(provider.calls) == 5
 
 
+async def test_a_fallback_answers_what_rules_and_script_do_not() -> None:
+    provider = ScriptedProvider(
+        rules=[Rule("order", "Let me look that up.")],
+        script=["Hello!"],
+        fallback=lambda request: f"I cannot help with {last_prompt_text(request)!r}.",
+    )
+    answers = [
+        (await provider.chat(_ask(text))).message.content
+        for text in ("hi", "my order", "the weather?", "and tomorrow?")
+    ]
+    assert answers == [
+        "Hello!",
+        "Let me look that up.",
+        "I cannot help with 'the weather?'.",
+        "I cannot help with 'and tomorrow?'.",
+    ]
+    assert len(provider.calls) == 4 and provider.script_left == 0
+    plain = ScriptedProvider(fallback=Message.assistant("Sorry?"))
+    assert (await plain.chat(_ask("x"))).message.content == "Sorry?"
+    failing = ScriptedProvider(fallback=ProviderRateLimited("busy"))
+    with pytest.raises(ProviderRateLimited):
+        await failing.chat(_ask("x"))
+    with pytest.raises(ProviderError, match="a Rule, a script entry or a fallback"):
+        await ScriptedProvider().chat(_ask("x"))  # the default stays strict
+
+
 async def test_calls_are_copies() -> None:
     provider = ScriptedProvider(script=["ok"])
     request = _ask("hello")

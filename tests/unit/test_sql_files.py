@@ -2,7 +2,7 @@ import pytest
 
 from bosun import ConfigurationError
 from bosun.store.sqlfiles import load_migrations, load_queries
-from bosun.store.sqlite_io import SqliteConfig
+from bosun.store.sqlite.io import SqliteConfig
 
 
 def test_queries_and_migrations_load() -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 
 from bosun.errors import InvalidRequest
-from bosun.server.sse import comment, format_event, parse_last_event_id
+from bosun.server.sse import comment, event_name, format_event, parse_last_event_id
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -168,3 +168,23 @@ def test_resume_position(header: str | None, after: int | None, expected: int) -
 def test_bad_resume_positions_are_refused(header: str | None, after: int | None) -> None:
     with pytest.raises(InvalidRequest, match="whole number"):
         parse_last_event_id(header, after)
+
+
+def test_event_types_name_the_sse_event_field_where_it_can_carry_them() -> None:
+    assert event_name("llm.delta") == "llm.delta"
+    assert event_name("run.completed") == "run.completed"
+    for unusable in ("", "two\nlines", "cr\rhere", "nul\0"):
+        assert event_name(unusable) is None  # a plain `message` rather than a broken stream
+    [message] = parse(format_event(None, '{"type": "llm.delta"}', event=event_name("llm.delta")))
+    assert (message.type, message.data) == ("llm.delta", '{"type": "llm.delta"}')
+
+
+def test_the_client_decoder_reads_typed_events() -> None:
+    from bosun.sse import EventStreamDecoder
+
+    stream = format_event(3, '{"type": "step.completed"}', event="step.completed")
+    stream += format_event(None, '{"type": "llm.delta"}', event="llm.delta")
+    assert EventStreamDecoder().feed(stream) == [
+        '{"type": "step.completed"}',
+        '{"type": "llm.delta"}',
+    ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
+from bosun.records import EventRecord, JournalEntry, RunRecord, WorkerRecord
 from bosun.server.ui.access import safe_next
 from bosun.server.ui.views import (
     BAR_WIDTH,
@@ -16,7 +17,6 @@ from bosun.server.ui.views import (
     timeline,
 )
 from bosun.server.ui.workers import worker_rows
-from bosun.store.records import EventRecord, JournalEntry, RunRecord, WorkerRecord
 
 T0 = 1_800_000_000.0
 

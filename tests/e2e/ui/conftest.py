@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from types import ModuleType
 
 import pytest
-from serving import Served
-from uiworld import served_ui
+from tests.e2e.ui.uiworld import served_ui
+from tests.helpers.serving import Served
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,8 @@ from urllib.parse import unquote
 
 import httpx
 import pytest
-from serving import Served
-from uiworld import served_ui, submit, wait_status
+from tests.e2e.ui.uiworld import served_ui, submit, wait_status
+from tests.helpers.serving import Served
 
 PROBLEM = "application/problem+json"
 
@@ -126,7 +126,13 @@ def test_without_auth_the_ui_needs_no_login(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["/ui/api/runs/{run}/cancel", "/ui/api/runs/{run}/signals", "/ui/api/runs/{run}/resume"]
+    "path",
+    [
+        "/ui/api/runs/{run}/cancel",
+        "/ui/api/runs/{run}/signals",
+        "/ui/api/runs/{run}/resume",
+        "/ui/api/runs/{run}/approvals/call_1_0",
+    ],
 )
 @pytest.mark.parametrize(
     "headers",
@@ -223,6 +229,8 @@ def test_the_event_stream_authenticates_by_cookie(
             assert stream.headers["content-type"].startswith("text/event-stream")
             body = "".join(stream.iter_text())
         assert '"type": "run.completed"' in body and "id: 1\n" in body
+        # Untyped, unlike /v1's: the page's `onmessage` gets every type, ctx.emit's too.
+        assert "\nevent:" not in body and not body.startswith("event:")
         resumed = client.get(f"/ui/api/runs/{run_id}/events", headers={"Last-Event-ID": "3"})
         assert "id: 3\n" not in resumed.text and "id: 4\n" in resumed.text
     with browser(served) as client:

@@ -1,17 +1,22 @@
 """The workflows the UI tests drive: steps with a retry and an LLM call, a run that waits
-for a signal, a session chat with an agent, a run that can be made to block, and one that
-holds its worker slot until released."""
+for a signal, a session chat with an agent, a run that can be made to block, one that
+holds its worker slot until released, and an agent whose refunds wait for approval."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 from typing import Any
 
 import bosun
+from bosun.agents.messages import ChatRequest, ImagePart, Message, TextPart
 from bosun.agents.pricing import ModelConfig
-from bosun.agents.scripted import Rule, ScriptedProvider
+from bosun.agents.scripted import Rule, ScriptedProvider, last_prompt_text
 
 app = bosun.App("ui-tests", lease_ttl=5.0)
+PIXEL = base64.b64decode(  # a red 1x1 PNG
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
+)
 
 app.models.register(
     "default",
@@ -21,10 +26,11 @@ app.models.register(
     ),
 )
 
-# The same answer word by word, slowly enough to watch it stream into a page.
-app.models.register(
-    "slow", ScriptedProvider(rules=[Rule("", "one two three four five six")], delay=0.05)
+# An answer word by word, after its reasoning, slowly enough to watch both stream into a page.
+COUNTED = Message.assistant("one two three four five six").model_copy(
+    update={"reasoning": "counting up slowly"}
 )
+app.models.register("slow", ScriptedProvider(rules=[Rule("", COUNTED)], delay=0.05))
 
 FLAKY: dict[str, int] = {}  # run id → attempts so far of `flaky_fetch`
 MODE = {"flip": "a"}  # which step `flip` runs first: changing it under a live run blocks it
@@ -107,3 +113,56 @@ async def talk(ctx: bosun.Context) -> str:
     await ctx.wait_for_signal("start")
     answer = await ctx.llm.chat("count to six", model="slow")
     return answer.message.content or ""
+
+
+# An agent whose refunds wait for a human: the model proposes refund(order_id=7, amount=40),
+# then answers with what the tool said.
+def _after_tool(request: ChatRequest) -> bool:
+    return request.messages[-1].role == "tool"
+
+
+app.models.register(
+    "refunder",
+    ScriptedProvider(
+        rules=[
+            Rule(_after_tool, lambda r: f"model saw: {last_prompt_text(r)}"),
+            Rule("", ScriptedProvider.tool_call("refund", order_id=7, amount=40)),
+        ]
+    ),
+)
+
+
+@app.tool(needs_approval=True)
+def refund(order_id: int, amount: float) -> str:
+    """Refund part of an order.
+
+    Args:
+        order_id: the order to refund.
+        amount: dollars to refund.
+    """
+    return f"refunded ${amount:.2f} on order {order_id}"
+
+
+refund_agent = bosun.Agent(model="refunder", tools=[refund])
+
+
+@app.workflow(name="refund")
+async def refund_workflow(ctx: bosun.Context, message: str) -> str:
+    return str(await refund_agent.run(ctx, message))
+
+
+# A photo sent to a model, and a drawing a model answers with: the run page shows both as
+# thumbnails (in the run's input and in the journaled LLM call), not as base64.
+app.models.register(
+    "drawer",
+    ScriptedProvider(
+        rules=[Rule("", Message.assistant([TextPart("Drawn."), ImagePart(data=PIXEL)]))]
+    ),
+)
+
+
+@app.workflow(name="look")
+async def look(ctx: bosun.Context, photo: ImagePart) -> str:
+    seen = await ctx.llm.chat("What is this?", images=[photo])
+    drawn = await ctx.llm.chat("Draw it.", model="drawer")
+    return f"{seen.message.text} {drawn.message.text}"

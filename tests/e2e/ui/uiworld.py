@@ -12,7 +12,7 @@ from types import ModuleType
 from typing import Any
 
 import httpx
-from serving import Served, serve
+from tests.helpers.serving import Served, serve
 
 from bosun.loader import load_app
 from bosun.server import ServerConfig

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bosun.plan import Prices, advise, architectures, parse_profile
+from bosun.plan import Prices, advise, architectures, parse_profile, with_overrides
 from bosun.plan.arch_serverless import AwsLambda
 from bosun.plan.evaluate import Estimate, evaluate
 
@@ -87,8 +87,65 @@ def test_chart_series_cover_every_architecture_at_every_point() -> None:
     cost = cost_by_concurrency(spiky)
     assert set(cost) == {a.label for a in architectures()}
     assert all(len(ys) == len(CONCURRENCIES) for ys in cost.values())
+    for label in ("AWS Lambda (bosun drain mode)", "Modal (bosun drain mode, serverless GPUs)"):
+        ys = [y for y in cost[label] if y is not None]
+        assert ys == sorted(ys), label  # more work, more cost
+    # One invocation a minute of at most 14 minutes, 4 runs each: Lambda's template carries
+    # at most 56 runs at once, so it cannot run 100 or 300.
     lam = cost["AWS Lambda (bosun drain mode)"]
-    assert all(y is not None for y in lam) and lam == sorted(lam)  # more work, more cost
+    assert lam[:4] == [y for y in lam[:4] if y is not None] and lam[4:] == [None, None]
     wait = wait_by_burst(spiky)
     kube = wait["Kubernetes with KEDA"]
     assert len(kube) == len(BURST_SIZES) and kube[-1] > kube[0]  # big bursts wait to scale
+
+
+GPU_PROFILES = [
+    {"arrivals": {"runs_per_hour": 3}, "gpu": {"steps": 5, "type": "l4"}},
+    {"arrivals": {"runs_per_hour": 300}, "gpu": {"steps": 2, "type": "h100"}},
+    {"concurrency": 40, "gpu": {"steps": 1, "type": "a10g"}, "team": {"platform_engineers": 1}},
+    {"arrivals": {"runs_per_hour": 20}, "gpu": {"steps": 3, "type": "b200"}},
+]
+
+
+@pytest.mark.parametrize("data", GPU_PROFILES)
+def test_gpu_recommendations_lead_to_gpu_deployments(data: dict[str, object]) -> None:
+    profile = parse_profile({"runs": {"duration_s": {"p50": 60, "p95": 180}}, **data})
+    advice = advise(profile, max_runs=FAST)
+    best = advice.recommendation
+    assert best is not None and advice.deploy_command is not None
+    # Compose's GPU worker, the chart's GPU pool or Modal's GPU function: the gpu queue
+    # runs on a GPU, never on a CPU-only artifact.
+    for e in advice.ranked:
+        if e.feasible and e.deployable:
+            assert e.deploy_command is not None
+            assert "--gpu-pool gpu" in e.deploy_command or "--gpu-queue gpu" in e.deploy_command
+            assert "lambda" not in e.deploy_command and "cloud-run" not in e.deploy_command
+    by_key = {e.key: e for e in advice.ranked}
+    assert not by_key["lambda"].feasible  # Lambda has no GPU
+    assert not by_key["cloud-run"].deployable  # `bosun deploy cloud-run` has no GPU job yet
+
+
+def test_what_bosun_cannot_deploy_is_ranked_apart_and_never_recommended() -> None:
+    profile = parse_profile(
+        {"concurrency": 20, "runs": {"duration_s": {"p50": 120, "p95": 300}}, "team": {"devops": 2}}
+    )
+    # Make the always-on container service and Temporal almost free: still not recommended.
+    prices = with_overrides(
+        PRICES,
+        {
+            "containers.vcpu_second_usd": "0.0000001",
+            "containers.gib_second_usd": "0",
+            "ops_hours.containers": "0",
+            "temporal.plan_month_usd": "0",
+            "ops_hours.temporal": "0",
+        },
+    )
+    advice = advise(profile, prices=prices, max_runs=FAST)
+    apart = {e.key for e in advice.ranked if e.feasible and not e.deployable}
+    assert {"managed-containers", "temporal-cloud", "step-functions"} <= apart
+    assert advice.recommendation is not None and advice.recommendation.deployable
+    assert advice.recommendation.key not in apart
+    keys = [e.key for e in advice.ranked]
+    last_deployable = max(i for i, e in enumerate(advice.ranked) if e.deployable and e.feasible)
+    assert all(keys.index(k) > last_deployable for k in apart)
+    assert any("bosun cannot deploy it" in r for r in advice.reasons)

@@ -25,16 +25,29 @@ def _usage(runs: float, cpu: PoolResult, gpu: PoolResult | None = None) -> Usage
     return Usage(runs=runs, failed=0, reruns=0, waits=[], gpu_waits=[], cpu=cpu, gpu=gpu)
 
 
-def test_lambda_bills_gb_seconds_init_and_requests() -> None:
-    profile = _profile(memory_gb=0.3, process_memory_gb=0.2, cpu=0.1)
+def test_lambda_bills_every_invocation_second_at_the_templates_memory() -> None:
+    profile = _profile(memory_gb=0.02, process_memory_gb=0.2, cpu=0.02)
     setup = AwsLambda().setup(profile, PRICES)
-    assert setup.settings["memory_gb"] == 0.5  # process + run; above 0.1 vCPU's 0.177 GB
-    usage = _usage(10_000, PoolResult(slot_s=600_000, pieces=10_000, cold_starts=100))
+    # The SAM template's function: 1024 MB, 16 runs at once (they fit: 0.2 + 16 * 0.02).
+    assert setup.settings["memory_gb"] == 1.0 and setup.cpu.slots == 16
+    # 100,000 invocation-seconds (INIT included) holding 400,000 run-seconds: a quarter of
+    # the slots paid for were used.
+    usage = _usage(10_000, PoolResult(instance_s=100_000, slot_s=400_000, invocations=43_800))
     cost = AwsLambda().cost(profile, PRICES, setup, usage)
-    assert cost.compute == pytest.approx(600_000 * 0.5 * 0.0000166667)  # $5.00
-    assert cost.idle == pytest.approx(100 * 1.0 * 0.5 * 0.0000166667)  # billed INIT
-    assert cost.fees == pytest.approx(10_000 * 0.0000002 + 15.0)  # requests + database
-    assert cost.total == pytest.approx(5.00001 + 0.000833335 + 15.002, rel=1e-6)
+    billed = 100_000 * 1.0 * 0.0000166667
+    assert cost.compute == pytest.approx(billed * 0.25)
+    assert cost.idle == pytest.approx(billed * 0.75)
+    assert cost.fees == pytest.approx(43_800 * 0.0000002 + 15.0)  # requests + database
+
+
+def test_lambda_runs_what_fits_its_memory_and_says_what_to_set() -> None:
+    # 1024 MB gives 0.58 vCPU: four runs of 0.1 vCPU at 70%, not the handler's 16.
+    setup = AwsLambda().setup(_profile(), PRICES)
+    assert setup.cpu.slots == 4
+    assert setup.notes == (
+        "set BOSUN_CONCURRENCY=4 in the template's Environment: the template's 1024 MB "
+        "function holds 4 of these runs, not 16",
+    )
 
 
 def test_compose_picks_the_smallest_vm_that_holds_the_peak() -> None:
@@ -42,8 +55,9 @@ def test_compose_picks_the_smallest_vm_that_holds_the_peak() -> None:
     profile = _profile()
     assert profile.peak_concurrency == 5
     setup = ComposeVm().setup(profile, PRICES)
-    # 5 runs x 0.1 vCPU / 0.7 utilisation + 1 vCPU for PostgreSQL and the API = 1.71 -> 2.
-    assert setup.settings == {"vm_vcpu": 2, "workers": 1, "worker_concurrency": 5}
+    # 5 runs x 0.1 vCPU / 0.7 utilisation + 1 vCPU for PostgreSQL and the API = 1.71 -> 2;
+    # one worker of `bosun deploy compose`, which runs 16 at once.
+    assert setup.settings == {"vm_vcpu": 2, "workers": 1, "worker_concurrency": 16}
     # Busy 0.5 vCPU-months of the VM's 2: a quarter of the bill is work, the rest idle.
     usage = _usage(73_000, PoolResult(slot_s=5 * MONTH_S, instance_s=MONTH_S))
     cost = ComposeVm().cost(profile, PRICES, setup, usage)
@@ -101,14 +115,15 @@ def test_modal_bills_container_seconds_with_region_multiplier_and_gpu() -> None:
         }
     )
     setup = Modal().setup(profile, PRICES)
+    slots = setup.cpu.slots
     usage = _usage(
         730,
-        PoolResult(slot_s=1000, instance_s=1500),
+        PoolResult(slot_s=1000 * slots, instance_s=1500),
         PoolResult(slot_s=200, instance_s=500),
     )
     cost = Modal().cost(profile, PRICES, setup, usage)
-    cpu_s = (0.125 * 0.0000131 + 0.3 * 0.00000222) * 1.5
-    gpu_s = 0.001097 * 1.5
+    cpu_s = (1.0 * 0.0000131 + 2.0 * 0.00000222) * 1.5  # the app's 1 core and 2 GiB
+    gpu_s = 3.9492 / 3600 * 1.5 + cpu_s  # the modal sheet's H100, and the same core and memory
     assert cost.compute == pytest.approx(1000 * cpu_s + 200 * gpu_s)
     assert cost.idle == pytest.approx(500 * cpu_s + 300 * gpu_s)
     assert cost.fees == pytest.approx(15.0)
@@ -131,5 +146,9 @@ def test_deploy_commands_are_built_in_one_place() -> None:
         == "bosun deploy lambda app.py --max-seconds 840"
     )
     assert deploy_command("cloud-run", "app.py") == "bosun deploy cloud-run app.py"
+    assert (
+        deploy_command("modal", "app.py", max_seconds=600, gpu_queue="gpu", gpu_type="h200")
+        == "bosun deploy modal app.py --max-seconds 600 --gpu-queue gpu --gpu-type h200"
+    )
     with pytest.raises(ValueError, match="takes no workers"):
         deploy_command("lambda", "app.py", workers=2)

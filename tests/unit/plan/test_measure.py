@@ -88,3 +88,58 @@ def test_helpers_and_an_empty_window() -> None:
     empty = WorkloadSample(hourly=[], first_created=None, runs=[], queues=[])
     with pytest.raises(ConfigurationError, match="no finished runs in the last 7 days"):
         fit_profile(empty, days=7, now=NOW)
+
+
+def test_a_run_every_30_seconds_is_steady_and_one_small_vm_not_a_burst_of_2880() -> None:
+    from bosun.plan import advise
+
+    runs = [_run(NOW - 86400 + 30 * i) for i in range(2880)]
+    profile = fit_profile(_sample(runs), days=1, now=NOW)
+    assert profile.arrivals.pattern == "steady"
+    assert profile.arrivals.runs_per_hour == pytest.approx(120)
+    assert bursts_of(sorted(r.created_at for r in runs), 86400) == []
+    assert profile.measured is not None and profile.measured["peak_concurrency"] == 1
+    assert profile.peak_concurrency == 1  # fixed pools are sized from the measured peak
+    compose = next(e for e in advise(profile, max_runs=600).ranked if e.key == "compose-vm")
+    # The smallest VM, 2 vCPU, all month: $73.58 (it was $3,532 as a burst of 2,880).
+    assert compose.settings["vm_vcpu"] == 2
+    assert compose.monthly_usd == pytest.approx(2 * 0.0504 * 730, abs=0.01)
+
+
+def test_bursts_well_above_a_steady_background_are_bursts() -> None:
+    runs = [_run(NOW - 2 * 86400 + 600 * i) for i in range(288)]  # every 10 minutes
+    for k in range(8):  # 4 a day, of 20 runs 1.5 s apart, between background runs
+        at = NOW - 2 * 86400 + k * 21600 + 300
+        runs += [_run(at + 1.5 * i) for i in range(20)]
+    profile = fit_profile(_sample(runs), days=2, now=NOW)
+    arrivals = profile.arrivals
+    assert arrivals.pattern == "bursty"
+    assert arrivals.burst_size == 20 and arrivals.bursts_per_day == pytest.approx(4, rel=0.01)
+    assert arrivals.runs_per_hour == pytest.approx(448 / 48, rel=0.01)
+
+
+def test_a_steady_poisson_stream_is_not_mistaken_for_bursts() -> None:
+    rng = random.Random(3)
+    t, runs = NOW - 86400, []
+    while t < NOW:
+        runs.append(_run(t))
+        t += rng.expovariate(1 / 20)  # every 20 s on average
+    profile = fit_profile(_sample(runs), days=1, now=NOW)
+    assert profile.arrivals.pattern == "steady"
+
+
+def test_confidence_is_low_over_minutes_medium_under_two_days_high_after() -> None:
+    minutes = fit_profile(_sample([_run(NOW - 600 + 50 * i) for i in range(12)]), days=7, now=NOW)
+    assert minutes.measured is not None
+    assert (minutes.measured["confidence"], minutes.measured["confidence_why"]) == (
+        "low",
+        "measured over 10 minutes",
+    )
+    few = fit_profile(_sample([_run(NOW - 7200 + 600 * i) for i in range(12)]), days=7, now=NOW)
+    assert few.measured is not None and few.measured["confidence"] == "low"
+    assert few.measured["confidence_why"] == "only 12 finished runs"
+    day = fit_profile(_sample([_run(NOW - 86400 + 60 * i) for i in range(1440)]), days=7, now=NOW)
+    assert day.measured is not None and day.measured["confidence"] == "medium"
+    week = [_run(NOW - 7 * 86400 + 600 * i) for i in range(7 * 144)]
+    high = fit_profile(_sample(week), days=7, now=NOW)
+    assert high.measured is not None and high.measured["confidence"] == "high"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import pytest
 
@@ -87,7 +88,15 @@ def test_zero_arrivals_cost_only_idle_capacity_and_fixed_fees() -> None:
         assert e.runs_per_month == 0 and e.compute_usd == 0, e.key
         assert e.monthly_usd == pytest.approx(e.idle_usd + e.fees_usd, abs=0.01)
     lam = evaluate(next(a for a in architectures() if a.key == "lambda"), profile, prices)
-    assert lam.monthly_usd == prices.shared.database_month_usd  # nothing but the database
+    # The database, and a scheduled invocation a minute that finds nothing: 43,800 a month,
+    # one cold (1 s) and the rest warm (0.2 s), each claiming once (0.2 s), at 1 GB.
+    lam_prices = prices.aws_lambda
+    ticks = 730 * 60
+    seconds = ticks * (lam_prices.warm_start_s + 0.2)
+    empty = (
+        seconds * lam_prices.memory_gb * lam_prices.gb_second_usd + ticks * lam_prices.request_usd
+    )
+    assert lam.monthly_usd == pytest.approx(prices.shared.database_month_usd + empty, abs=0.05)
     vm = evaluate(architectures()[0], profile, prices)
     assert vm.idle_usd == pytest.approx(2 * 0.0504 * 730, abs=0.01)  # the smallest VM idles
 
@@ -133,3 +142,55 @@ def test_very_short_frequent_runs_are_sampled_in_windows_of_bounded_size() -> No
         assert rate * window.length <= 5 * 600 + 1
     e = evaluate(architectures()[0], profile, Prices(), max_runs=600)
     assert e.runs_per_month == pytest.approx(profile.rate_per_hour * 730, rel=0.1)
+
+
+def _scheduled(**changes: object) -> PoolSpec:
+    spec = PoolSpec(slots=4, scaling="scheduled", start_s=1.0, poll_s=60.0, idle_s=0.2)
+    return replace(spec, **changes)  # type: ignore[arg-type]
+
+
+def test_a_scheduled_invocation_serves_what_arrived_since_the_last_tick() -> None:
+    # The invocation at 0 finds nothing and exits; the run arriving at 2 waits for the tick
+    # at 60 and the 1 s start.
+    result = simulate_pool(_scheduled(), [Job(0, 2.0, (10.0,), True)], 0.0, 100.0)
+    assert result.waits == {0: 59.0}
+    assert result.invocations == 2 and result.cold_starts == 2
+    assert result.instance_s == pytest.approx(1.2 + 1.0 + 10.0 + 0.2)
+
+
+def test_a_burst_larger_than_an_invocation_waits_for_later_ticks() -> None:
+    jobs = [Job(i, 2.0, (100.0,), True) for i in range(10)]
+    result = simulate_pool(_scheduled(), jobs, 0.0, 200.0)
+    # Four runs an invocation: the ticks at 60 and 120 take 4 each; the first invocation,
+    # still running, claims the last 2 as its runs end at 161.
+    assert sorted(result.waits.values()) == [59.0] * 4 + [119.0] * 4 + [159.0] * 2
+
+
+def test_a_run_longer_than_the_budget_is_handed_back_and_resumed() -> None:
+    spec = _scheduled(slots=1, start_s=0.0, budget_s=100.0, grace_s=10.0, step_s=4.0, replay_s=1.0)
+    result = simulate_pool(spec, [Job(0, 0.0, (250.0,), True)], 0.0, 400.0)
+    # Cut at 90 + 2 (half a step); 158 + 1 s replay left, resumed at the tick at 120, cut at
+    # 212; 67 + 1 left, resumed at 240: 28 s waited twice.
+    assert result.handbacks == 2 and result.failed == 0
+    assert result.waits == {0: 56.0}
+    assert result.slot_s == pytest.approx(250.0 + 2.0)  # the work and the two replays
+    plain = simulate_pool(replace(spec, durable=False), [Job(0, 0.0, (250.0,), True)], 0, 400)
+    assert plain.failed == 1  # without durable steps it can never finish in one invocation
+
+
+def test_empty_ticks_cost_a_start_and_a_claim_and_warm_environments_are_reused() -> None:
+    cold = simulate_pool(_scheduled(), [], 0.0, 600.0)
+    assert cold.invocations == 10 and cold.instance_s == pytest.approx(10 * 1.2)
+    warm = simulate_pool(_scheduled(warm_s=600.0, warm_start_s=0.1), [], 0.0, 600.0)
+    assert warm.cold_starts == 1 and warm.instance_s == pytest.approx(1.2 + 9 * 0.3)
+    billed_tail = simulate_pool(_scheduled(tail_s=2.0), [], 0.0, 600.0)
+    assert billed_tail.instance_s == pytest.approx(10 * (1.2 + 2.0))
+
+
+def test_a_gpu_invocation_loads_the_model_before_its_first_step_only() -> None:
+    spec = _scheduled(slots=1, start_s=5.0, load_s=25.0)
+    chain = Job(0, 6.0, (4.0, 4.0, 4.0), True)
+    result = simulate_pool(spec, [chain], 0.0, 200.0)
+    # Tick at 60, ready at 65, loads until 90: the load counts as waiting, once.
+    assert result.waits == {0: 59.0 + 25.0}
+    assert result.slot_s == pytest.approx(25.0 + 12.0)

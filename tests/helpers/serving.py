@@ -52,8 +52,17 @@ class Served:
 @contextmanager
 def serve(app: bosun.App, config: ServerConfig) -> Iterator[Served]:
     port = free_port()
+    # Idle connections stay open for the test's length: uvicorn's 5 s default closes one that
+    # a module's client may be sending on at that instant ("Server disconnected without
+    # sending a response"), which httpx does not retry.
     server = uvicorn.Server(
-        uvicorn.Config(create_server(app, config), host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.Config(
+            create_server(app, config),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            timeout_keep_alive=600,
+        )
     )
     served = Served(app, server, f"http://127.0.0.1:{port}")
 

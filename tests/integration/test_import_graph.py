@@ -1,0 +1,128 @@
+"""What a worker imports: a drain-mode worker of a plain workflow (the shape of a serverless
+invocation, which pays for every import) runs without the server, the agent toolkit, httpx
+or the sandbox; an app that uses them gets them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import bosun
+
+# Never imported by a worker of plain workflows (module names, and their submodules).
+HEAVY = (
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "httpx",
+    "bosun.server",
+    "bosun.agents",
+    "bosun.sandbox",
+)
+
+PLAIN_APP = """
+import bosun
+
+app = bosun.App("plain")
+
+
+@app.step(name="bump")
+async def bump(x: int) -> int:
+    return x + 1
+
+
+@app.workflow(name="go")
+async def go(ctx: bosun.Context, x: int) -> int:
+    return await bump(x)
+"""
+
+# The worker runs as `bosun worker APP --until-idle`, and lists the modules loaded at exit.
+RUN_WORKER = """
+import atexit, json, sys
+
+listing = sys.argv[1]
+
+def dump() -> None:
+    with open(listing, "w") as out:
+        json.dump(sorted(sys.modules), out)
+
+atexit.register(dump)
+sys.argv = ["bosun", "worker", sys.argv[2], "--until-idle", "--database", sys.argv[3]]
+from bosun.cli import main
+main()
+"""
+
+
+def plain_environment() -> dict[str, str]:
+    """This environment without the settings that define models (a plain worker's)."""
+    return {
+        name: value
+        for name, value in os.environ.items()
+        if name != "BOSUN_MODELS"
+        and not name.startswith("BOSUN_LLM_")
+        and not name.endswith("_API_KEY")
+    }
+
+
+async def worker_modules(tmp_path: Path, app_source: str) -> set[str]:
+    """The modules a drain-mode worker of `app_source` has loaded once it ran a run."""
+    app_file = tmp_path / "app.py"
+    app_file.write_text(textwrap.dedent(app_source))
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    submitter = bosun.App("plain", database=url)
+
+    @submitter.workflow(name="go")
+    async def go(ctx: bosun.Context, x: int) -> int:
+        raise AssertionError("runs in the worker")
+
+    async with submitter:
+        handle = await submitter.start("go", 1)
+    listing = tmp_path / "modules.json"
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-c", RUN_WORKER, str(listing), str(app_file), url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=plain_environment(),
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    async with submitter:
+        assert (await submitter.get_handle(handle.run_id).status()).status == "completed"
+    modules: set[str] = set(json.loads(listing.read_text()))
+    return modules
+
+
+def loaded(modules: set[str], name: str) -> list[str]:
+    return sorted(m for m in modules if m == name or m.startswith(name + "."))
+
+
+async def test_a_plain_workers_import_graph_leaves_out_server_agents_httpx_and_sandbox(
+    tmp_path: Path,
+) -> None:
+    modules = await worker_modules(tmp_path, PLAIN_APP)
+    assert "bosun.worker.worker" in modules and "bosun.cli.worker" in modules
+    assert {name: loaded(modules, name) for name in HEAVY} == {name: [] for name in HEAVY}
+    assert loaded(modules, "bosun.cli.commands") == []  # the other commands: not built
+
+
+@pytest.mark.parametrize(
+    ("uses", "expected"),
+    [
+        ("from bosun import Agent", ["bosun.agents", "httpx"]),
+        ("from bosun import sandbox", ["bosun.sandbox"]),
+        ("from bosun.server import create_server", ["bosun.server", "fastapi", "starlette"]),
+    ],
+)
+async def test_an_app_that_uses_them_gets_them(
+    tmp_path: Path, uses: str, expected: list[str]
+) -> None:
+    modules = await worker_modules(tmp_path, uses + "\n" + PLAIN_APP)
+    assert [name for name in expected if not loaded(modules, name)] == []
