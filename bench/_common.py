@@ -96,6 +96,9 @@ class WorkflowMetrics:
         rate = counted / self.window.window_s
         return {
             "seq_runs": len(self.sequential_s),
+            "seq_runs_per_s": len(self.sequential_s) / sum(self.sequential_s)
+            if self.sequential_s
+            else math.nan,
             **{f"seq_{k}": v for k, v in latency_ms(self.sequential_s).items()},
             "conc_runs": counted,
             "conc_seconds": self.window.window_s,

@@ -31,8 +31,19 @@ class Row:
 
 
 RAW16 = ("raw 16 clients", "pg16", "tx_per_s")
-DBOS_RUNS = ("DBOS", "dbos", "runs_per_s")
-LG_RUNS = ("LangGraph", "langgraph", "runs_per_s")
+FLIGHT_ANCHORS = (
+    ("DBOS", "dbos"),
+    ("LangGraph", "langgraph"),
+    ("Restate", "restate"),
+    ("Absurd", "absurd"),
+    ("Absurd 10 ms poll", "absurd_fast"),
+)
+LAT20_ANCHORS = (("Restate", "restate_lat"), ("Absurd", "absurd_lat"))
+
+
+def versus(anchors: tuple[tuple[str, str], ...], field: str) -> tuple[tuple[str, str, str], ...]:
+    return tuple((name, key, field) for name, key in anchors)
+
 
 ROWS: list[Row] = [
     Row("pg1", "tx_per_s", "postgres", "INSERT+COMMIT tx/s, 1 client (psycopg)", "{:,.0f}"),
@@ -41,6 +52,26 @@ ROWS: list[Row] = [
     Row("dbos", "seq_p50_ms", "dbos", "sequential 3-step p50 (ms)", "{:.2f}"),
     Row("langgraph", "runs_per_s", "langgraph", "3-node graphs/s, 64 in flight", "{:,.0f}"),
     Row("langgraph", "seq_p50_ms", "langgraph", "sequential 3-node p50 (ms)", "{:.2f}"),
+    Row("restate", "runs_per_s", "restate", "3-step runs/s, 64 in flight", "{:,.0f}"),
+    Row("restate", "seq_runs_per_s", "restate", "sequential 3-step runs/s", "{:,.0f}"),
+    Row("restate", "seq_p50_ms", "restate", "sequential 3-step p50 (ms)", "{:.2f}"),
+    Row("restate", "seq_p99_ms", "restate", "sequential 3-step p99 (ms)", "{:.2f}"),
+    Row("restate_lat", "p50_ms", "restate", "submit->first step p50 (ms) at 20/s", "{:.2f}"),
+    Row("restate_lat", "p99_ms", "restate", "submit->first step p99 (ms) at 20/s", "{:.2f}"),
+    Row("absurd", "runs_per_s", "absurd", "3-step runs/s, 64 in flight", "{:,.0f}"),
+    Row("absurd", "seq_runs_per_s", "absurd", "sequential 3-step runs/s", "{:,.0f}"),
+    Row("absurd", "seq_p50_ms", "absurd", "sequential 3-step p50 (ms)", "{:.2f}"),
+    Row("absurd", "seq_p99_ms", "absurd", "sequential 3-step p99 (ms)", "{:.2f}"),
+    Row(
+        "absurd_fast", "runs_per_s", "absurd", "3-step runs/s, 64 in flight, 10 ms poll", "{:,.0f}"
+    ),
+    Row(
+        "absurd_fast", "seq_runs_per_s", "absurd", "sequential 3-step runs/s, 10 ms poll", "{:,.0f}"
+    ),
+    Row("absurd_fast", "seq_p50_ms", "absurd", "sequential 3-step p50 (ms), 10 ms poll", "{:.2f}"),
+    Row("absurd_fast", "seq_p99_ms", "absurd", "sequential 3-step p99 (ms), 10 ms poll", "{:.2f}"),
+    Row("absurd_lat", "p50_ms", "absurd", "submit->first step p50 (ms) at 20/s", "{:.2f}"),
+    Row("absurd_lat", "p99_ms", "absurd", "submit->first step p99 (ms) at 20/s", "{:.2f}"),
     Row("pgq", "jobs_per_s", "pgqueuer", "no-op jobs/s, 1 worker process", "{:,.0f}"),
     Row("pgq_lat", "p50_ms", "pgqueuer", "enqueue->start p50 (ms) at 50/s", "{:.2f}"),
     Row("pgq_lat", "p99_ms", "pgqueuer", "enqueue->start p99 (ms) at 50/s", "{:.2f}"),
@@ -50,7 +81,15 @@ ROWS: list[Row] = [
         "bosun",
         "3-step runs/s, 64 in flight (in-process worker)",
         "{:,.0f}",
-        (DBOS_RUNS, LG_RUNS),
+        versus(FLIGHT_ANCHORS, "runs_per_s"),
+    ),
+    Row(
+        "bosun_flight",
+        "seq_runs_per_s",
+        "bosun",
+        "sequential 3-step runs/s",
+        "{:,.0f}",
+        versus(FLIGHT_ANCHORS, "seq_runs_per_s"),
     ),
     Row(
         "bosun_flight",
@@ -58,7 +97,15 @@ ROWS: list[Row] = [
         "bosun",
         "sequential 3-step p50 (ms)",
         "{:.2f}",
-        (("DBOS", "dbos", "seq_p50_ms"), ("LangGraph", "langgraph", "seq_p50_ms")),
+        versus(FLIGHT_ANCHORS, "seq_p50_ms"),
+    ),
+    Row(
+        "bosun_flight",
+        "seq_p99_ms",
+        "bosun",
+        "sequential 3-step p99 (ms)",
+        "{:.2f}",
+        versus(FLIGHT_ANCHORS, "seq_p99_ms"),
     ),
     Row(
         "bosun_one",
@@ -93,6 +140,22 @@ ROWS: list[Row] = [
         (("pgqueuer", "pgq_lat", "p99_ms"),),
     ),
     Row("bosun_lat", "e2e_p50_ms", "bosun", "submit->result seen p50 (ms) at 50/s", "{:.2f}"),
+    Row(
+        "bosun_lat20",
+        "p50_ms",
+        "bosun",
+        "submit->first step p50 (ms) at 20/s",
+        "{:.2f}",
+        versus(LAT20_ANCHORS, "p50_ms"),
+    ),
+    Row(
+        "bosun_lat20",
+        "p99_ms",
+        "bosun",
+        "submit->first step p99 (ms) at 20/s",
+        "{:.2f}",
+        versus(LAT20_ANCHORS, "p99_ms"),
+    ),
     Row("bosun_recovery", "recovery_max_s", "bosun", "SIGKILL -> resumed, max (s)", "{:.2f}"),
     Row("bosun_recovery", "recovery_p50_s", "bosun", "SIGKILL -> resumed, p50 (s)", "{:.2f}"),
 ]
@@ -118,13 +181,14 @@ def spread(found: list[float], fmt: str) -> str:
     return f"{fmt.format(min(found))}-{fmt.format(max(found))}, n={len(found)}"
 
 
-def table_rows(results: Results) -> list[list[str]]:
+def table_rows(results: Results, skipped: Mapping[str, str]) -> list[list[str]]:
     rows: list[list[str]] = []
     for row in ROWS:
         if row.key not in results:
             continue
         found = values(results, row.key, row.field)
-        shown = fmt_or(row.fmt, statistics.median(found) if found else None, "FAILED")
+        missing = "not installed" if row.key in skipped else "FAILED"
+        shown = fmt_or(row.fmt, statistics.median(found) if found else None, missing)
         ratios = []
         for name, key, field in row.versus:
             anchor = median(results, key, field)
@@ -142,14 +206,31 @@ def fmt_or(fmt: str, value: float | None, missing: str = "n/a") -> str:
     return missing if value is None else fmt.format(value)
 
 
-# (measurement, system, unit, client CPU field, server CPU field or "", anchor measurement)
+# (measurement, system, unit, client CPU field, server CPU field or "", anchor measurements)
 CPU_ROWS: list[tuple[str, str, str, str, str, str]] = [
     ("pg1", "postgres", "commit, 1 client", "client_cpu_ms", "server_cpu_ms", ""),
     ("pg16", "postgres", "commit, 16 clients", "client_cpu_ms", "server_cpu_ms", ""),
     ("dbos", "dbos", "3-step run, 64 in flight", "cpu_ms_per_run", "", ""),
     ("langgraph", "langgraph", "3-node graph, 64 in flight", "cpu_ms_per_run", "", ""),
+    ("restate", "restate", "3-step run, 64 in flight", "client_cpu_ms", "server_cpu_ms", ""),
+    ("absurd", "absurd", "3-step run, 64 in flight", "client_cpu_ms", "server_cpu_ms", ""),
+    (
+        "absurd_fast",
+        "absurd",
+        "3-step run, 64 in flight, 10 ms poll",
+        "client_cpu_ms",
+        "server_cpu_ms",
+        "",
+    ),
     ("pgq", "pgqueuer", "no-op job", "client_cpu_ms", "server_cpu_ms", ""),
-    ("bosun_flight", "bosun", "3-step run, 64 in flight", "client_cpu_ms", "server_cpu_ms", ""),
+    (
+        "bosun_flight",
+        "bosun",
+        "3-step run, 64 in flight",
+        "client_cpu_ms",
+        "server_cpu_ms",
+        "restate,absurd,absurd_fast",
+    ),
     ("bosun_one", "bosun", "one-step run, 1 worker", "client_cpu_ms", "server_cpu_ms", "pgq"),
     ("bosun_steps", "bosun", "durable step, 2 workers", "client_cpu_ms", "server_cpu_ms", "pg16"),
 ]
@@ -163,12 +244,15 @@ def cpu_rows(results: Results) -> list[list[str]]:
         client = median(results, key, client_field)
         server = median(results, key, server_field) if server_field else None
         total = None if client is None or server is None else client + server
-        ratio = ""
-        if anchor and total is not None:
-            a_client = median(results, anchor, "client_cpu_ms")
-            a_server = median(results, anchor, "server_cpu_ms")
-            if a_client is not None and a_server is not None and a_client + a_server > 0:
-                ratio = f"{total / (a_client + a_server):.1f}x {anchor}"
+        ratios = []
+        for other in anchor.split(",") if anchor and total is not None else ():
+            a_client = median(results, other, "client_cpu_ms")
+            a_server = median(results, other, "server_cpu_ms")
+            if total is not None and a_client is not None and a_server is not None:
+                anchor_total = a_client + a_server
+                ratios.append(f"{total / anchor_total:.2f}x {other}" if anchor_total > 0 else "")
+        ratios = [r for r in ratios if r]
+        ratio = ", ".join(ratios)
         rows.append(
             [
                 system,
@@ -247,12 +331,17 @@ def checks(results: Results) -> list[Check]:
     ]
 
 
-def render(machine: Mapping[str, str], results: Results, notes: list[str]) -> str:
+def render(
+    machine: Mapping[str, str],
+    results: Results,
+    notes: list[str],
+    skipped: Mapping[str, str] | None = None,
+) -> str:
     lines = ["## Machine", ""]
     lines += [f"- {k}: {v}" for k, v in machine.items()]
     lines += ["", "## Results (medians)", ""]
     header = ["system", "metric", "value", "spread", "ratio", "other CPU"]
-    lines += markdown_table(header, table_rows(results))
+    lines += markdown_table(header, table_rows(results, skipped or {}))
     lines += ["", "## Targets", ""]
     lines += markdown_table(
         ["target", "verdict", "measured"], [[c.name, c.verdict, c.detail] for c in checks(results)]
@@ -270,8 +359,9 @@ def render(machine: Mapping[str, str], results: Results, notes: list[str]) -> st
     )
     lines += [
         "",
-        "client: the measuring process (bosun: its worker processes); PostgreSQL backends: the",
-        "server processes of this measurement's connections, read from /proc (kernel time of",
+        "client: the measuring process (bosun: its worker processes; Restate: with its hypercorn",
+        "service process); PostgreSQL backends: the server processes of this measurement's",
+        "connections, read from /proc (Restate: the restate-server process; kernel time of",
         "loopback networking is partly missed). Less disturbed by a busy box than the rates; with",
         "N cores, no rate can exceed N x 1000 / total.",
     ]

@@ -7,15 +7,22 @@ PostgreSQL server (``CREATE DATABASE bench_<name>_<random>``, dropped afterwards
 - ``pg_raw.py``: raw single-row INSERT+COMMIT tx/s with psycopg, 1 client and 16 clients;
 - ``pg_dbos.py``: DBOS Transact, 3-step workflow, system database on PostgreSQL, 64 in flight;
 - ``pg_langgraph.py``: LangGraph + ``AsyncPostgresSaver``, 3-node graph, fresh thread per run;
+- ``pg_restate.py``: Restate (its own server and log, not PostgreSQL), 3-step service handler
+  invoked through its ingress, sequential and 64 in flight; submit -> first step at 20 runs/s;
+- ``pg_absurd.py``: Absurd (PostgreSQL only), 3-step task, sequential and 64 in flight;
+  submit -> first step at 20 runs/s;
 - ``pg_pgqueuer.py``: pgqueuer no-op jobs/s (one worker process draining a backlog) and
   enqueue -> start latency at a steady 50 jobs/s (separate worker process);
 - ``pg_bosun.py``: bosun, 3-step runs/s with 64 in flight; one-step runs/s with one worker
-  process; durable steps/s with two worker processes; submit -> first-step latency at 50 runs/s;
+  process; durable steps/s with two worker processes; submit -> first-step latency at 50 runs/s
+  and at 20 runs/s (the rate of the Restate and Absurd latency runs);
   recovery time after SIGKILLing a worker that holds runs (lease TTL 2 s).
 
 Measurements run in rounds: round 1 runs everything once, rounds 2 and 3 repeat the cheap ones,
 so the table shows medians of three (spread column: min-max, n). Each sub-script prints one JSON
-line; this script prints machine info, the table with ratios, and the target verdicts.
+line; this script prints machine info, the table with ratios, and the target verdicts. A
+sub-script whose system is not installed (the ``bench`` extra) prints a ``skipped`` line: its
+rows say so, and nothing fails.
 
     .venv/bin/python bench/pg.py [--quick] [--out FILE] [--only pg16,bosun_steps,...]
                                  [--repeats N] [--keep]
@@ -77,6 +84,41 @@ MEASUREMENTS = [
         3,
     ),
     Measurement(
+        "restate",
+        "pg_restate.py",
+        "--mode flight --runs 100 --seconds 5",
+        "--mode flight --runs 20 --warmup 3 --ramp 0.5 --seconds 1.5",
+        3,
+    ),
+    Measurement(
+        "restate_lat",
+        "pg_restate.py",
+        "--mode latency --seconds 10",
+        "--mode latency --seconds 3 --warmup 0.5",
+        3,
+    ),
+    Measurement(
+        "absurd",
+        "pg_absurd.py",
+        "--mode flight --runs 100 --seconds 5",
+        "--mode flight --runs 20 --warmup 3 --ramp 0.5 --seconds 1.5",
+        3,
+    ),
+    Measurement(
+        "absurd_fast",
+        "pg_absurd.py",
+        "--mode flight --runs 100 --seconds 5 --poll-interval 0.01",
+        "--mode flight --runs 20 --warmup 3 --ramp 0.5 --seconds 1.5 --poll-interval 0.01",
+        3,
+    ),
+    Measurement(
+        "absurd_lat",
+        "pg_absurd.py",
+        "--mode latency --seconds 10",
+        "--mode latency --seconds 3 --warmup 0.5",
+        3,
+    ),
+    Measurement(
         "pgq",
         "pg_pgqueuer.py",
         "--mode throughput --jobs 20000",
@@ -113,6 +155,13 @@ MEASUREMENTS = [
         1,
     ),
     Measurement(
+        "bosun_lat20",
+        "pg_bosun.py",
+        "--mode latency --rate 20 --seconds 10",
+        "--mode latency --rate 20 --seconds 3 --warmup 0.5",
+        3,
+    ),
+    Measurement(
         "bosun_recovery",
         "pg_bosun.py",
         "--mode recovery --runs 16 --lease-ttl 2",
@@ -121,7 +170,18 @@ MEASUREMENTS = [
     ),
 ]
 KEYS = [m.key for m in MEASUREMENTS]
-PACKAGES = ("psycopg", "asyncpg", "dbos", "langgraph", "langgraph-checkpoint-postgres", "pgqueuer")
+PACKAGES = (
+    "psycopg",
+    "asyncpg",
+    "dbos",
+    "langgraph",
+    "langgraph-checkpoint-postgres",
+    "pgqueuer",
+    "restate-sdk",
+    "hypercorn",
+    "absurd-sdk",
+    "absurdctl",
+)
 
 
 def server_info(server: str) -> dict[str, str]:
@@ -270,10 +330,11 @@ def main() -> None:
     rounds = args.repeats or (1 if args.quick else max(m.repeats for m in chosen))
     results: dict[str, list[dict[str, Any]]] = {m.key: [] for m in chosen}
     errors: dict[str, list[str]] = {}
+    skipped: dict[str, str] = {}  # measurement -> why its system is not installed
     t_start = time.perf_counter()
     for r in range(rounds):
         for m in chosen:
-            if r >= (1 if args.quick else (args.repeats or m.repeats)):
+            if r >= (1 if args.quick else (args.repeats or m.repeats)) or m.key in skipped:
                 continue
             margs = (m.quick if args.quick else m.full).split()
             print(f"\n== {m.key} [{r + 1}]: {m.script} {' '.join(margs)}", flush=True)
@@ -284,7 +345,10 @@ def main() -> None:
             data, error = run_one(m, margs, server, timeout, args.keep)
             ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
             load, wall = monitor.window(), time.perf_counter() - t0
-            if data is not None:
+            if data is not None and "skipped" in data:
+                skipped[m.key] = str(data["skipped"])
+                status = f"skipped: {skipped[m.key]}"
+            elif data is not None:
                 ours = ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime
                 data["bench_cpu"] = ours / wall
                 data["foreign_cpu"] = load["foreign"]
@@ -299,7 +363,9 @@ def main() -> None:
     monitor.close()
     machine["benchmark wall time"] = f"{time.perf_counter() - t_start:.0f} s"
 
-    report = render(machine, results, notes_for(results, errors, args.quick))
+    notes = notes_for(results, errors, args.quick)
+    notes += [f"{key}: skipped, {why}" for key, why in skipped.items()]
+    report = render(machine, results, notes, skipped)
     print("\n" + report, end="")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -3,31 +3,41 @@ approve refunds over $25 (the run waits for the approval holding no worker).
 
     bosun dev examples/support_agent.py
     bosun run --url http://127.0.0.1:8000 --api-key "$(cat .bosun/dev-key)" support \\
-        --input '{"message": "My kettle from order 7 arrived broken, refund half please"}' --follow
+        --session chat-1 --follow \\
+        --input '{"message": "My kettle from order 7 arrived broken, refund half please"}'
+    # the same session goes on from its history ("half" is remembered):
+    bosun run --url … support --session chat-1 --input '{"message": "thanks! and order 8?"}'
     # a full refund ($40) waits for a human:
     bosun run --url … support --input '{"message": "Order 7 is broken, refund it all"}'
     bosun runs signal --url … RUN_ID approval --payload '{"ok": true, "by": "alice"}'
 
-Offline by default: a scripted model plays the LLM's part, deterministically. To use a real
-one, point bosun at any OpenAI-compatible server (OpenAI, vLLM, Ollama, LM Studio):
+Offline by default: a scripted model plays the LLM's part, deterministically. It understands
+little: a message naming an order ("order 7") gets that order looked up and refunded (half if
+the conversation asked for half, else in full); an order that does not exist gets a polite
+"no such order"; anything else gets a short answer saying what the demo can do. To use a real
+model, point bosun at any OpenAI-compatible server (OpenAI, vLLM, Ollama, LM Studio):
 
     export BOSUN_LLM_MODEL=gpt-4o-mini BOSUN_LLM_API_KEY=sk-…        # OpenAI
     export BOSUN_LLM_MODEL=qwen2.5:7b BOSUN_LLM_BASE_URL=http://localhost:11434/v1  # Ollama
 
 Every model call and tool call is journaled: kill the worker while the run waits for the
-approval and start another; nothing is asked or billed twice.
+approval and start another; nothing is asked or billed twice. In a session (`--session`), the
+agent starts from the conversation's history and appends each turn to it; the web UI's
+Sessions page shows the chat.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from typing import Any
 
 from pydantic import BaseModel
 
 import bosun
 from bosun.agents.messages import ChatRequest, Message
+from bosun.agents.parts import describe
 from bosun.agents.scripted import Rule, ScriptedProvider
 
 app = bosun.App("support")
@@ -83,7 +93,7 @@ async def request_refund(ctx: bosun.Context, order_id: int, amount: float) -> st
 class Resolution(BaseModel):
     """What the agent did, for the ticketing system."""
 
-    order_id: int
+    order_id: int | None  # None when the message named no order
     refunded: float
     reply: str
 
@@ -108,8 +118,16 @@ async def support(ctx: bosun.Context, message: str) -> Resolution:
 # -- the offline model ----------------------------------------------------------------------
 
 
+ORDER = re.compile(r"\border\s*(?:number\s*|no\.?\s*|#\s*)?(\d+)", re.IGNORECASE)
+
+
 def _last(request: ChatRequest) -> Message:
     return request.messages[-1]
+
+
+def _user_texts(request: ChatRequest) -> list[str]:
+    """What the customer said, newest first (in a session, earlier messages too)."""
+    return [m.text for m in reversed(request.messages) if m.role == "user"]
 
 
 def _tool_result(name: str) -> Any:
@@ -121,30 +139,47 @@ def _tool_result(name: str) -> Any:
     return when
 
 
-def _order_number(request: ChatRequest) -> int:
-    text = next(m.content or "" for m in request.messages if m.role == "user")
-    digits = "".join(ch if ch.isdigit() else " " for ch in text).split()
-    return int(digits[0]) if digits else 0
+def _named_order(text: str) -> int | None:
+    found = ORDER.search(text)
+    return None if found is None else int(found.group(1))
+
+
+def _order_number(request: ChatRequest) -> int | None:
+    """The order the newest message names."""
+    return _named_order(_user_texts(request)[0])
+
+
+def _asks_about_an_order(request: ChatRequest) -> bool:
+    return _last(request).role == "user" and _order_number(request) is not None
 
 
 def _share(request: ChatRequest) -> float:
-    text = next(m.content or "" for m in request.messages if m.role == "user")
-    return 0.5 if "half" in text.lower() else 1.0
+    """Half or all: as the newest message says, else as the conversation said before."""
+    for text in _user_texts(request):
+        words = set(re.findall(r"[a-z]+", text.lower()))
+        if "half" in words:
+            return 0.5
+        if words & {"all", "full", "whole", "everything"}:
+            return 1.0
+    return 1.0
 
 
 def _item(request: ChatRequest) -> str:
-    for message in request.messages:
-        if message.role == "tool" and (message.content or "").startswith("{"):
-            return str(json.loads(message.content or "{}").get("item", "order"))
+    for message in reversed(request.messages):
+        if message.role == "tool" and message.text.startswith("{"):
+            return str(json.loads(message.text or "{}").get("item", "order"))
     return "order"
 
 
+def _resolution(order_id: int | None, refunded: float, reply: str) -> str:
+    return Resolution(order_id=order_id, refunded=refunded, reply=reply).model_dump_json()
+
+
 def _final(request: ChatRequest) -> str:
-    outcome = _last(request).content or ""
+    outcome = _last(request).text
     amount = 0.0 if "refused" in outcome else float(outcome.split("$")[1].split()[0])
     reply = f"Sorry about your {_item(request)}. {outcome[0].upper()}{outcome[1:]}."
-    order = _order_number(request)
-    return json.dumps({"order_id": order, "refunded": amount, "reply": reply})
+    return _resolution(_order_number(request), amount, reply)
 
 
 def _say(text: str, name: str, **arguments: Any) -> Message:
@@ -153,9 +188,15 @@ def _say(text: str, name: str, **arguments: Any) -> Message:
 
 
 def _after_lookup(request: ChatRequest) -> Message | str:
-    found = _last(request).content or ""
+    found = _last(request).text
+    order = _order_number(request)
     if not found.startswith("{"):
-        return "I could not find that order; could you check the number?"
+        known = " and ".join(str(number) for number in ORDERS)
+        reply = (
+            f"I am sorry, I could not find order {order}. The orders I know are {known}; "
+            "could you check the number?"
+        )
+        return _resolution(order, 0.0, reply)
     price = json.loads(found)["price"]
     return _say(
         "Found it. Let me work out the refund.",
@@ -164,10 +205,38 @@ def _after_lookup(request: ChatRequest) -> Message | str:
     )
 
 
+def _what_i_can_do(request: ChatRequest) -> str:
+    """The answer to a message the scripted model has no rule for."""
+    thanks = "thank" in _user_texts(request)[0].lower()
+    orders = " and ".join(
+        f"{number} ({'an' if str(order['item'])[0] in 'aeiou' else 'a'} {order['item']})"
+        for number, order in ORDERS.items()
+    )
+    greeting = "You are welcome! " if thanks else "Hello! "
+    attached = [
+        p for m in request.messages if m.role == "user" for p in m.parts if p.type != "text"
+    ]
+    if attached:  # a photo of the broken kettle, say: name what came, since nothing looks at it
+        greeting += (
+            f"I received {', '.join(describe(p) for p in attached)}, but a scripted model "
+            "cannot look at it; a vision model would. "
+        )
+    reply = (
+        f"{greeting}I am the demo support agent, running "
+        "on a scripted model, so I understand only a few requests. I can look up orders "
+        f"{orders}, work out a refund (half or all of the price) and issue it; refunds over "
+        f"${AUTO_APPROVE_LIMIT:.0f} wait for a human's approval. Try: \"My kettle from order 7 "
+        'arrived broken, refund half please". To talk to a real model instead, set '
+        "BOSUN_LLM_MODEL (and BOSUN_LLM_API_KEY, or BOSUN_LLM_BASE_URL for a local server) "
+        "and restart bosun dev."
+    )
+    return _resolution(None, 0.0, reply)
+
+
 SCRIPTED_MODEL = ScriptedProvider(
     rules=[
         Rule(
-            lambda r: _last(r).role == "user",
+            _asks_about_an_order,
             lambda r: _say(
                 "I am sorry to hear that. Let me look up your order.",
                 "lookup_order",
@@ -181,11 +250,12 @@ SCRIPTED_MODEL = ScriptedProvider(
                 "I will issue the refund now.",
                 "request_refund",
                 order_id=_order_number(r),
-                amount=float(_last(r).content or 0),
+                amount=float(_last(r).text or 0),
             ),
         ),
         Rule(_tool_result("request_refund"), _final),
     ],
+    fallback=_what_i_can_do,  # anything else: say what the demo can do
     delay=0.02,  # seconds per word, so the answer streams like a real model's
 )
 

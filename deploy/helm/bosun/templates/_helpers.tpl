@@ -11,8 +11,30 @@
 {{- .Values.image.tag | default .Chart.AppVersion -}}
 {{- end -}}
 
+{{/* The image reference: repository:tag, or pinned by digest (repository@sha256:…, with the
+     tag kept in front of it when one is given, for people reading the manifest). */}}
 {{- define "bosun.image" -}}
+{{- if .Values.image.digest -}}
+{{- if .Values.image.tag -}}
+{{- printf "%s:%s@%s" .Values.image.repository .Values.image.tag .Values.image.digest -}}
+{{- else -}}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
+{{- end -}}
+{{- else -}}
 {{- printf "%s:%s" .Values.image.repository (include "bosun.imageTag" .) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The deployment version the workers advertise (BOSUN_VERSION): app.version, else the
+     image digest (the code exactly), else the tag. */}}
+{{- define "bosun.version" -}}
+{{- .Values.app.version | default .Values.image.digest | default (include "bosun.imageTag" .) -}}
+{{- end -}}
+
+{{/* app.kubernetes.io/version: the tag as a valid label value (63 characters at most,
+     starting and ending with a letter or digit); never the digest, which is too long. */}}
+{{- define "bosun.versionLabel" -}}
+{{- regexReplaceAll "^[^A-Za-z0-9]+|[^A-Za-z0-9]+$" (include "bosun.imageTag" . | trunc 63) "" -}}
 {{- end -}}
 
 {{/* Labels every object carries; "component" names the part (api, worker, migrate). */}}
@@ -20,7 +42,7 @@
 helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace "+" "_" }}
 app.kubernetes.io/name: {{ .root.Chart.Name }}
 app.kubernetes.io/instance: {{ .root.Release.Name }}
-app.kubernetes.io/version: {{ include "bosun.imageTag" .root | quote }}
+app.kubernetes.io/version: {{ include "bosun.versionLabel" .root | quote }}
 app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 app.kubernetes.io/part-of: bosun
 {{- with .component }}
@@ -54,23 +76,33 @@ bosun.dev/pool: {{ . }}
 {{- end -}}
 
 {{/* A pool with workerDefaults filled in, as YAML (fromYaml it). A key the pool sets
-     replaces the default's whole value: a pool's resources or tolerations are its own. */}}
+     replaces the default's whole value: a pool's resources or tolerations are its own.
+     A scaledjob pool starts from zero Jobs: its minReplicas is its own (default 0), never
+     workerDefaults' warm minimum of the Deployment pools. */}}
 {{- define "bosun.pool" -}}
 {{- $pool := deepCopy .root.Values.workerDefaults -}}
 {{- range $key, $value := .pool -}}
 {{- $_ := set $pool $key $value -}}
 {{- end -}}
+{{- if eq $pool.mode "scaledjob" -}}
+{{- $_ := set $pool "minReplicas" (.pool.minReplicas | default 0) -}}
+{{- end -}}
 {{- toYaml $pool -}}
 {{- end -}}
 
-{{/* Environment of every bosun container. */}}
+{{/* Environment of every bosun container; `urlKey` (with `root`) picks another key of the
+     Secret for BOSUN_DATABASE_URL. */}}
 {{- define "bosun.env" -}}
+{{- include "bosun.envWithUrl" (dict "root" . "urlKey" .Values.database.urlKey) -}}
+{{- end -}}
+
+{{- define "bosun.envWithUrl" -}}
 - name: BOSUN_DATABASE_URL
   valueFrom:
     secretKeyRef:
-      name: {{ include "bosun.secretName" . }}
-      key: {{ .Values.database.urlKey }}
-{{- range $name, $value := .Values.app.env }}
+      name: {{ include "bosun.secretName" .root }}
+      key: {{ .urlKey }}
+{{- range $name, $value := .root.Values.app.env }}
 - name: {{ $name }}
   value: {{ $value | toString | quote }}
 {{- end }}
@@ -134,14 +166,28 @@ runtimeClassName: {{ .Values.sandbox.runtimeClassName }}
 {{- end }}
 {{- end -}}
 
-{{/* The KEDA query: ready + in-flight runs of the pool's queues (DESIGN §9). Queue names
-     are restricted by values.schema.json to characters that need no escaping. */}}
+{{/* The KEDA query: the runnable runs of the pool's queues (DESIGN §9): in flight, or ready
+     and admitted by flow control (the queue's limit, the runs' concurrency keys), so that a
+     queue limited to 2 running runs asks for 2 runs' worth of workers however many wait.
+     Queue names are restricted by values.schema.json to characters that need no escaping. */}}
 {{- define "bosun.depthQuery" -}}
 {{- $quoted := list -}}
 {{- range .queues -}}
 {{- $quoted = append $quoted (printf "'%s'" .) -}}
 {{- end -}}
-SELECT COALESCE(SUM(ready + in_flight), 0) FROM bosun.queue_depth WHERE queue IN ({{ join ", " $quoted }})
+SELECT COALESCE(SUM(runnable), 0) FROM bosun.queue_depth WHERE queue IN ({{ join ", " $quoted }})
+{{- end -}}
+
+{{/* The KEDA trigger of a pool (ScaledObject or ScaledJob). */}}
+{{- define "bosun.depthTrigger" -}}
+- type: postgresql
+  name: queue-depth
+  metadata:
+    query: {{ include "bosun.depthQuery" .pool | quote }}
+    targetQueryValue: {{ .pool.concurrency | quote }}
+    activationTargetQueryValue: "0"
+  authenticationRef:
+    name: {{ include "bosun.fullname" .root }}-postgres
 {{- end -}}
 
 {{/* `bosun worker` arguments of a pool (without the serverless ones). */}}
@@ -184,7 +230,7 @@ SELECT COALESCE(SUM(ready + in_flight), 0) FROM bosun.queue_depth WHERE queue IN
   env:
     {{- include "bosun.env" $root | nindent 4 }}
     - name: BOSUN_VERSION
-      value: {{ $root.Values.app.version | default (include "bosun.imageTag" $root) | quote }}
+      value: {{ include "bosun.version" $root | quote }}
     - name: BOSUN_SANDBOX
       value: {{ $root.Values.sandbox.backend | quote }}
   {{- with $root.Values.app.envFrom }}
@@ -250,6 +296,11 @@ affinity:
 # PostgreSQL, wherever it runs
 - ports:
     - {protocol: TCP, port: {{ .databasePort }}}
+{{- with .pgbouncerPort }}
+# The release's PgBouncer
+- ports:
+    - {protocol: TCP, port: {{ . }}}
+{{- end }}
 {{- if .allowHttpsEgress }}
 # Model providers, webhooks and other HTTPS APIs
 - ports:
@@ -258,4 +309,37 @@ affinity:
 {{- with .extraEgress }}
 {{ toYaml . }}
 {{- end }}
+{{- end -}}
+
+{{/* The migration Job's spec (its name carries a hash of it: see migrate-job.yaml). */}}
+{{- define "bosun.migrateJobSpec" -}}
+backoffLimit: {{ .Values.migrations.backoffLimit }}
+activeDeadlineSeconds: {{ .Values.migrations.activeDeadlineSeconds }}
+ttlSecondsAfterFinished: {{ .Values.migrations.ttlSecondsAfterFinished }}
+template:
+  metadata:
+    labels:
+      {{- include "bosun.labels" (dict "root" . "component" "migrate") | nindent 6 }}
+  spec:
+    {{- include "bosun.podCommon" . | nindent 4 }}
+    restartPolicy: Never
+    securityContext:
+      {{- include "bosun.podSecurityContext" (dict "root" .) | nindent 6 }}
+    containers:
+      - name: migrate
+        image: {{ include "bosun.image" . }}
+        imagePullPolicy: {{ .Values.image.pullPolicy }}
+        args: ["db", "upgrade"]
+        env:
+          {{- /* A hook: before an install's PgBouncer exists, so straight to the server. */}}
+          {{- $urlKey := ternary "migrate-url" .Values.database.urlKey .Values.pgbouncer.enabled }}
+          {{- include "bosun.envWithUrl" (dict "root" . "urlKey" $urlKey) | nindent 10 }}
+        resources:
+          {{- toYaml .Values.migrations.resources | nindent 10 }}
+        securityContext:
+          {{- include "bosun.containerSecurityContext" (dict "root" .) | nindent 10 }}
+        volumeMounts:
+          {{- include "bosun.volumeMounts" . | nindent 10 }}
+    volumes:
+      {{- include "bosun.volumes" . | nindent 6 }}
 {{- end -}}
