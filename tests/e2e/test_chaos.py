@@ -4,14 +4,18 @@ once directly and once through PgBouncer's transaction pooling.
 
 Every run must complete with the right result; a step whose completion was journaled must
 never run again, so a step may run more than once only if an earlier start of it was cut
-short by a kill of the process running it; nothing may be left `running`.
+short by a kill of the process running it, or by the lease of a living process lapsing
+(heartbeats starved past the 2 s TTL on a busy machine), which that process must have
+logged; nothing may be left `running`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
+import re
 import signal
 import subprocess
 import time
@@ -36,7 +40,10 @@ LEASE_TTL = 2.0
 KILLS = 10
 KILL_EVERY = 1.0
 FINISH_WITHIN = 60.0  # after the last kill, every run must be done by then (a hang guard)
-
+_WORKER_LINE = re.compile(r"worker [^:\s]+:(\d+):\S+ \(version ")  # a process's first line
+# A lease this process lost: the heartbeat found it gone, a step found it lapsed, or a write
+# found another owner (not "taken over, its previous lease expired": that is the new owner).
+_LOST = re.compile(r"run ([0-9a-f]{32}): .*(lease lost|lease lapsed|another worker owns it)")
 
 
 @dataclass
@@ -57,6 +64,24 @@ class Chaos:
             str(CONCURRENCY),
             name=f"w{slot}",
         )
+
+    def lease_losses(self) -> dict[int, set[str]]:
+        """The runs each worker process logged losing its lease on, by pid. A slot's log
+        holds its processes one after another, each starting with its `worker <id>` line."""
+        lost: dict[int, set[str]] = defaultdict(set)
+        for slot in self.workers:
+            pid = 0
+            for line in self.env.log(f"w{slot}").splitlines():
+                try:
+                    message = str(json.loads(line)["message"])
+                except (ValueError, KeyError, TypeError):
+                    continue
+                started = _WORKER_LINE.match(message)
+                if started:
+                    pid = int(started.group(1))
+                elif run := _LOST.match(message):
+                    lost[pid].add(run.group(1))
+        return lost
 
     def logs(self) -> str:
         return "\n".join(
@@ -133,7 +158,7 @@ async def test_sigkill_every_second_loses_no_run_and_repeats_only_interrupted_st
 
     runs = assert_all_completed(env, chaos.inputs)
     starts = step_starts(env)
-    repeated, cut_short = _check_repeats(starts, chaos.kills)
+    repeated, cut_short = _check_repeats(starts, chaos.kills, chaos.lease_losses())
     waits = _recovery_waits(starts, chaos.kills)
     first_submit = min(float(r["created_at"]) for r in runs.values())
     finished = max(float(r["finished_at"]) for r in runs.values())
@@ -151,12 +176,15 @@ async def test_sigkill_every_second_loses_no_run_and_repeats_only_interrupted_st
 
 
 def _check_repeats(
-    starts: dict[tuple[str, int], list[Start]], kills: list[tuple[float, int]]
+    starts: dict[tuple[str, int], list[Start]],
+    kills: list[tuple[float, int]],
+    lease_losses: dict[int, set[str]],
 ) -> tuple[int, int]:
-    """A step starts again only after a kill cut its earlier start short: every start but the
-    last must be by a process killed later, and a kill cuts short at most one step of each
-    run it was executing (progress is journaled before each step starts), in at most
-    CONCURRENCY runs. Returns (repeated starts, runs cut short)."""
+    """A step starts again only after a kill or a lapsed lease cut its earlier start short:
+    every start but the last must be by a process killed later or that logged losing the
+    run's lease, and a kill cuts short at most one step of each run it was executing
+    (progress is journaled before each step starts), in at most CONCURRENCY runs. Returns
+    (repeated starts, runs cut short by kills)."""
     killed_at = {pid: at for at, pid in kills}
     cut_short: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
     repeated = 0
@@ -164,9 +192,12 @@ def _check_repeats(
         assert len(times) <= 1 + len(kills), f"run {run_id} step {step} ran {len(times)}x"
         repeated += len(times) - 1
         for early in times[:-1]:
+            if run_id in lease_losses.get(early.pid, ()):
+                continue  # its process logged the lapse; a kill may not have come at all
             assert early.pid in killed_at and early.at <= killed_at[early.pid], (
                 f"run {run_id} step {step} started again although its start by pid "
-                f"{early.pid} was not cut short by a kill: {times}"
+                f"{early.pid} was not cut short by a kill or a lost lease: {times}; "
+                f"lease losses logged by pid: {dict(lease_losses)}"
             )
             cut_short[early.pid][run_id].append(step)
     assert repeated <= len(kills) * CONCURRENCY, f"{repeated} repeated step starts"

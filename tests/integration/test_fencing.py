@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections import Counter
 
+import pytest
+
 import bosun
+from bosun.records import Lease, Progress, RunFilter
 
 
 def build(
@@ -51,7 +55,7 @@ async def test_a_stalled_worker_cannot_write_after_takeover(any_db_url: str) -> 
             app, _ = build(any_db_url, effects)
             async with app, app.worker(poll_interval=0.05, lease_ttl=0.5):
                 while True:
-                    runs = await app.store.list_runs(bosun.store.records.RunFilter())
+                    runs = await app.store.list_runs(RunFilter())
                     if runs and runs[0].status == "completed":
                         rescuer_result.append(runs[0].result)
                         return
@@ -85,3 +89,93 @@ async def test_a_stalled_worker_cannot_write_after_takeover(any_db_url: str) -> 
         ("ship", "completed", 1),
     ]
     assert record.attempts == 2
+
+
+async def test_a_worker_starved_through_a_commit_does_not_start_the_next_step(
+    any_db_url: str,
+) -> None:
+    """The commit that announces `ship` returns only after the lease lapsed and another
+    worker took the run over and ran `ship`: the starved worker must not run it again."""
+    effects: Counter[str] = Counter()
+    committed, rescuer_done = threading.Event(), threading.Event()
+    starved, order = build(any_db_url, effects)
+    rescuer_result: list[object] = []
+
+    def rescuer() -> None:
+        async def main() -> None:
+            app, _ = build(any_db_url, effects)
+            async with app, app.worker(poll_interval=0.05, lease_ttl=0.5):
+                while True:
+                    runs = await app.store.list_runs(RunFilter())
+                    if runs and runs[0].status == "completed":
+                        rescuer_result.append(runs[0].result)
+                        return
+                    await asyncio.sleep(0.05)
+
+        try:
+            if committed.wait(60):
+                asyncio.run(main())
+        finally:
+            rescuer_done.set()
+
+    async with starved:
+        store = starved.store
+        save_progress = store.save_progress
+
+        async def starving(lease: Lease, progress: Progress, lease_ttl: float) -> None:
+            await save_progress(lease, progress, lease_ttl)
+            if any(entry.name == "charge" for entry in progress.journal):
+                committed.set()  # `charge` is durable and `ship` announced…
+                rescuer_done.wait(60)  # …and this event loop starves until `ship` ran elsewhere
+
+        store.save_progress = starving  # type: ignore[method-assign]
+        async with starved.worker(lease_ttl=0.5) as worker:
+            thread = threading.Thread(target=rescuer, daemon=True)
+            thread.start()
+            handle = await starved.start(order)
+            assert await asyncio.to_thread(rescuer_done.wait, 60)
+            for _ in range(100):
+                if not worker._active:
+                    break
+                await asyncio.sleep(0.05)
+        record = await handle.status()
+    assert record.status == "completed" and rescuer_result == [record.result]
+    assert effects == {"charge": 1, "ship": 1}
+
+
+async def test_a_run_that_ends_during_a_lease_renewal_is_not_reported_lost(
+    any_db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A renewal that meets a run its own outcome write just ended says nothing: only a lease
+    another worker took (or a cancel) is a loss."""
+    app = bosun.App("renewal", database=any_db_url)
+    renewing, renewed = asyncio.Event(), asyncio.Event()
+
+    @app.step()
+    async def wait_for_renewal() -> str:
+        await renewing.wait()
+        return "done"
+
+    @app.workflow()
+    async def one(ctx: bosun.Context) -> str:
+        return await wait_for_renewal()
+
+    async with app:
+        store = app.store
+        renew = store.renew_leases
+        handle = await app.start(one)
+
+        async def late_renewal(owner: str, leases: list[Lease], lease_ttl: float) -> list[Lease]:
+            if not leases or renewing.is_set():
+                return await renew(owner, leases, lease_ttl)
+            renewing.set()  # the run ends, and its outcome commits, before this renewal
+            assert await handle.result(timeout=30) == "done"
+            lost = await renew(owner, leases, lease_ttl)
+            renewed.set()  # the heartbeat reads `lost` as soon as this returns
+            return lost
+
+        store.renew_leases = late_renewal  # type: ignore[method-assign]
+        with caplog.at_level(logging.WARNING, logger="bosun.worker"):
+            async with app.worker(lease_ttl=0.3, poll_interval=0.05):
+                await asyncio.wait_for(renewed.wait(), 30)
+    assert not [r.getMessage() for r in caplog.records if "lease" in r.getMessage()]

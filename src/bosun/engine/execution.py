@@ -238,11 +238,7 @@ class Execution:
             attempt = entry.attempt + 1
         if self.env.is_draining():
             raise Release()
-        deadline = self.env.lease_deadline(self.run.id)
-        if deadline is not None and time.time() >= deadline:
-            # Heartbeats could not renew the lease (the database was away): another worker
-            # may own the run by now, so start no new side effect here.
-            raise Abandon(LeaseLost(f"run {self.run.id}: lease lapsed before step {seq}"))
+        self._check_lease(seq)  # a lapsed lease saves the write below
         # Announce the step with the commit that precedes it. With nothing to commit (the
         # first step after a claim), its record waits for the step's end, and streams that
         # follow the run get it live meanwhile.
@@ -253,6 +249,14 @@ class Execution:
             await self.flush()
         else:
             await self._go_live(started_event)
+        try:
+            # Again after the await: on a starved event loop the commit can return after
+            # the lease lapsed, and another worker may have started this very step since.
+            self._check_lease(seq)
+        except Abandon:
+            if not announce:
+                self.env.store.notifier.live_ended(self.run.id, started_event)
+            raise
         started = time.time()
         observed = self.env.observer.step_started(self, seq, step.name, kind, attempt)
         token = current_step.set(StepScope(self.run.id, seq, attempt, step.name))
@@ -299,6 +303,14 @@ class Execution:
         duration = round(finished - started, 6)
         self.pending.events.append(events.step_completed(seq, step.name, attempt, duration))
         self.env.observer.step_finished(observed, "completed", finished - started, None)
+
+    def _check_lease(self, seq: str) -> None:
+        """Start no side effect once the lease may have lapsed: heartbeats could not renew
+        it in time (the database was away, the process starved), so another worker may own
+        the run by now."""
+        deadline = self.env.lease_deadline(self.run.id)
+        if deadline is not None and time.time() >= deadline:
+            raise Abandon(LeaseLost(f"run {self.run.id}: lease lapsed before step {seq}"))
 
     async def _go_live(self, event: tuple[str, str]) -> None:
         """Show a step's start, whose record waits for its end, to the run's streams now.

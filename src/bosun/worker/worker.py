@@ -409,11 +409,13 @@ class Worker:
                 log.warning("lease renewal failed: %s", exc)
                 continue
             for entry in held:
-                if entry.lease in lost:
+                if entry.lease not in lost:
+                    entry.lease_deadline = asked_at + self.options.lease_ttl
+                elif not (entry.settling or entry.task.done()):
+                    # A run whose outcome is being written ends its own lease with that
+                    # write: not renewing it then is no loss (and the write is fenced).
                     log.warning("run %s: lease lost (cancelled or taken over)", entry.lease.run_id)
                     entry.task.cancel()
-                else:
-                    entry.lease_deadline = asked_at + self.options.lease_ttl
 
     async def _look_for_takeovers(self) -> None:
         """One look of the takeover watch; it only ever speeds takeovers up and explains
