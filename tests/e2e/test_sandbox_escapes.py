@@ -444,7 +444,6 @@ async def test_writes_outside_the_work_directory_fail(
 
 
 async def test_a_fork_bomb_is_contained(bwrap: BubblewrapBackend, marker: str) -> None:
-    before = len([p for p in os.listdir("/proc") if p.isdigit()])
     result = await run(
         bwrap,
         ["python3", "-I", "-c", "import os\nwhile True: os.fork()", marker],
@@ -458,9 +457,9 @@ async def test_a_fork_bomb_is_contained(bwrap: BubblewrapBackend, marker: str) -
         limits=Limits(processes=32, wall_seconds=20),
     )
     assert shell.stdout == b"survived\n" and shell.limit == "processes", shell
+    # Every fork carries the marker in its command line: none is left on the host. (Not a
+    # count of the host's processes: the suite's other tests start and stop theirs meanwhile.)
     assert host_processes_with(marker) == []
-    after = len([p for p in os.listdir("/proc") if p.isdigit()])
-    assert after < before + 20  # the host's process table is as it was (give or take)
 
 
 async def test_a_memory_bomb_hits_the_memory_limit(bwrap: BubblewrapBackend) -> None:
