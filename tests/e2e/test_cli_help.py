@@ -8,10 +8,11 @@ import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-import click
 import typer
 from tests.helpers.processes import BOSUN
+from typer.core import TyperGroup
 
 from bosun.cli import cli
 
@@ -29,10 +30,12 @@ def flat(text: str) -> str:
     return " ".join(text.replace("│", " ").split())
 
 
-def commands() -> Iterator[tuple[list[str], click.Command]]:
-    def walk(command: click.Command, path: list[str]) -> Iterator[tuple[list[str], click.Command]]:
+def commands() -> Iterator[tuple[list[str], Any]]:
+    """Every command and group, with its path (Typer's vendored click: not `click`'s types)."""
+
+    def walk(command: Any, path: list[str]) -> Iterator[tuple[list[str], Any]]:
         yield path, command
-        if isinstance(command, click.Group):
+        if isinstance(command, TyperGroup):
             for name, sub in command.commands.items():
                 yield from walk(sub, [*path, name])
 

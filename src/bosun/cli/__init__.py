@@ -1,10 +1,10 @@
 """The `bosun` command line: the root Typer app, composed of one module per command or
 command group.
 
-A top-level command (`bosun run`) is a plain function of its module, registered in
-`bosun.cli.commands`; a group (`bosun runs …`) is a Typer app of its own, added there with
+A top-level command (`bosun run`) is a plain function of its module, listed in
+`bosun.cli.root`; a group (`bosun runs …`) is a Typer app of its own, added there with
 `add_typer`. The modules share helpers through `bosun.cli.common` and `bosun.cli.tables` only,
-and none imports this one or `commands`."""
+and none imports this one, `root` or `commands`."""
 
 from __future__ import annotations
 
@@ -12,39 +12,21 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    import typer
-
     from bosun.cli.commands import cli as cli
 
 
 def main() -> None:
     """Console-script entry point.
 
-    `bosun worker` builds its own command only: a serverless invocation (a drain-mode worker)
-    pays for every import and every command Typer builds, so it skips the others (their
-    modules import the server, the client and the deploy tooling)."""
-    if sys.argv[1:2] == ["worker"]:
-        _worker_cli()()
-        return
-    from bosun.cli.commands import cli
+    A command line that names a command or group (`bosun worker …`, `bosun runs …`) builds
+    that one alone: a serverless invocation (a drain-mode worker) and every scripted call pay
+    for every import and every command Typer builds, and the other commands' modules import
+    the server, the client and the deploy tooling. Anything else (`bosun`, `bosun --help`, a
+    mistyped command) gets the whole command."""
+    from bosun.cli.root import COMMANDS, GROUPS, build
 
-    cli()
-
-
-def _worker_cli() -> typer.Typer:
-    """The root command with `bosun worker` alone, parsed as the whole CLI parses it."""
-    import typer
-
-    from bosun.cli.worker import worker
-
-    root = typer.Typer(name="bosun", add_completion=False, pretty_exceptions_enable=False)
-    root.callback()(_no_options)  # a group, so that `worker` is a sub-command as it is there
-    root.command()(worker)
-    return root
-
-
-def _no_options() -> None:
-    pass
+    named = sys.argv[1] if len(sys.argv) > 1 else None
+    build(named if named in COMMANDS or named in GROUPS else None)()
 
 
 def __getattr__(name: str) -> Any:
