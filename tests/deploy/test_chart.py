@@ -188,7 +188,7 @@ def test_worker_pool_drains_within_its_termination_grace_and_runs_non_root() -> 
     assert spec["terminationGracePeriodSeconds"] == 30 + 15
     assert "replicas" not in worker["spec"], "KEDA owns the replica count"
     assert env_of(container)["BOSUN_VERSION"] == "2024-06-01"
-    assert container["livenessProbe"]["httpGet"] == {"path": "/metrics", "port": "metrics"}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}
     assert spec["securityContext"]["runAsNonRoot"] is True
     assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
     assert container["securityContext"]["readOnlyRootFilesystem"] is True

@@ -72,6 +72,30 @@ def test_worker_metrics_port_and_json_logs(env: Env) -> None:
 
 
 @pytest.mark.timeout(60)
+def test_a_worker_with_a_metrics_token_answers_its_liveness_probe_without_it(env: Env) -> None:
+    """The chart probes a worker's /healthz: with BOSUN_METRICS_TOKEN set, /metrics refuses
+    a request without the token, and a probe of it would restart the worker forever."""
+    port = free_port()
+    env.extra["BOSUN_METRICS_TOKEN"] = "s3cret"
+    worker = env.worker(APP, "--metrics-port", str(port))
+    base = f"http://127.0.0.1:{port}"
+
+    def answered() -> httpx.Response | None:
+        try:
+            return httpx.get(f"{base}/healthz", timeout=5)
+        except httpx.TransportError:
+            return None  # not listening yet
+
+    health = wait_for(answered, 30, "the worker's metrics server to listen")
+    assert health.status_code == 200 and health.text == "ok\n"
+    assert httpx.get(f"{base}/metrics", timeout=5).status_code == 401
+    token = {"Authorization": "Bearer s3cret"}
+    assert httpx.get(f"{base}/metrics", headers=token, timeout=5).status_code == 200
+    worker.send_signal(signal.SIGTERM)
+    assert wait_exit(worker, 15, env) == 0
+
+
+@pytest.mark.timeout(60)
 def test_bosun_dev_serves_metrics_and_logs_text(env: Env) -> None:
     port = free_port()
     log = open(env.tmp / "dev.log", "ab")  # noqa: SIM115 (closed below)

@@ -20,7 +20,7 @@ import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from bosun.errors import ConfigurationError
@@ -92,6 +92,10 @@ async def metrics_server(
 ) -> AsyncIterator[str]:
     """Serve the App's `/metrics` on `host:port` while the block runs; yields its URL.
 
+    `/healthz` answers 200 from the same event loop, without the token and without the
+    database: a liveness probe that fails only when the process cannot answer (a step that
+    blocks the loop), not when the metrics token is set or the database is away.
+
     Raises:
         ConfigurationError: the address cannot be listened on (in use, not local…).
     """
@@ -111,7 +115,11 @@ async def metrics_server(
             f"--metrics-port"
         ) from None
     bound = sock.getsockname()[1]
-    asgi = Starlette(routes=[Route("/metrics", endpoint)])
+
+    async def healthz(_request: Request) -> Response:
+        return PlainTextResponse("ok\n")
+
+    asgi = Starlette(routes=[Route("/metrics", endpoint), Route("/healthz", healthz)])
     config = uvicorn.Config(
         asgi, log_config=None, access_log=False, lifespan="off", log_level="warning"
     )

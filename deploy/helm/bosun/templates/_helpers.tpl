@@ -242,11 +242,12 @@ SELECT COALESCE(SUM(runnable), 0) FROM bosun.queue_depth WHERE queue IN ({{ join
     - name: metrics
       containerPort: {{ $root.Values.metrics.workerPort }}
   {{- if not .serverless }}
-  # Each scrape reads the queue depths from the database: a patient probe, so that a
-  # database outage does not restart every worker (they reconnect on their own).
+  # /healthz of the metrics server: answered by the worker's event loop without the
+  # metrics token (BOSUN_METRICS_TOKEN would make /metrics refuse the probe) and without the
+  # database (an outage must not restart every worker: they reconnect on their own).
   livenessProbe:
     httpGet:
-      path: /metrics
+      path: /healthz
       port: metrics
     initialDelaySeconds: 10
     periodSeconds: 30
