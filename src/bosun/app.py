@@ -454,7 +454,7 @@ class App:
         **kwargs: Any,
     ) -> RunHandle[R]:
         """Start a run; with an `idempotency_key` the tenant used before, return that run
-        (`IdempotencyConflict` if that run is of another workflow).
+        (`IdempotencyConflict` if that run is of another workflow or had other input).
 
         `deadline` is seconds from now, a timedelta, or an absolute datetime. `session`
         groups a conversation's runs: unless the workflow has its own `concurrency_key`, one

@@ -10,7 +10,7 @@ BosunError
 │   ├── InvalidSchedule       a bad cron expression, time zone or schedule option
 │   ├── ScheduleNotFound      no schedule with that name
 │   ├── InvalidRequest        an HTTP request the API cannot accept (body, fields, types)
-│   └── IdempotencyConflict   an idempotency key already used for another workflow (409)
+│   └── IdempotencyConflict   an idempotency key already used for another workflow or input (409)
 ├── StoreError                the database could not do what was asked
 │   ├── StoreUnavailable      cannot open, read or lock the database file/server
 │   │   └── ConnectionLimitReached  the server (or pooler) refused a connection: too many
@@ -115,8 +115,9 @@ class InvalidRequest(ConfigurationError):
 
 
 class IdempotencyConflict(ConfigurationError):
-    """The idempotency key already belongs to a run of another workflow (HTTP 409): a retry
-    of a submission must name the same workflow; a different submission needs its own key."""
+    """The idempotency key already belongs to a run of another workflow, or one started with
+    other input (HTTP 409): a retry of a submission must send the same workflow and input; a
+    different submission needs its own key."""
 
 
 class PayloadTooLarge(SerializationError):

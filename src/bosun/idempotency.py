@@ -22,7 +22,7 @@ import unicodedata
 
 from bosun.errors import InvalidRequest
 
-__all__ = ["event_key", "schedule_key", "shown_key", "user_key"]
+__all__ = ["event_key", "is_user_key", "schedule_key", "shown_key", "user_key"]
 
 
 def _escape(part: str) -> str:
@@ -43,6 +43,11 @@ def user_key(tenant: str, key: str | None) -> str | None:
     if any(unicodedata.category(char) == "Cc" for char in key):
         raise InvalidRequest("an idempotency key may not contain control characters")
     return _encode("user", tenant, key)
+
+
+def is_user_key(stored: str) -> bool:
+    """Whether a stored key is one a submitter chose (not an event's or a schedule's)."""
+    return stored.startswith("user:")
 
 
 def event_key(tenant: str, event: str, workflow: str, event_id: str) -> str:

@@ -14,6 +14,7 @@ registered workflows, the queue limits, the workers of this process and the obse
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypedDict, get_args
 from bosun import serde
 from bosun.engine.runner import webhook_run
 from bosun.errors import ConfigurationError, IdempotencyConflict, InvalidRunState, SessionBusy
-from bosun.idempotency import event_key, shown_key, user_key
+from bosun.idempotency import event_key, is_user_key, shown_key, user_key
 from bosun.ids import check_identifier, new_id
 from bosun.records import TERMINAL_STATUSES, ClaimedRun, NewRun, RunRecord
 from bosun.webhooks import check_url
@@ -270,17 +271,29 @@ class Submitter:
         if created:
             self._observer().run_submitted(new.workflow)
         elif new.idempotency_key is not None:
-            await self._check_same_workflow(run_id, new.workflow, new.idempotency_key)
+            await self._check_same_submission(run_id, new, new.idempotency_key)
         return Submitted(run_id, new.workflow, created)
 
-    async def _check_same_workflow(self, run_id: str, workflow: str, stored_key: str) -> None:
-        """An idempotency key finds the run it started, never a run of another workflow."""
+    async def _check_same_submission(self, run_id: str, new: NewRun, stored_key: str) -> None:
+        """An idempotency key finds the run it started, never a run of another workflow; and
+        a submitter's key (not an event's or a schedule's, whose redelivery keeps the first
+        run) never a run started with other input: a retry sends what the first try sent,
+        so other input under the same key is a mistake that must not pass as a success."""
         existing = await self._database.store.get_run(run_id)
-        if existing is not None and existing.workflow != workflow:
+        if existing is None:
+            return
+        key = shown_key(stored_key)
+        if existing.workflow != new.workflow:
             raise IdempotencyConflict(
-                f"idempotency key {shown_key(stored_key)!r} already belongs to run {run_id} "
-                f"of workflow {existing.workflow!r}; a run of {workflow!r} needs a key of its "
-                f"own (a retried submission must name the same workflow)"
+                f"idempotency key {key!r} already belongs to run {run_id} of workflow "
+                f"{existing.workflow!r}; a run of {new.workflow!r} needs a key of its own (a "
+                f"retried submission must name the same workflow)"
+            )
+        if is_user_key(stored_key) and not same_json(existing.input, new.input):
+            raise IdempotencyConflict(
+                f"idempotency key {key!r} already belongs to run {run_id} of workflow "
+                f"{new.workflow!r}, started with other input; a retried submission must send "
+                f"the same input, and a new run needs a key of its own"
             )
 
     async def _double_texting(self, tenant: str, session: str, policy: DoubleTexting) -> None:
@@ -309,3 +322,14 @@ class Submitter:
             if policy == "rollback":
                 await store.drop_run_messages(tenant, session, run.id)
         await store.ensure_session(tenant, session)
+
+
+def same_json(stored: str, submitted: str) -> bool:
+    """Whether two serialized inputs hold the same value (key order aside: a client may
+    serialize a retried body's object in another order)."""
+    if stored == submitted:
+        return True
+    try:
+        return bool(json.loads(stored) == json.loads(submitted))
+    except ValueError:
+        return False

@@ -1,5 +1,5 @@
 """Idempotency keys over real HTTP: a submitted key cannot take an event's runs, a key used for
-another workflow is a 409, and tenants never meet through a key."""
+another workflow or with other input is a 409, and tenants never meet through a key."""
 
 from __future__ import annotations
 
@@ -61,6 +61,20 @@ def test_a_key_reused_for_another_workflow_is_a_409(served: Served) -> None:
         assert first.json()["id"] in problem["detail"]
         same = client.post("/v1/runs", json={"workflow": "steps", "idempotency_key": "job-7"})
         assert (same.status_code, same.json()["id"]) == (200, first.json()["id"])
+        assert len(client.get("/v1/runs").json()["runs"]) == 1
+
+
+def test_other_input_under_a_used_key_is_a_409(served: Served) -> None:
+    with served.client(served.key("acme", "submit", "read")) as client:
+        body = {"workflow": "steps", "input": {"n": 1}, "idempotency_key": "job-9"}
+        first = client.post("/v1/runs", json=body)
+        assert first.status_code == 201
+        other = client.post("/v1/runs", json={**body, "input": {"n": 2}})
+        assert other.status_code == 409
+        assert other.json()["type"] == "urn:bosun:problem:idempotency-conflict"
+        assert "other input" in other.json()["detail"]
+        retried = client.post("/v1/runs", json=body)
+        assert (retried.status_code, retried.json()["id"]) == (200, first.json()["id"])
         assert len(client.get("/v1/runs").json()["runs"]) == 1
 
 

@@ -246,8 +246,10 @@ async def test_idempotent_start_returns_the_same_run(app: bosun.App) -> None:
 
     async with app:
         one = await app.start(wf, 1, idempotency_key="order-1")
-        two = await app.start(wf, 2, idempotency_key="order-1")
+        two = await app.start(wf, 1, idempotency_key="order-1")
         assert one.run_id == two.run_id
+        with pytest.raises(bosun.IdempotencyConflict, match="other input"):
+            await app.start(wf, 2, idempotency_key="order-1")  # not a retry: refused
         async with app.worker():
             assert await two.result(TIMEOUT) == 1
 

@@ -14,6 +14,7 @@ import pytest
 
 import bosun
 from bosun.idempotency import event_key, schedule_key, shown_key, user_key
+from bosun.records import RunFilter
 from bosun.schedules import Scheduler, new_schedule, run_key
 from bosun.store.sqlfiles import Migration, load_migrations
 from bosun.wire import run_view
@@ -96,6 +97,24 @@ async def test_a_key_used_for_another_workflow_is_refused(app: bosun.App) -> Non
     assert (again.run_id, again.created) == (first.run_id, False)
     record = await app.store.get_run(first.run_id)
     assert record is not None and run_view(record)["idempotency_key"] == "order-A-17"
+
+
+async def test_a_key_used_with_other_input_is_refused(app: bosun.App) -> None:
+    first = await app.start("refund", "A-17", idempotency_key="refund-1")
+    with pytest.raises(bosun.IdempotencyConflict) as refused:
+        await app.start("refund", "B-99", idempotency_key="refund-1")
+    message = str(refused.value)
+    assert "'refund-1'" in message and "other input" in message and first.run_id in message
+    again = await app.start("refund", "A-17", idempotency_key="refund-1")  # a true retry
+    assert (again.run_id, again.created) == (first.run_id, False)
+    runs = await app.store.list_runs(RunFilter())
+    assert [r.id for r in runs] == [first.run_id]  # nothing was started for the refused one
+
+
+async def test_an_events_redelivery_with_other_data_keeps_its_first_run(app: bosun.App) -> None:
+    [(_, first, created)] = await app.trigger("email.received", {"n": 1}, event_id="E-9")
+    [(_, again, created_again)] = await app.trigger("email.received", {"n": 2}, event_id="E-9")
+    assert created and not created_again and again.run_id == first.run_id
 
 
 async def test_tenants_keys_never_meet(app: bosun.App) -> None:

@@ -22,6 +22,7 @@ from bosun.submission import (
     SubmitOptions,
     Submitter,
     deadline_at,
+    same_json,
 )
 from bosun.wire import KEY_SEPARATOR
 
@@ -260,3 +261,10 @@ async def test_inputs_over_the_limit_are_refused_before_the_store_is_opened(
     with pytest.raises(bosun.PayloadTooLarge):
         await world.submitter.submit(world.definition, payload, SubmitOptions())
     assert world.database.opened == 0
+
+
+def test_inputs_are_the_same_whatever_their_objects_key_order() -> None:
+    assert same_json('{"a": 1, "b": [1, 2]}', '{"b": [1, 2], "a": 1}')
+    assert not same_json('{"a": 1}', '{"a": 2}')
+    assert not same_json('{"a": [1, 2]}', '{"a": [2, 1]}')  # lists keep their order
+    assert not same_json("not json", '{"a": 1}')
