@@ -1,8 +1,11 @@
-"""Retry policy for steps."""
+"""Retry policy for steps, and the wait a server asks for (`Retry-After`)."""
 
 from __future__ import annotations
 
+import email.utils
 import random
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from bosun.errors import ConfigurationError
@@ -59,3 +62,21 @@ class Retry:
 
 
 NO_RETRY = Retry(attempts=1)
+
+
+def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    """Seconds a server (a provider, a webhook receiver) asks a client to wait before trying
+    again: `retry-after-ms` (OpenAI, Anthropic), else `Retry-After` in seconds or as an HTTP
+    date; None without either, or when they cannot be read. Header names in lower case."""
+    try:
+        if headers.get("retry-after-ms") is not None:
+            return max(0.0, float(headers["retry-after-ms"]) / 1000)
+        value = headers.get("retry-after")
+        if value is None:
+            return None
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
+    except (ValueError, TypeError):
+        return None

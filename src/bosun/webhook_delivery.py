@@ -7,7 +7,8 @@ workflow, so whichever worker serves the run's queue delivers it.
 
 The delivery run's id is the `Bosun-Delivery` header of every attempt. A final answer (a 3xx
 or a 4xx other than 408 and 429) or a refused receiver stops the retries at once; the
-delivery run then ends `failed`, its error saying why.
+delivery run then ends `failed`, its error saying why. A 429 or 503 with `Retry-After` gets
+its next attempt no sooner than the receiver asked (at most an hour later).
 """
 
 from __future__ import annotations

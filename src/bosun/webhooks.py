@@ -29,13 +29,14 @@ import logging
 import re
 import time
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextvars import ContextVar
 from http import HTTPStatus
 from typing import TYPE_CHECKING
 
 from bosun.egress.addresses import is_ambiguous_number
 from bosun.errors import BosunError, ConfigurationError, InvalidRequest
+from bosun.retry import retry_after_seconds
 
 if TYPE_CHECKING:
     import httpx
@@ -67,11 +68,16 @@ class WebhookFailed(BosunError):
     Attributes:
         status: the HTTP status the receiver answered, or `None` when no answer came
             (connection refused, timeout, TLS or protocol error).
+        retry_after: the seconds a 429 or 503 answer's `Retry-After` asked to wait, if it
+            did: the delivery's next attempt waits at least that long (at most an hour).
     """
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    def __init__(
+        self, message: str, status: int | None = None, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
+        self.retry_after = retry_after
 
 
 class WebhookRejected(WebhookFailed):
@@ -338,8 +344,11 @@ def _excerpt(body: bytes) -> str:
     return f": {text}" if text else ""
 
 
-def _failure(where: str, status: int, body: bytes) -> WebhookFailed:
-    """The error for a non-2xx answer: final for a 3xx or a 4xx other than 408 and 429."""
+def _failure(
+    where: str, status: int, body: bytes, headers: Mapping[str, str] | None = None
+) -> WebhookFailed:
+    """The error for a non-2xx answer: final for a 3xx or a 4xx other than 408 and 429; a
+    429 or 503 carries the wait its `Retry-After` asks for."""
     reason = HTTPStatus(status).phrase if status in _KNOWN_STATUSES else ""
     answered = f"webhook at {where} answered {status} {reason}".rstrip()
     if 300 <= status < 400:
@@ -354,7 +363,8 @@ def _failure(where: str, status: int, body: bytes) -> WebhookFailed:
             f"receiver refuses this call{_excerpt(body)}",
             status=status,
         )
-    return WebhookFailed(answered + _excerpt(body), status=status)
+    asked = retry_after_seconds(headers or {}) if status in (429, 503) else None
+    return WebhookFailed(answered + _excerpt(body), status=status, retry_after=asked)
 
 
 async def deliver(
@@ -432,4 +442,4 @@ async def deliver(
         _HIDDEN.reset(hiding)
     if 200 <= answer.status < 300:
         return answer.status
-    raise _failure(where, answer.status, answer.body)
+    raise _failure(where, answer.status, answer.body, answer.headers)

@@ -8,6 +8,7 @@ import logging
 import logging.config
 import queue
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -40,14 +41,16 @@ class Receiver:
     answers: list[int]
     calls: queue.Queue[tuple[str, dict[str, str], bytes]] = field(default_factory=queue.Queue)
     port: int = 0
+    retry_after: str | None = None  # sent with every 429 and 503 answer
+    called_at: list[float] = field(default_factory=list)
 
     def url(self, path: str = "/hook") -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
 
 @contextmanager
-def receiving(*answers: int) -> Iterator[Receiver]:
-    receiver = Receiver(list(answers))
+def receiving(*answers: int, retry_after: str | None = None) -> Iterator[Receiver]:
+    receiver = Receiver(list(answers), retry_after=retry_after)
     lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
@@ -57,10 +60,13 @@ def receiving(*answers: int) -> Iterator[Receiver]:
                 status = (
                     receiver.answers.pop(0) if len(receiver.answers) > 1 else receiver.answers[0]
                 )
+            receiver.called_at.append(time.time())
             receiver.calls.put((self.path, dict(self.headers), body))
             self.send_response(status)
             if 300 <= status < 400:
                 self.send_header("Location", "/elsewhere")
+            if status in (429, 503) and receiver.retry_after is not None:
+                self.send_header("Retry-After", receiver.retry_after)
             self.send_header("Content-Length", "0")
             self.end_headers()
 
@@ -204,6 +210,21 @@ def test_a_passing_failure_is_retried(served: Served, status: int) -> None:
         receiver.calls.get(timeout=30)
         receiver.calls.get(timeout=30)  # tried again, and delivered
         assert _finished_delivery(served).status == "completed"
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_the_next_attempt_waits_as_long_as_retry_after_asks(served: Served, status: int) -> None:
+    """The back-off would try again after about 1 s; the receiver asks for 4."""
+    with (
+        receiving(status, 204, retry_after="4") as receiver,
+        served.client(served.key("acme", "submit")) as client,
+    ):
+        _submit(client, receiver.url())
+        receiver.calls.get(timeout=30)
+        receiver.calls.get(timeout=30)
+        assert _finished_delivery(served).status == "completed"
+    first, second = receiver.called_at
+    assert second - first >= 4.0, receiver.called_at
 
 
 # -- logs ---------------------------------------------------------------------------------------

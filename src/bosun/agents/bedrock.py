@@ -38,8 +38,8 @@ from typing import Any
 from bosun.agents.converse import Assembly, answer_of, request_params
 from bosun.agents.errors import ProviderError, ProviderRateLimited, ProviderTimeout
 from bosun.agents.messages import ChatRequest, ChatResponse, StreamDelta
-from bosun.agents.provider import retry_after_seconds
 from bosun.errors import ConfigurationError
+from bosun.retry import retry_after_seconds
 
 __all__ = [
     "EXTRA",

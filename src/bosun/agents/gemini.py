@@ -75,10 +75,11 @@ from bosun.agents.messages import (
     signed_by,
 )
 from bosun.agents.provider import load_sdk as load_vendor_sdk
-from bosun.agents.provider import load_sdk_off_loop, retry_after_seconds
+from bosun.agents.provider import load_sdk_off_loop
 from bosun.agents.provider import sdk_installed as vendor_sdk_installed
 from bosun.agents.wire_parts import described, gemini_parts
 from bosun.errors import ConfigurationError
+from bosun.retry import retry_after_seconds
 
 if TYPE_CHECKING:
     from google.genai import Client

@@ -44,10 +44,10 @@ from bosun.agents.messages import (
     ToolCall,
     Usage,
 )
-from bosun.agents.provider import retry_after_seconds
 from bosun.agents.structured import strict_schema
 from bosun.agents.wire_parts import openai_content
 from bosun.errors import ConfigurationError
+from bosun.retry import retry_after_seconds
 from bosun.sse import EventStreamDecoder
 from bosun.version import __version__
 

@@ -8,11 +8,9 @@ say whether they are `retryable`, and the runtime decides when to try again (dur
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import importlib
 import importlib.util
-import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from types import ModuleType
 from typing import Protocol
 
@@ -68,24 +66,6 @@ class Embedder(Protocol):
             ProviderError: the call failed; `retryable` says whether to try again.
         """
         ...
-
-
-def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
-    """Seconds a provider asks a client to wait before trying again: `retry-after-ms`
-    (OpenAI, Anthropic), else `Retry-After` in seconds or as an HTTP date; None without
-    either, or when they cannot be read."""
-    try:
-        if headers.get("retry-after-ms") is not None:
-            return max(0.0, float(headers["retry-after-ms"]) / 1000)
-        value = headers.get("retry-after")
-        if value is None:
-            return None
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
-    except (ValueError, TypeError):
-        return None
 
 
 def sdk_installed(module: str) -> bool:

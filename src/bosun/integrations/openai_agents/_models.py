@@ -53,7 +53,6 @@ from bosun.agents import budget
 from bosun.agents.errors import ProviderError, ProviderRateLimited, ProviderTimeout
 from bosun.agents.llm import LLM, LLM_RETRY, REASONING_DELTA, TEXT_DELTA, DeltaBatcher
 from bosun.agents.messages import ToolSpec, estimate_tokens
-from bosun.agents.provider import retry_after_seconds
 from bosun.agents.registry import MODELS
 from bosun.engine.definitions import StepDef
 from bosun.engine.hooks import LlmCall
@@ -65,6 +64,7 @@ from bosun.integrations.openai_agents._convert import (
     load_response,
     response_from_chat,
 )
+from bosun.retry import retry_after_seconds
 
 if TYPE_CHECKING:
     from bosun.agents.pricing import ModelConfig
