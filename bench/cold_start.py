@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import compileall
 import importlib.util
 import os
 import statistics
@@ -32,7 +33,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from _common import BENCH_DIR, DATA_DIR, emit
-from _pg import create_database, drop_database, server_url, subprocess_env
+from _pg import REPO, create_database, drop_database, server_url, subprocess_env
 
 APP = BENCH_DIR / "cold_start_app.py"
 BOSUN = str(Path(sys.executable).parent / "bosun")
@@ -98,10 +99,15 @@ def cold_start(url: str, src: Path | None = None) -> tuple[float, float]:
     return float(helper(src, "--read", url, run_id)) - spawned, exited - spawned
 
 
-def import_time(module: str | None, src: Path | None = None) -> float:
+def import_time(module: str | None, src: Path | None = None, no_bytecode: str = "") -> float:
+    """`python -c "import module"`; with `no_bytecode` (an empty folder), as where no `.pyc`
+    was ever written: Python looks for bytecode there only, and writes none."""
     code = "pass" if module is None else f"import {module}"
+    env = env_for(src)
+    if no_bytecode:
+        env.update(PYTHONPYCACHEPREFIX=no_bytecode, PYTHONDONTWRITEBYTECODE="1")
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code], check=True, env=env_for(src))
+    subprocess.run([sys.executable, "-c", code], check=True, env=env)
     return time.perf_counter() - start
 
 
@@ -147,6 +153,15 @@ def row(label: str, samples: list[float], note: str = "") -> dict[str, float]:
     return s
 
 
+def compile_trees(trees: list[Path]) -> None:
+    """Write the trees' bytecode. A deployed bosun has it (pip compiles a package as it
+    installs it); a source tree in an environment with PYTHONDONTWRITEBYTECODE=1 never gets
+    it written, and each spawn would compile every module it imports: not what a deployment
+    pays."""
+    for tree in trees:
+        compileall.compile_dir(tree, quiet=1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15)
@@ -166,6 +181,7 @@ def main() -> None:
     trees: list[tuple[str, Path | None]] = [("", None)]
     if args.baseline is not None:
         trees.append((" (baseline)", args.baseline))
+    compile_trees([src or REPO / "src" for _, src in trees])
 
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     pg_urls = {suffix: create_database(args.pg, "cold") for suffix, _ in trees}
@@ -187,7 +203,9 @@ def main() -> None:
     imports_of.update({label: (lambda m=mod: import_time(m)) for label, mod in installed})
     if args.baseline is not None:
         imports_of["bosun (baseline)"] = lambda: import_time("bosun", args.baseline)
-    imports = rounds(repeats, imports_of)
+    with tempfile.TemporaryDirectory(prefix="no-pyc-") as empty:
+        imports_of["bosun, no bytecode"] = lambda: import_time("bosun", no_bytecode=empty)
+        imports = rounds(repeats, imports_of)
     bare = statistics.median(imports.pop("python -c pass"))
 
     print(

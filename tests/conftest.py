@@ -12,6 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 
+from tests.helpers.bytecode import pytest_configure  # noqa: F401 (a hook)
 from tests.helpers.pg_servers import PgBouncer, pgbouncer
 from tests.helpers.xdist_groups import pytest_collection_modifyitems  # noqa: F401 (a hook)
 
