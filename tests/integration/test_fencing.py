@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 from collections import Counter
+from collections.abc import Callable
 
 import pytest
 
 import bosun
 from bosun.records import Lease, Progress, RunFilter
+from bosun.worker.worker import Worker
+from tests.helpers.wait import wait_until
 
 
 def build(
@@ -43,41 +47,61 @@ def build(
     return app, order
 
 
+def rescue(
+    db_url: str,
+    effects: Counter[str],
+    go: threading.Event,
+    done: threading.Event,
+    result: list[object],
+) -> None:
+    """In a thread: once `go` is set, run a worker of its own (its own event loop) until the
+    run completed, put its result in `result`; set `done` in any case."""
+
+    async def main() -> None:
+        app, _ = build(db_url, effects)
+        async with app, app.worker(poll_interval=0.05, lease_ttl=0.5):
+            while True:
+                runs = await app.store.list_runs(RunFilter())
+                if runs and runs[0].status == "completed":
+                    result.append(runs[0].result)
+                    return
+                await asyncio.sleep(0.05)
+
+    try:
+        if go.wait(60):
+            asyncio.run(main())
+    finally:
+        done.set()
+
+
+async def rescued(
+    app: bosun.App,
+    order: bosun.Workflow,
+    worker: Worker,
+    rescuer: Callable[[], None],
+    done: threading.Event,
+) -> bosun.RunHandle[list[str]]:
+    """Start the rescuer's thread, then the run (the thread first: once this worker's loop
+    stalls it runs nothing); return once the rescuer is done and this worker let go."""
+    threading.Thread(target=rescuer, daemon=True).start()
+    handle: bosun.RunHandle[list[str]] = await app.start(order)
+    assert await asyncio.to_thread(done.wait, 60)
+    await wait_until(lambda: not worker._active, 30, "the worker to let go of the run")
+    return handle
+
+
 async def test_a_stalled_worker_cannot_write_after_takeover(any_db_url: str) -> None:
     effects: Counter[str] = Counter()
     charging, rescuer_done = threading.Event(), threading.Event()
     # The stalled worker wakes only once the rescuer has taken the run over and finished it.
     stalled, order = build(any_db_url, effects, stall=rescuer_done, charging=charging)
     rescuer_result: list[object] = []
-
-    def rescuer() -> None:
-        async def main() -> None:
-            app, _ = build(any_db_url, effects)
-            async with app, app.worker(poll_interval=0.05, lease_ttl=0.5):
-                while True:
-                    runs = await app.store.list_runs(RunFilter())
-                    if runs and runs[0].status == "completed":
-                        rescuer_result.append(runs[0].result)
-                        return
-                    await asyncio.sleep(0.05)
-
-        try:
-            if charging.wait(60):  # the stalled worker holds the run: now take it over
-                asyncio.run(main())
-        finally:
-            rescuer_done.set()
+    # Once the stalled worker holds the run, another takes it over.
+    rescuer = functools.partial(rescue, any_db_url, effects, charging, rescuer_done, rescuer_result)
 
     async with stalled:
         async with stalled.worker(lease_ttl=0.5) as worker:
-            # Started first: once `charge` stalls, this event loop runs nothing.
-            thread = threading.Thread(target=rescuer, daemon=True)
-            thread.start()
-            handle = await stalled.start(order)
-            assert await asyncio.to_thread(rescuer_done.wait, 60)
-            for _ in range(100):
-                if not worker._active:
-                    break
-                await asyncio.sleep(0.05)
+            handle = await rescued(stalled, order, worker, rescuer, rescuer_done)
         record = await handle.status()
         journal = await stalled.store.get_journal(handle.run_id)
     assert record.status == "completed" and rescuer_result == [record.result]
@@ -100,23 +124,9 @@ async def test_a_worker_starved_through_a_commit_does_not_start_the_next_step(
     committed, rescuer_done = threading.Event(), threading.Event()
     starved, order = build(any_db_url, effects)
     rescuer_result: list[object] = []
-
-    def rescuer() -> None:
-        async def main() -> None:
-            app, _ = build(any_db_url, effects)
-            async with app, app.worker(poll_interval=0.05, lease_ttl=0.5):
-                while True:
-                    runs = await app.store.list_runs(RunFilter())
-                    if runs and runs[0].status == "completed":
-                        rescuer_result.append(runs[0].result)
-                        return
-                    await asyncio.sleep(0.05)
-
-        try:
-            if committed.wait(60):
-                asyncio.run(main())
-        finally:
-            rescuer_done.set()
+    rescuer = functools.partial(
+        rescue, any_db_url, effects, committed, rescuer_done, rescuer_result
+    )
 
     async with starved:
         store = starved.store
@@ -130,14 +140,7 @@ async def test_a_worker_starved_through_a_commit_does_not_start_the_next_step(
 
         store.save_progress = starving  # type: ignore[method-assign]
         async with starved.worker(lease_ttl=0.5) as worker:
-            thread = threading.Thread(target=rescuer, daemon=True)
-            thread.start()
-            handle = await starved.start(order)
-            assert await asyncio.to_thread(rescuer_done.wait, 60)
-            for _ in range(100):
-                if not worker._active:
-                    break
-                await asyncio.sleep(0.05)
+            handle = await rescued(starved, order, worker, rescuer, rescuer_done)
         record = await handle.status()
     assert record.status == "completed" and rescuer_result == [record.result]
     assert effects == {"charge": 1, "ship": 1}
