@@ -48,20 +48,24 @@ def extract_json(text: str) -> Any:
     stripped = text.strip()
     if not stripped:
         raise OutputParseError("the output is empty; expected a JSON value")
-    candidates = [stripped, *_fenced(text), *_balanced(text)]
+    try:
+        return _loads(stripped)  # the usual case (tool arguments): no scan for spans
+    except ValueError:
+        pass
+    candidates = [*_fenced(text), *_balanced(text)]
     problems: list[str] = []
     for candidate in candidates:
         try:
             return _loads(candidate)
         except ValueError as exc:
             problems.append(_describe(candidate, exc))
-    if len(candidates) == 1:
+    if not candidates:
         raise OutputParseError(
             f"no JSON found in the output: it holds no '{{' or '[' and is not a JSON value "
             f"(the output begins {_short(stripped)})"
         )
     # The first fence or bracketed span is what the model meant as its answer.
-    raise OutputParseError(f"the JSON in the output is malformed: {problems[1]}")
+    raise OutputParseError(f"the JSON in the output is malformed: {problems[0]}")
 
 
 def validate(model_type: Any, text: str) -> tuple[Any, None] | tuple[None, str]:
