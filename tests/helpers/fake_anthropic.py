@@ -16,14 +16,12 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import uvicorn
 from anthropic.types import APIErrorObject as APIErrorBody
 from anthropic.types import (
     AuthenticationErrorObject,
@@ -57,7 +55,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from tests.helpers.serving import free_port
+from tests.helpers.serving import serve_asgi
 
 MESSAGES = "/v1/messages"
 USAGE = Usage(
@@ -330,28 +328,9 @@ def serve_anthropic(fake: FakeAnthropic | None = None) -> Iterator[FakeAnthropic
     """Run `fake` (a new one when omitted) on a free loopback port until the block ends."""
     fake = fake or FakeAnthropic()
     app = Starlette(routes=[Route(MESSAGES, fake.messages, methods=["POST"])])
-    port = free_port()
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        lifespan="off",
-        ws="none",
-        timeout_keep_alive=600,  # no idle close racing a client's request (helpers/serving.py)
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="fake-anthropic", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the fake Anthropic server did not start")
-        time.sleep(0.01)
-    fake.url = f"http://127.0.0.1:{port}"
-    try:
-        yield fake
-    finally:
-        fake.release.set()
-        server.should_exit = True
-        thread.join(10)
+    with serve_asgi(app, "fake Anthropic") as url:
+        fake.url = url
+        try:
+            yield fake
+        finally:
+            fake.release.set()  # handlers a test left stalled end

@@ -20,7 +20,6 @@ import base64
 import json
 import struct
 import threading
-import time
 import zlib
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
@@ -28,7 +27,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import botocore.session
-import uvicorn
 from botocore.model import Shape
 from botocore.validate import ParamValidator
 from starlette.applications import Starlette
@@ -36,7 +34,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from tests.helpers.serving import free_port
+from tests.helpers.serving import serve_asgi
 
 SERVICE = botocore.session.get_session().get_service_model("bedrock-runtime")
 CONVERSE = SERVICE.operation_model("Converse")
@@ -330,28 +328,9 @@ def serve_bedrock(fake: FakeBedrock | None = None) -> Iterator[FakeBedrock]:
             Route("/model/{model_id:path}/converse-stream", fake.converse_stream, methods=["POST"]),
         ]
     )
-    port = free_port()
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        lifespan="off",
-        ws="none",
-        timeout_keep_alive=600,  # no idle close racing a client's request (helpers/serving.py)
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="fake-bedrock", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the fake Bedrock server did not start")
-        time.sleep(0.01)
-    fake.url = f"http://127.0.0.1:{port}"
-    try:
-        yield fake
-    finally:
-        fake.release.set()
-        server.should_exit = True
-        thread.join(10)
+    with serve_asgi(app, "fake Bedrock") as url:
+        fake.url = url
+        try:
+            yield fake
+        finally:
+            fake.release.set()  # handlers a test left stalled end

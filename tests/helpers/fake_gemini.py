@@ -18,13 +18,11 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from google.genai.types import (
     BlockedReason,
     Candidate,
@@ -42,7 +40,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from tests.helpers.serving import free_port
+from tests.helpers.serving import serve_asgi
 
 USAGE = GenerateContentResponseUsageMetadata(
     prompt_token_count=12,
@@ -321,28 +319,9 @@ def serve_gemini(fake: FakeGemini | None = None) -> Iterator[FakeGemini]:
     fake = fake or FakeGemini()
     routes = [Route("/{version}/models/{target:path}", fake.generate, methods=["POST"])]
     app = Starlette(routes=routes)
-    port = free_port()
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        lifespan="off",
-        ws="none",
-        timeout_keep_alive=600,  # no idle close racing a client's request (helpers/serving.py)
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="fake-gemini", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the fake Gemini server did not start")
-        time.sleep(0.01)
-    fake.url = f"http://127.0.0.1:{port}"
-    try:
-        yield fake
-    finally:
-        fake.release.set()
-        server.should_exit = True
-        thread.join(10)
+    with serve_asgi(app, "fake Gemini") as url:
+        fake.url = url
+        try:
+            yield fake
+        finally:
+            fake.release.set()  # handlers a test left stalled end

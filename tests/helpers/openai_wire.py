@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -21,7 +20,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from openai.types import CompletionUsage
 from openai.types.chat import (
     ChatCompletion,
@@ -54,6 +52,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, StreamingResponse
 from starlette.responses import Response as HttpResponse
 from starlette.routing import Route
+
+from tests.helpers.serving import serve_asgi
 
 RESPONSES = "/v1/responses"
 CHAT = "/v1/chat/completions"
@@ -345,12 +345,6 @@ def _sse(event: Any) -> bytes:
     return f"data: {json.dumps(event.model_dump(mode='json'))}\n\n".encode()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def serving(script: Script | None = None) -> Iterator[FakeModelServer]:
     """A `FakeModelServer` on a free loopback port, in a background thread."""
@@ -363,28 +357,9 @@ def serving(script: Script | None = None) -> Iterator[FakeModelServer]:
             Route(CHAT, fake.chat, methods=["POST"]),
         ]
     )
-    port = _free_port()
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        lifespan="off",
-        ws="none",
-        timeout_keep_alive=600,  # no idle close racing a client's request (helpers/serving.py)
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="fake-model", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the fake model server did not start")
-        time.sleep(0.01)
-    fake.url = f"http://127.0.0.1:{port}"
-    try:
-        yield fake
-    finally:
-        fake.released.set()
-        server.should_exit = True
-        thread.join(10)
+    with serve_asgi(app, "fake model") as url:
+        fake.url = url
+        try:
+            yield fake
+        finally:
+            fake.released.set()  # handlers a test left stalled end

@@ -84,3 +84,32 @@ def serve(app: bosun.App, config: ServerConfig) -> Iterator[Served]:
     finally:
         server.should_exit = True
         thread.join(30)
+
+
+@contextmanager
+def serve_asgi(app: Any, name: str) -> Iterator[str]:
+    """Serve an ASGI app (a fake vendor API) on a free loopback port, in a thread, until the
+    block ends; yields its base URL. Idle connections stay open as in `serve`."""
+    port = free_port()
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        ws="none",
+        timeout_keep_alive=600,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name=name, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"the {name} server did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)

@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import email.utils
 import json
-import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -23,7 +22,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from openai.types import CompletionUsage, CreateEmbeddingResponse, Embedding, ErrorObject
 from openai.types.chat import (
     ChatCompletion,
@@ -69,6 +67,7 @@ from bosun.agents.openai import OpenAIProvider
 from bosun.agents.pricing import load_models, provider_for
 from bosun.agents.structured import validate
 from tests.helpers.media import IMAGE_URL, PDF_B64, PIXEL_B64, PIXEL_PNG, vision_message
+from tests.helpers.serving import free_port, serve_asgi
 from tests.helpers.wait import wait_until
 
 pytestmark = pytest.mark.timeout(30)
@@ -345,12 +344,6 @@ class FakeOpenAI:
         return JSONResponse(answer.model_dump(mode="json"))
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def served() -> Iterator[FakeOpenAI]:
     fake = FakeOpenAI()
@@ -360,31 +353,12 @@ def served() -> Iterator[FakeOpenAI]:
             Route(EMBEDDINGS, fake.embeddings, methods=["POST"]),
         ]
     )
-    port = _free_port()
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        lifespan="off",
-        ws="none",
-        timeout_keep_alive=600,  # no idle close racing a client's request (helpers/serving.py)
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="fake-openai", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the fake OpenAI server did not start")
-        time.sleep(0.01)
-    fake.url = f"http://127.0.0.1:{port}"
-    try:
-        yield fake
-    finally:
-        fake.release.set()
-        server.should_exit = True
-        thread.join(10)
+    with serve_asgi(app, "fake OpenAI") as url:
+        fake.url = url
+        try:
+            yield fake
+        finally:
+            fake.release.set()  # handlers a test left stalled end
 
 
 @pytest.fixture
@@ -620,7 +594,7 @@ async def test_unreadable_answers_are_provider_errors(
 
 
 async def test_unreachable_server_is_retryable() -> None:
-    async with OpenAIProvider(f"http://127.0.0.1:{_free_port()}/v1", None) as provider:
+    async with OpenAIProvider(f"http://127.0.0.1:{free_port()}/v1", None) as provider:
         with pytest.raises(ProviderError, match="could not be reached") as caught:
             await provider.chat(_request())
     assert caught.value.retryable and caught.value.status is None

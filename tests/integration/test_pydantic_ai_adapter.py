@@ -20,17 +20,14 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from openai.types import CompletionUsage, ErrorObject
 from openai.types.chat import (
     ChatCompletion,
@@ -69,7 +66,8 @@ from bosun.agents.approvals import PendingApproval
 from bosun.agents.pricing import ModelConfig
 from bosun.agents.scripted import ScriptedProvider
 from bosun.integrations.pydantic_ai import BosunDurability, run
-from tests.helpers.wait import wait_for, wait_until
+from tests.helpers.serving import serve_asgi
+from tests.helpers.wait import wait_until
 from tests.integration.pydantic_ai_apps import trip
 
 pytestmark = pytest.mark.timeout(60)
@@ -284,36 +282,13 @@ class FakeOpenAI:
         return JSONResponse(_completion(body["model"], answer))
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def served() -> Iterator[FakeOpenAI]:
     fake = FakeOpenAI()
     app = Starlette(routes=[Route(CHAT, fake.chat, methods=["POST"])])
-    port = _free_port()
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        lifespan="off",
-        ws="none",
-        timeout_keep_alive=600,  # no idle close racing a client's request (helpers/serving.py)
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="fake-openai", daemon=True)
-    thread.start()
-    wait_for(lambda: server.started, 20, "the fake OpenAI server to start")
-    fake.url = f"http://127.0.0.1:{port}/v1"
-    try:
+    with serve_asgi(app, "fake OpenAI") as url:
+        fake.url = url + "/v1"
         yield fake
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 @pytest.fixture
