@@ -64,7 +64,7 @@ from bosun.agents.messages import (
 from bosun.agents.provider import load_sdk as load_vendor_sdk
 from bosun.agents.provider import load_sdk_off_loop
 from bosun.agents.provider import sdk_installed as vendor_sdk_installed
-from bosun.agents.wire_parts import anthropic_blocks
+from bosun.agents.wire_parts import anthropic_blocks, system_and_turns
 from bosun.errors import ConfigurationError
 from bosun.retry import retry_after_seconds
 
@@ -383,26 +383,10 @@ def _arguments(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def _conversation(messages: Iterable[Message]) -> tuple[list[dict[str, Any]], list[Any]]:
-    """The `system` blocks and the `messages` of a conversation: system messages go to the
-    top, consecutive messages of one role join into one turn, tool results first."""
-    system: list[dict[str, Any]] = []
-    turns: list[dict[str, Any]] = []
-    for message in messages:
-        if message.role == "system":
-            system.extend(anthropic_blocks(message))
-            continue
-        role = "assistant" if message.role == "assistant" else "user"
-        blocks = _blocks(message)
-        if not blocks:
-            continue
-        if turns and turns[-1]["role"] == role:
-            turns[-1]["content"].extend(blocks)
-        else:
-            turns.append({"role": role, "content": blocks})
-    for turn in turns:  # a user turn's tool results must come before anything else in it
-        if turn["role"] == "user":
-            turn["content"].sort(key=lambda block: block["type"] != "tool_result")
-    return system, turns
+    """The `system` blocks and the `messages` of a conversation."""
+    return system_and_turns(
+        messages, anthropic_blocks, _blocks, lambda block: block["type"] == "tool_result"
+    )
 
 
 def _blocks(message: Message) -> list[dict[str, Any]]:

@@ -49,7 +49,7 @@ from bosun.agents.messages import (
     Usage,
     signed_by,
 )
-from bosun.agents.wire_parts import converse_blocks
+from bosun.agents.wire_parts import converse_blocks, system_and_turns
 
 __all__ = ["CONVERSE_FIELDS", "Assembly", "answer_of", "request_params"]
 
@@ -122,24 +122,7 @@ def request_params(request: ChatRequest) -> dict[str, Any]:
 
 def _conversation(messages: Iterable[Message]) -> tuple[list[dict[str, Any]], list[Any]]:
     """The `system` blocks and the `messages` of a conversation."""
-    system: list[dict[str, Any]] = []
-    turns: list[dict[str, Any]] = []
-    for message in messages:
-        if message.role == "system":
-            system.extend(converse_blocks(message))
-            continue
-        role = "assistant" if message.role == "assistant" else "user"
-        blocks = _blocks(message)
-        if not blocks:
-            continue
-        if turns and turns[-1]["role"] == role:
-            turns[-1]["content"].extend(blocks)
-        else:
-            turns.append({"role": role, "content": blocks})
-    for turn in turns:  # a user turn's tool results come before anything else in it
-        if turn["role"] == "user":
-            turn["content"].sort(key=lambda block: "toolResult" not in block)
-    return system, turns
+    return system_and_turns(messages, converse_blocks, _blocks, lambda block: "toolResult" in block)
 
 
 def _blocks(message: Message) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ is refused, except for Gemini, whose model turns may carry images.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -54,6 +55,39 @@ _CONVERSE_DOCUMENTS = {
 # Converse document names: letters, digits, whitespace (one at a time), hyphens, parentheses
 # and square brackets.
 _CONVERSE_NAME_DROPS = re.compile(r"[^A-Za-z0-9\s()\[\]-]+")
+
+
+Blocks = Callable[[Message], list[dict[str, Any]]]
+
+
+def system_and_turns(
+    messages: Iterable[Message],
+    system_blocks: Blocks,
+    blocks: Blocks,
+    is_tool_result: Callable[[dict[str, Any]], bool],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A conversation as Anthropic's Messages and Bedrock's Converse APIs take it: the system
+    messages' blocks apart, and `{"role", "content"}` turns in which consecutive messages of
+    one role join (a tool result is a user turn there) and a user turn's tool results come
+    before anything else in it. A message with no blocks makes no turn."""
+    system: list[dict[str, Any]] = []
+    turns: list[dict[str, Any]] = []
+    for message in messages:
+        if message.role == "system":
+            system.extend(system_blocks(message))
+            continue
+        role = "assistant" if message.role == "assistant" else "user"
+        content = blocks(message)
+        if not content:
+            continue
+        if turns and turns[-1]["role"] == role:
+            turns[-1]["content"].extend(content)
+        else:
+            turns.append({"role": role, "content": content})
+    for turn in turns:
+        if turn["role"] == "user":
+            turn["content"].sort(key=lambda block: not is_tool_result(block))
+    return system, turns
 
 
 def described(message: Message) -> str:
