@@ -29,7 +29,6 @@ from bosun.agents.errors import (
 )
 from bosun.agents.messages import (
     ChatRequest,
-    ChatResponse,
     FilePart,
     ImagePart,
     Message,
@@ -51,8 +50,8 @@ from tests.helpers.fake_anthropic import (
     serve_anthropic,
 )
 from tests.helpers.media import IMAGE_URL, PDF_B64, PIXEL_B64, PIXEL_PNG, vision_message
+from tests.helpers.providers import collect, suspended
 from tests.helpers.serving import free_port
-from tests.helpers.wait import wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -91,22 +90,6 @@ async def provider(fake: FakeAnthropic) -> AsyncIterator[AnthropicProvider]:
 def _request(model: str = "claude-plain", **kwargs: Any) -> ChatRequest:
     kwargs.setdefault("messages", [Message.system("Be brief."), Message.user("Hi")])
     return ChatRequest(model=model, **kwargs)
-
-
-async def _collect(
-    provider: AnthropicProvider, request: ChatRequest, idle_timeout: float | None = None
-) -> tuple[list[StreamDelta], ChatResponse]:
-    deltas: list[StreamDelta] = []
-    final: list[ChatResponse] = []
-    async with aclosing(provider.stream(request, idle_timeout=idle_timeout)) as stream:
-        async for item in stream:
-            if isinstance(item, StreamDelta):
-                assert not final, "a delta came after the final response"
-                deltas.append(item)
-            else:
-                final.append(item)
-    assert len(final) == 1
-    return deltas, final[0]
 
 
 # -- requests and answers ---------------------------------------------------------------------
@@ -200,7 +183,7 @@ def test_tool_choices_max_tokens_and_output_config() -> None:
 async def test_stream_yields_thinking_and_text_then_parallel_tool_calls(
     fake: FakeAnthropic, provider: AnthropicProvider
 ) -> None:
-    deltas, final = await _collect(provider, _request("claude-tools", tools=[WEATHER, CLOCK]))
+    deltas, final = await collect(provider, _request("claude-tools", tools=[WEATHER, CLOCK]))
 
     assert "".join(d.reasoning for d in deltas) == THOUGHT
     assert "".join(d.text for d in deltas) == "Let me check both."
@@ -229,9 +212,9 @@ async def test_thinking_goes_back_verbatim_and_parallel_results_in_one_turn(
     signature) back before the tool_use blocks, and all the results of a turn in one user
     message."""
     first = _request("claude-tools", tools=[WEATHER, CLOCK])
-    _, turn = await _collect(provider, first)
+    _, turn = await collect(provider, first)
     results = [Message.tool(call, f"result {call.name}") for call in turn.message.tool_calls]
-    _, answer = await _collect(
+    _, answer = await collect(
         provider, first.model_copy(update={"messages": [*first.messages, turn.message, *results]})
     )
 
@@ -261,7 +244,7 @@ async def test_thinking_goes_back_verbatim_and_parallel_results_in_one_turn(
 async def test_redacted_thinking_is_kept_and_passed_back(
     fake: FakeAnthropic, provider: AnthropicProvider
 ) -> None:
-    _, final = await _collect(provider, _request("claude-redacted"))
+    _, final = await collect(provider, _request("claude-redacted"))
     redacted = ReasoningBlock(redacted="c2VjcmV0IHRob3VnaHRz", provider="anthropic")
     assert final.message.reasoning_blocks == [
         redacted,
@@ -332,7 +315,7 @@ def test_breakpoints_stop_at_four_and_prompt_cache_can_be_turned_off() -> None:
 async def test_cache_reads_and_writes_are_counted_and_priced(
     provider: AnthropicProvider,
 ) -> None:
-    _, final = await _collect(provider, _request("claude-cache"))
+    _, final = await collect(provider, _request("claude-cache"))
     usage = final.usage
     assert usage == Usage(
         prompt_tokens=3050, completion_tokens=20, cached_tokens=2000, cache_write_tokens=1000
@@ -353,16 +336,16 @@ async def test_cache_reads_and_writes_are_counted_and_priced(
 
 
 async def test_refusals_and_cut_answers_are_told_apart(provider: AnthropicProvider) -> None:
-    for collect in (True, False):
-        if collect:
-            _, refused = await _collect(provider, _request("claude-refusal"))
+    for streamed in (True, False):
+        if streamed:
+            _, refused = await collect(provider, _request("claude-refusal"))
         else:
             refused = await provider.chat(_request("claude-refusal"))
         assert refused.refusal == "I can"  # what it wrote before it stopped
         assert refused.finish_reason == "refusal"
     silent = await provider.chat(_request("claude-refusal-silent"))
     assert silent.refusal == "the model declined to answer (stop_reason: refusal)"
-    _, cut = await _collect(provider, _request("claude-truncated"))
+    _, cut = await collect(provider, _request("claude-truncated"))
     assert (cut.finish_reason, cut.message.content, cut.refusal) == (
         "length",
         '{"city": "Par',
@@ -393,7 +376,7 @@ async def test_429_and_529_are_retryable_with_their_hints(
 ) -> None:
     with pytest.raises(ProviderRateLimited) as caught:
         if streamed:
-            await _collect(provider, _request(model))
+            await collect(provider, _request(model))
         else:
             await provider.chat(_request(model))
     error = caught.value
@@ -445,7 +428,7 @@ async def test_overloaded_in_the_middle_of_a_stream_is_retryable(
 
 async def test_a_stream_cut_short_is_retryable(provider: AnthropicProvider) -> None:
     with pytest.raises(ProviderError, match="before it finished") as caught:
-        await _collect(provider, _request("claude-cut-short"))
+        await collect(provider, _request("claude-cut-short"))
     assert caught.value.retryable
 
 
@@ -454,7 +437,7 @@ async def test_a_stalled_stream_fails_after_the_idle_timeout(
 ) -> None:
     started = time.monotonic()
     with pytest.raises(ProviderTimeout, match=r"sent nothing for 1 s") as caught:
-        await _collect(provider, _request("claude-stall"), idle_timeout=IDLE)
+        await collect(provider, _request("claude-stall"), idle_timeout=IDLE)
     assert time.monotonic() - started >= IDLE
     assert caught.value.retryable and isinstance(caught.value, TimeoutError)
     assert fake.count() == 1
@@ -514,13 +497,6 @@ def _wire_app(
     return app
 
 
-async def _suspended(handle: Any) -> None:
-    async def check() -> bool:
-        return (await handle.status()).status == "suspended"
-
-    await wait_until(check, 30, "the run to wait for its signal")
-
-
 async def test_ctx_llm_over_the_wire_is_called_once_and_replayed(
     fake: FakeAnthropic, tmp_path: Any, made: list[AnthropicProvider]
 ) -> None:
@@ -536,7 +512,7 @@ async def test_ctx_llm_over_the_wire_is_called_once_and_replayed(
 
     async with app, app.worker():
         handle = await app.start(ask)
-        await _suspended(handle)
+        await suspended(handle)
         assert fake.count() == 1
         await handle.signal("go")
         assert await handle.result(timeout=20) == "Hello there"
@@ -628,7 +604,7 @@ async def test_an_agent_streams_thinks_calls_tools_in_parallel_and_passes_thinki
 
     async with app, app.worker():
         handle = await app.start(ask)
-        await _suspended(handle)
+        await suspended(handle)
         queue = app.store.notifier.subscribe(handle.run_id)
         await handle.signal("go")
         assert await handle.result(timeout=30) == "Sunny in Paris; it is 14:00 CET."

@@ -36,7 +36,6 @@ from bosun.agents.errors import (
 )
 from bosun.agents.messages import (
     ChatRequest,
-    ChatResponse,
     FilePart,
     ImagePart,
     Message,
@@ -62,8 +61,8 @@ from tests.helpers.fake_bedrock import (
     serve_bedrock,
 )
 from tests.helpers.media import IMAGE_URL, PDF, PIXEL_PNG, vision_message
+from tests.helpers.providers import collect, suspended
 from tests.helpers.serving import free_port
-from tests.helpers.wait import wait_until
 from tests.unit.test_model_names import MODEL_VARIABLES
 
 pytestmark = pytest.mark.timeout(60)
@@ -128,22 +127,6 @@ async def provider(fake: FakeBedrock) -> AsyncIterator[BedrockProvider]:
 def _request(model: str = HAIKU, **kwargs: Any) -> ChatRequest:
     kwargs.setdefault("messages", [Message.system("Be brief."), Message.user("Hi")])
     return ChatRequest(model=model, **kwargs)
-
-
-async def _collect(
-    provider: BedrockProvider, request: ChatRequest, idle_timeout: float | None = None
-) -> tuple[list[StreamDelta], ChatResponse]:
-    deltas: list[StreamDelta] = []
-    final: list[ChatResponse] = []
-    async with aclosing(provider.stream(request, idle_timeout=idle_timeout)) as stream:
-        async for item in stream:
-            if isinstance(item, StreamDelta):
-                assert not final, "a delta came after the final response"
-                deltas.append(item)
-            else:
-                final.append(item)
-    assert len(final) == 1
-    return deltas, final[0]
 
 
 def b64(value: bytes) -> str:
@@ -255,7 +238,7 @@ async def test_stream_yields_reasoning_and_text_then_parallel_tool_uses(
     fake: FakeBedrock, provider: BedrockProvider
 ) -> None:
     request = _request("test.tools-v1:0", tools=[WEATHER, CLOCK])
-    deltas, final = await _collect(provider, request)
+    deltas, final = await collect(provider, request)
 
     assert "".join(d.reasoning for d in deltas) == THOUGHT
     assert "".join(d.text for d in deltas) == "Let me check both."
@@ -288,11 +271,11 @@ async def test_reasoning_goes_back_first_and_parallel_results_in_one_turn(
     """Claude on Bedrock requires a thinking turn's signed reasoning back before its tool
     uses, and all the results of a turn in one user message."""
     first = _request("test.tools-v1:0", tools=[WEATHER, CLOCK])
-    _, turn = await _collect(provider, first)
+    _, turn = await collect(provider, first)
     results = [Message.tool(call, f"result {call.name}") for call in turn.message.tool_calls]
     again = first.model_copy(update={"messages": [*first.messages, turn.message, *results]})
     _valid_request(request_params(again))
-    _, answer = await _collect(provider, again)
+    _, answer = await collect(provider, again)
 
     assert answer.message.content == "Sunny in Paris; it is 14:00 CET."
     assert answer.message.reasoning == FINAL_THOUGHT
@@ -313,10 +296,10 @@ async def test_reasoning_goes_back_first_and_parallel_results_in_one_turn(
 async def test_redacted_reasoning_is_kept_and_passed_back(
     fake: FakeBedrock, provider: BedrockProvider
 ) -> None:
-    for collect in (True, False):
+    for streamed in (True, False):
         final = (
-            (await _collect(provider, _request("test.redacted-v1:0")))[1]
-            if collect
+            (await collect(provider, _request("test.redacted-v1:0")))[1]
+            if streamed
             else await provider.chat(_request("test.redacted-v1:0"))
         )
         assert final.message.reasoning_blocks == [
@@ -343,7 +326,7 @@ def test_reasoning_without_a_signature_is_not_sent_back() -> None:
 
 
 async def test_cache_reads_and_writes_are_counted_and_priced(provider: BedrockProvider) -> None:
-    _, final = await _collect(provider, _request("test.cache-v1:0"))
+    _, final = await collect(provider, _request("test.cache-v1:0"))
     assert final.usage == Usage(
         prompt_tokens=3050, completion_tokens=20, cached_tokens=2000, cache_write_tokens=1000
     )
@@ -359,7 +342,7 @@ async def test_stop_reasons_read_as_bosuns_finish_reasons(provider: BedrockProvi
         ("test.filtered-v1:0", "content_filter", "I can"),
         ("test.truncated-v1:0", "length", '{"city": "Par'),
     ]:
-        _, streamed = await _collect(provider, _request(model))
+        _, streamed = await collect(provider, _request(model))
         whole = await provider.chat(_request(model))
         for answer in (streamed, whole):
             assert (answer.finish_reason, answer.message.content) == (reason, content)
@@ -391,7 +374,7 @@ async def test_throttling_and_unavailable_are_retryable_with_their_hints(
 ) -> None:
     with pytest.raises(ProviderRateLimited) as caught:
         if streamed:
-            await _collect(provider, _request(model))
+            await collect(provider, _request(model))
         else:
             await provider.chat(_request(model))
     error = caught.value
@@ -437,7 +420,7 @@ async def test_throttling_in_the_middle_of_a_stream_is_retryable(
 
 async def test_a_stream_cut_short_is_retryable(provider: BedrockProvider) -> None:
     with pytest.raises(ProviderError, match="before it finished") as caught:
-        await _collect(provider, _request("test.cut-short-v1:0"))
+        await collect(provider, _request("test.cut-short-v1:0"))
     assert caught.value.retryable
 
 
@@ -445,7 +428,7 @@ async def test_a_stalled_stream_fails_after_the_idle_timeout(
     fake: FakeBedrock, provider: BedrockProvider
 ) -> None:
     with pytest.raises(ProviderTimeout, match=r"sent nothing for 1 s") as caught:
-        await _collect(provider, _request("test.stall-v1:0"), idle_timeout=1.0)
+        await collect(provider, _request("test.stall-v1:0"), idle_timeout=1.0)
     assert caught.value.retryable and isinstance(caught.value, TimeoutError)
     assert fake.count() == 1
 
@@ -518,13 +501,6 @@ def _wire_app(
     return app
 
 
-async def _suspended(handle: Any) -> None:
-    async def check() -> bool:
-        return (await handle.status()).status == "suspended"
-
-    await wait_until(check, 30, "the run to wait for its signal")
-
-
 async def test_ctx_llm_over_the_wire_is_called_once_and_replayed(
     fake: FakeBedrock, tmp_path: Path, made: list[BedrockProvider]
 ) -> None:
@@ -538,7 +514,7 @@ async def test_ctx_llm_over_the_wire_is_called_once_and_replayed(
 
     async with app, app.worker():
         handle = await app.start(ask)
-        await _suspended(handle)
+        await suspended(handle)
         assert fake.count() == 1
         await handle.signal("go")
         assert await handle.result(timeout=20) == "Hello there"
@@ -627,7 +603,7 @@ async def test_an_agent_streams_reasons_calls_tools_in_parallel_and_passes_reaso
 
     async with app, app.worker():
         handle = await app.start(ask)
-        await _suspended(handle)
+        await suspended(handle)
         queue = app.store.notifier.subscribe(handle.run_id)
         await handle.signal("go")
         assert await handle.result(timeout=30) == "Sunny in Paris; it is 14:00 CET."

@@ -32,7 +32,6 @@ from bosun.agents.errors import (
 from bosun.agents.gemini import GeminiOptions, GeminiProvider, load_sdk, request_params
 from bosun.agents.messages import (
     ChatRequest,
-    ChatResponse,
     ImagePart,
     Message,
     ReasoningBlock,
@@ -53,6 +52,7 @@ from tests.helpers.fake_gemini import (
     wire,
 )
 from tests.helpers.media import IMAGE_URL, PDF, PIXEL_PNG, vision_message
+from tests.helpers.providers import collect, suspended
 from tests.helpers.serving import free_port
 from tests.helpers.wait import wait_until
 from tests.unit.test_model_names import MODEL_VARIABLES
@@ -101,22 +101,6 @@ async def provider(fake: FakeGemini) -> AsyncIterator[GeminiProvider]:
 def _request(model: str = "gemini-plain", **kwargs: Any) -> ChatRequest:
     kwargs.setdefault("messages", [Message.system("Be brief."), Message.user("Hi")])
     return ChatRequest(model=model, **kwargs)
-
-
-async def _collect(
-    provider: GeminiProvider, request: ChatRequest, idle_timeout: float | None = None
-) -> tuple[list[StreamDelta], ChatResponse]:
-    deltas: list[StreamDelta] = []
-    final: list[ChatResponse] = []
-    async with aclosing(provider.stream(request, idle_timeout=idle_timeout)) as stream:
-        async for item in stream:
-            if isinstance(item, StreamDelta):
-                assert not final, "a delta came after the final response"
-                deltas.append(item)
-            else:
-                final.append(item)
-    assert len(final) == 1
-    return deltas, final[0]
 
 
 # -- requests and answers ---------------------------------------------------------------------
@@ -214,7 +198,7 @@ async def test_stream_yields_thoughts_and_text_then_parallel_function_calls(
     fake: FakeGemini, provider: GeminiProvider
 ) -> None:
     request = _request("gemini-tools", tools=[WEATHER, CLOCK])
-    deltas, final = await _collect(provider, request)
+    deltas, final = await collect(provider, request)
 
     assert "".join(d.reasoning for d in deltas) == THOUGHT
     assert "".join(d.text for d in deltas) == "Let me check both."
@@ -245,10 +229,10 @@ async def test_signatures_go_back_where_gemini_put_them(
     """A thinking model's tool loop fails unless each function call goes back with the
     signature it came with; a turn's results go back in one user turn, in order."""
     first = _request("gemini-tools", tools=[WEATHER, CLOCK])
-    _, turn = await _collect(provider, first)
+    _, turn = await collect(provider, first)
     results = [Message.tool(call, f"result {call.name}") for call in turn.message.tool_calls]
     again = [*first.messages, turn.message, *results]
-    _, answer = await _collect(provider, first.model_copy(update={"messages": again}))
+    _, answer = await collect(provider, first.model_copy(update={"messages": again}))
 
     assert answer.message.content == "Sunny in Paris; it is 14:00 CET."
     assert answer.message.reasoning == FINAL_THOUGHT
@@ -307,7 +291,7 @@ async def test_filtered_and_cut_answers_are_told_apart(
     provider: GeminiProvider, model: str, finish: str, content: str, streamed: bool
 ) -> None:
     if streamed:
-        _, answer = await _collect(provider, _request(model))
+        _, answer = await collect(provider, _request(model))
     else:
         answer = await provider.chat(_request(model))
     assert (answer.finish_reason, answer.message.content, answer.refusal) == (
@@ -346,7 +330,7 @@ async def test_429_and_503_are_retryable_with_their_hints(
 ) -> None:
     with pytest.raises(ProviderRateLimited, match=says) as caught:
         if streamed:
-            await _collect(provider, _request(model))
+            await collect(provider, _request(model))
         else:
             await provider.chat(_request(model))
     error = caught.value
@@ -394,7 +378,7 @@ async def test_an_error_chunk_in_the_middle_of_a_stream_is_retryable(
 
 async def test_a_stream_cut_short_is_retryable(provider: GeminiProvider) -> None:
     with pytest.raises(ProviderError, match="before it finished") as caught:
-        await _collect(provider, _request("gemini-cut-short"))
+        await collect(provider, _request("gemini-cut-short"))
     assert caught.value.retryable
 
 
@@ -402,7 +386,7 @@ async def test_a_stalled_stream_fails_after_the_idle_timeout(
     fake: FakeGemini, provider: GeminiProvider
 ) -> None:
     with pytest.raises(ProviderTimeout, match=r"sent nothing for 1 s") as caught:
-        await _collect(provider, _request("gemini-stall"), idle_timeout=1.0)
+        await collect(provider, _request("gemini-stall"), idle_timeout=1.0)
     assert caught.value.retryable and isinstance(caught.value, TimeoutError)
     assert fake.count() == 1
 
@@ -476,13 +460,6 @@ def _wire_app(
     return app
 
 
-async def _suspended(handle: Any) -> None:
-    async def check() -> bool:
-        return (await handle.status()).status == "suspended"
-
-    await wait_until(check, 30, "the run to wait for its signal")
-
-
 async def test_ctx_llm_over_the_wire_is_called_once_and_replayed(
     fake: FakeGemini, tmp_path: Any, made: list[GeminiProvider]
 ) -> None:
@@ -496,7 +473,7 @@ async def test_ctx_llm_over_the_wire_is_called_once_and_replayed(
 
     async with app, app.worker():
         handle = await app.start(ask)
-        await _suspended(handle)
+        await suspended(handle)
         assert fake.count() == 1
         await handle.signal("go")
         assert await handle.result(timeout=20) == "Hello there"
@@ -588,7 +565,7 @@ async def test_an_agent_streams_thinks_calls_tools_in_parallel_and_passes_signat
 
     async with app, app.worker():
         handle = await app.start(ask)
-        await _suspended(handle)
+        await suspended(handle)
         queue = app.store.notifier.subscribe(handle.run_id)
         await handle.signal("go")
 
