@@ -67,6 +67,7 @@ from bosun.agents.openai import OpenAIProvider
 from bosun.agents.pricing import load_models, provider_for
 from bosun.agents.structured import validate
 from tests.helpers.media import IMAGE_URL, PDF_B64, PIXEL_B64, PIXEL_PNG, vision_message
+from tests.helpers.providers import collect
 from tests.helpers.serving import free_port, serve_asgi
 from tests.helpers.wait import wait_until
 
@@ -383,17 +384,8 @@ def _request(model: str = "plain", **kwargs: Any) -> ChatRequest:
 async def _collect(
     provider: OpenAIProvider, request: ChatRequest, idle_timeout: float | None = None
 ) -> tuple[list[str], ChatResponse]:
-    deltas: list[str] = []
-    final: list[ChatResponse] = []
-    async with aclosing(provider.stream(request, idle_timeout=idle_timeout)) as stream:
-        async for item in stream:
-            if isinstance(item, StreamDelta):
-                assert not final, "a delta came after the final response"
-                deltas.append(item.text)
-            else:
-                final.append(item)
-    assert len(final) == 1
-    return deltas, final[0]
+    deltas, final = await collect(provider, request, idle_timeout)
+    return [delta.text for delta in deltas], final
 
 
 # -- chat -------------------------------------------------------------------------------------
