@@ -3,7 +3,6 @@ machine, and the images, built once per session in the one xdist process that ru
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -38,24 +37,17 @@ def builds(
 ) -> Iterator[Builds]:
     """Start every image the session's tests need, side by side: mmdebstrap and pip spend
     much of their time downloading, so the two bases and the wheels overlap well."""
-    pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="image")
-    wheels = pool.submit(containers.wheelhouse, tmp_path_factory.mktemp("wheels"))
-    base = pool.submit(containers.python_base, podman)
-    tag = f"localhost/bosun-test:{time.time_ns()}"
-
-    def bosun() -> str:
-        containers.build_bosun_image(podman, base.result(), wheels.result(), tag)
-        return tag
-
+    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="image")
+    wheels = tmp_path_factory.mktemp("wheels")
     needs_postgres = any("postgres_image" in item.fixturenames for item in request.session.items)
     started = Builds(
-        bosun=pool.submit(bosun),
+        bosun=pool.submit(containers.bosun_image, podman, wheels),
         postgres=pool.submit(containers.postgres_image, podman) if needs_postgres else None,
     )
     yield started
     pool.shutdown(wait=True)
-    if started.bosun.exception() is None:
-        podman("rmi", "--force", tag, check=False)
+    if started.bosun.exception() is None:  # each image is a full copy on vfs: keep none
+        podman("rmi", "--force", started.bosun.result(), check=False)
 
 
 @pytest.fixture(scope="session")

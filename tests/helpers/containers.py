@@ -267,6 +267,42 @@ def wheelhouse(folder: Path) -> Path:
     return folder
 
 
+# What the image is built from (.dockerignore keeps the build context to these).
+IMAGE_SOURCES = ("pyproject.toml", "README.md", "src", "deploy")
+
+
+def bosun_image_tag() -> str:
+    """The tag of bosun's test image built from this tree as it is now: a digest of every
+    file the build reads, so an image made earlier (by `main`, while CI lints) is used only
+    where nothing it was built from has changed since."""
+    digest = hashlib.sha256()
+    for name in IMAGE_SOURCES:
+        top = REPO / name
+        files = [top] if top.is_file() else sorted(top.rglob("*"))
+        for path in files:
+            if not path.is_file() or "__pycache__" in path.parts or path.suffix == ".pyc":
+                continue
+            digest.update(str(path.relative_to(REPO)).encode() + b"\0")
+            digest.update(path.read_bytes() + b"\0")
+    return f"localhost/bosun-test:{digest.hexdigest()[:20]}"
+
+
+def bosun_image(podman: Podman, wheels: Path) -> str:
+    """bosun's image from this tree: the one already made from the same sources, or built
+    now: the wheels (into `wheels`) while the Python base is made, then deploy/Dockerfile
+    on that base."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    tag = bosun_image_tag()
+    if podman("image", "exists", tag, check=False).returncode == 0:
+        return tag
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="wheels") as pool:
+        built = pool.submit(wheelhouse, wheels)
+        base = python_base(podman)
+        build_bosun_image(podman, base, built.result(), tag)
+    return tag
+
+
 def build_bosun_image(podman: Podman, base: str, wheels: Path, tag: str) -> float:
     """Build deploy/Dockerfile on `base`, installing from `wheels` only, with no network.
 
@@ -297,20 +333,24 @@ def build_bosun_image(podman: Podman, base: str, wheels: Path, tag: str) -> floa
 
 
 def main() -> int:
-    """Make the base images ahead of the tests (CI starts this while it lints): a session
-    finds them made and skips mmdebstrap. Exit 0 also where podman cannot run (the tests
-    say why)."""
+    """Make the images ahead of the tests (CI starts this while it lints, which leaves a
+    core free): the two bases, then bosun's image of this tree. A session finds them made
+    and skips mmdebstrap and the build. Exit 0 also where podman cannot run (the tests say
+    why)."""
+    import tempfile
     from concurrent.futures import ThreadPoolExecutor
 
     reason = unavailable()
     if reason is not None:
-        print(f"container base images: not made: {reason}")
+        print(f"container images: not made: {reason}")
         return 0
     podman = Podman.configured()
     started = time.monotonic()
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        images = list(pool.map(lambda make: make(podman), (python_base, postgres_image)))
-    print(f"container base images: {', '.join(images)} in {time.monotonic() - started:.0f} s")
+    with ThreadPoolExecutor(max_workers=2) as pool, tempfile.TemporaryDirectory() as wheels:
+        postgres = pool.submit(postgres_image, podman)
+        bosun = bosun_image(podman, Path(wheels))
+        images = [postgres.result(), bosun]
+    print(f"container images: {', '.join(images)} in {time.monotonic() - started:.0f} s")
     return 0
 
 
