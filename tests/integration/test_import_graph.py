@@ -43,8 +43,8 @@ async def go(ctx: bosun.Context, x: int) -> int:
     return await bump(x)
 """
 
-# The worker runs as `bosun worker APP --until-idle`, and lists the modules loaded at exit.
-RUN_WORKER = """
+# `bosun ARGS…` in a process that lists the modules it loaded as it exits.
+RUN_BOSUN = """
 import atexit, json, sys
 
 listing = sys.argv[1]
@@ -54,10 +54,24 @@ def dump() -> None:
         json.dump(sorted(sys.modules), out)
 
 atexit.register(dump)
-sys.argv = ["bosun", "worker", sys.argv[2], "--until-idle", "--database", sys.argv[3]]
+sys.argv = ["bosun", *sys.argv[2:]]
 from bosun.cli import main
 main()
 """
+
+
+def bosun_modules(listing: Path, *args: str) -> set[str]:
+    """The modules `bosun ARGS…` loaded; it must succeed."""
+    done = subprocess.run(
+        [sys.executable, "-c", RUN_BOSUN, str(listing), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=plain_environment(),
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    modules: set[str] = set(json.loads(listing.read_text()))
+    return modules
 
 
 def plain_environment() -> dict[str, str]:
@@ -84,19 +98,10 @@ async def worker_modules(tmp_path: Path, app_source: str) -> set[str]:
 
     async with submitter:
         handle = await submitter.start("go", 1)
-    listing = tmp_path / "modules.json"
-    done = await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-c", RUN_WORKER, str(listing), str(app_file), url],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=plain_environment(),
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    args = ("worker", str(app_file), "--until-idle", "--database", url)
+    modules = await asyncio.to_thread(bosun_modules, tmp_path / "modules.json", *args)
     async with submitter:
         assert (await submitter.get_handle(handle.run_id).status()).status == "completed"
-    modules: set[str] = set(json.loads(listing.read_text()))
     return modules
 
 
@@ -126,3 +131,21 @@ async def test_an_app_that_uses_them_gets_them(
 ) -> None:
     modules = await worker_modules(tmp_path, uses + "\n" + PLAIN_APP)
     assert [name for name in expected if not loaded(modules, name)] == []
+
+
+async def test_showing_a_run_leaves_out_jsonschema(tmp_path: Path) -> None:
+    """`bosun runs show` lists the run's pending approvals but checks no schema: jsonschema
+    (~70 ms of imports) waits until an edited call is checked."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    app = bosun.App("plain", database=url)
+
+    @app.workflow(name="go")
+    async def go(ctx: bosun.Context, x: int) -> int:
+        return x
+
+    async with app:
+        handle = await app.start("go", 1)
+    args = ("runs", "show", handle.run_id, "--database", url, "--json")
+    modules = await asyncio.to_thread(bosun_modules, tmp_path / "modules.json", *args)
+    assert "bosun.agents.approvals" in modules
+    assert loaded(modules, "jsonschema") == []
