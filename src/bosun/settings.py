@@ -18,6 +18,8 @@ ENVIRONMENT = {
     "BOSUN_SANDBOX": "sandbox backend for untrusted tool code: auto (default), bubblewrap, "
     "landlock, or none (no isolation; logged loudly)",
     "BOSUN_METRICS_TOKEN": "bearer token that /metrics requires (server and worker); unset: open",
+    "BOSUN_EXIT_TIMEOUT": "seconds a stopped `bosun worker` waits for its process to exit (store "
+    "closed, threads the app started) before it exits anyway, logging their stacks (default 30)",
     "OTEL_EXPORTER_OTLP_ENDPOINT": "send OpenTelemetry traces there (needs bosun[otel]); the "
     "other OTEL_* variables apply too (docs/observability.md)",
 }
@@ -40,6 +42,18 @@ def redacted(url: str) -> str:
 
 def log_level() -> str:
     return os.environ.get("BOSUN_LOG_LEVEL", "INFO").upper()
+
+
+def exit_timeout() -> float:
+    """BOSUN_EXIT_TIMEOUT as seconds (default 30); ValueError names a bad value."""
+    raw = os.environ.get("BOSUN_EXIT_TIMEOUT", "").strip() or "30"
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds < float("inf"):
+        raise ValueError(f"BOSUN_EXIT_TIMEOUT must be a positive number of seconds, not {raw!r}")
+    return seconds
 
 
 def webhook_secret() -> str | None:

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import faulthandler
 import logging
 import os
 import random
 import signal
 import sys
+import threading
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -55,6 +58,38 @@ LoopOpt = Annotated[
         "uvloop.",
     ),
 ]
+
+
+def _exit_timeout() -> float:
+    try:
+        return settings.exit_timeout()
+    except ValueError as exc:
+        fail(str(exc), 2)
+
+
+def _exit_watchdog(seconds: float, code: Callable[[], int]) -> None:
+    """Once the worker has stopped, make sure its process exits within `seconds`: closing the
+    store, the event loop's shutdown and threads the app started (a non-daemon thread keeps
+    Python alive) could otherwise keep a stopped worker, and its pod or serverless
+    invocation, alive forever. Past the time, log the stacks of what still runs and exit
+    with the worker's own status."""
+
+    def fire() -> None:
+        logging.getLogger("bosun.worker").warning(
+            "the worker stopped %g s ago but its process has not exited (BOSUN_EXIT_TIMEOUT): "
+            "exiting now; the stacks of its threads follow",
+            seconds,
+        )
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+        faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code())
+
+    timer = threading.Timer(seconds, fire)
+    timer.daemon = True  # it must not keep the process alive itself
+    timer.start()
 
 
 async def _open_when_admitted(app: App, stop_early: list[int]) -> None:
@@ -214,6 +249,7 @@ def worker(
             signal.signal(sig, lambda number, _frame: stop_early.append(number))
     setup_logging(log_format)
     loop_factory = loop_factory_for(loop)
+    exit_timeout = _exit_timeout()
     try:
         served = tuple(check_identifier(q, "queue") for q in queue or ["default"])
     except ConfigurationError as exc:
@@ -271,7 +307,10 @@ def worker(
                 ",".join(options.queues),
                 settings.redacted(app.database),
             )
-            await w.run()
+            try:
+                await w.run()
+            finally:
+                _exit_watchdog(exit_timeout, lambda: w.summary.exit_code)
             return w.abandoned_threads, w.summary.exit_code
 
     abandoned, code = run_async(main, loop_factory)
