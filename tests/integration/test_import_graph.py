@@ -22,6 +22,7 @@ HEAVY = (
     "starlette",
     "uvicorn",
     "httpx",
+    "rich",  # the CLI's tables and help; a worker prints neither
     "bosun.server",
     "bosun.agents",
     "bosun.sandbox",

@@ -12,7 +12,6 @@ from importlib import import_module
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from bosun import settings
 from bosun.version import __version__
@@ -60,11 +59,17 @@ def _module(name: str) -> object:
     return import_module(f"bosun.cli.{name}")
 
 
+def _literal(text: str) -> str:
+    """`text` as rich markup that shows it as is (help texts are rich markup): `bosun[otel]`
+    must not read as a style tag. Not rich.markup.escape: importing rich would cost every
+    command ~10 ms, whether it prints help or not."""
+    return text.replace("[", "\\[")
+
+
 def build(only: str | None = None) -> typer.Typer:
     """The `bosun` command: all of it, or the root with the command or group `only` (a name
     of COMMANDS or GROUPS) alone."""
-    # Help texts are rich markup: escape() keeps `bosun[otel]` from reading as a style tag.
-    environment = "\n\n".join(f"{k}: {escape(v)}" for k, v in settings.ENVIRONMENT.items())
+    environment = "\n\n".join(f"{k}: {_literal(v)}" for k, v in settings.ENVIRONMENT.items())
     root = typer.Typer(
         name="bosun",
         help=f"bosun: a durable runtime for AI agents.\n\nEnvironment variables:\n\n{environment}",
