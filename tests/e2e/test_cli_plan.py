@@ -105,8 +105,10 @@ def test_the_readme_commands(project: Path) -> None:
 
     measured = results["plan --from-db sqlite:///.bosun/bosun.db --days 7"]
     assert re.search(r"measured from 4 runs", measured)  # publish_report and 3 sections
-    # Four runs made a moment ago: the profile says how little it can be trusted.
-    assert "(low confidence: measured over 0 minutes)" in " ".join(measured.split())
+    # Four runs made a moment ago (a minute or two on a busy machine): the profile says how
+    # little it can be trusted.
+    low = r"\(low confidence: measured over (less than a minute|\d+ minutes?)\)"
+    assert re.search(low, " ".join(measured.split())), measured
     assert "Recommendation:" in measured
 
     gpu = results["plan examples/profiles/gpu-chain.yaml --set modal.region_multiplier=1"]

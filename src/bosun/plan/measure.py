@@ -113,7 +113,9 @@ def _active(run: WorkloadRun) -> float:
 def _confidence(span_s: float, finished: int) -> dict[str, str]:
     """How far the measured profile can be trusted, and why."""
     if span_s < LOW_SPAN_S:
-        return {"confidence": "low", "confidence_why": f"measured over {span_s / 60:.0f} minutes"}
+        minutes = round(span_s / 60)
+        span = "less than a minute" if minutes < 1 else f"{minutes} minute" + "s" * (minutes > 1)
+        return {"confidence": "low", "confidence_why": f"measured over {span}"}
     if finished < LOW_RUNS:
         return {"confidence": "low", "confidence_why": f"only {finished} finished runs"}
     if span_s < FULL_SPAN_S:

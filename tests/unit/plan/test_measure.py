@@ -143,3 +143,12 @@ def test_confidence_is_low_over_minutes_medium_under_two_days_high_after() -> No
     week = [_run(NOW - 7 * 86400 + 600 * i) for i in range(7 * 144)]
     high = fit_profile(_sample(week), days=7, now=NOW)
     assert high.measured is not None and high.measured["confidence"] == "high"
+
+
+def test_a_span_under_two_minutes_is_said_in_words() -> None:
+    moment = fit_profile(_sample([_run(NOW - 20 + 5 * i) for i in range(4)]), days=7, now=NOW)
+    assert moment.measured is not None
+    assert moment.measured["confidence_why"] == "measured over less than a minute"
+    minute = fit_profile(_sample([_run(NOW - 70 + 20 * i) for i in range(4)]), days=7, now=NOW)
+    assert minute.measured is not None
+    assert minute.measured["confidence_why"] == "measured over 1 minute"
