@@ -11,7 +11,7 @@ HTTP client (`Client`, `AsyncClient`) and `bosun.mcp` (tools from MCP servers, w
 
 from typing import TYPE_CHECKING, Any
 
-from bosun.app import App, Step, Workflow
+from bosun.app import App
 from bosun.buckets import RateLimit, Reservation
 from bosun.context import Context, current_context
 from bosun.errors import (
@@ -48,6 +48,7 @@ from bosun.errors import (
     WorkflowNotFound,
 )
 from bosun.handles import RunHandle
+from bosun.registry import Step, Workflow
 from bosun.retry import Retry
 from bosun.version import __version__
 

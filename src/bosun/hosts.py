@@ -24,7 +24,7 @@ class StepDecorator(Protocol):
 
 
 class Workflows(Protocol):
-    """The registered workflows and steps, by name (`bosun.app.Registry`)."""
+    """The registered workflows and steps, by name (`bosun.registry.Registry`)."""
 
     @property
     def workflows(self) -> Mapping[str, WorkflowDef]: ...
