@@ -31,6 +31,9 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 PR_SET_PDEATHSIG = 1
 
+# What `bosun worker` logs when its process had not exited BOSUN_EXIT_TIMEOUT after it stopped.
+EXIT_WATCHDOG = "has not exited (BOSUN_EXIT_TIMEOUT)"
+
 
 def _die_with_parent() -> None:
     """Linux: SIGKILL this process when the launcher dies (no orphaned workers)."""
@@ -260,11 +263,20 @@ class Fleet:
             time.sleep(0.2)
         self.proc.send_signal(signal.SIGTERM)
         try:
-            return self.proc.wait(timeout)
+            code = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             stuck = self.stuck()
             self.kill()
             raise AssertionError(f"the fleet did not drain within {timeout} s:\n{stuck}") from None
+        # A worker that stopped but whose process would not exit is ended by its exit
+        # watchdog, which logs every thread's stack: a failure here, with what lingered.
+        lingered = [
+            f"--- w{slot} ---\n{log[log.index(EXIT_WATCHDOG) - 300 :][:6000]}"
+            for slot, log in self.worker_logs().items()
+            if EXIT_WATCHDOG in log
+        ]
+        assert not lingered, "a stopped worker did not exit by itself:\n" + "\n".join(lingered)
+        return code
 
     def stuck(self) -> str:
         """What each worker still running is doing: its log's end, its threads' stacks
