@@ -4,6 +4,9 @@ serverless invocation alive past BOSUN_EXIT_TIMEOUT; the log names what was stil
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from tests.helpers.processes import Env, summary, wait_exit
 
@@ -56,3 +59,25 @@ def test_a_bad_exit_timeout_is_refused_before_anything_starts(env: Env) -> None:
     done = env.bosun("worker", "nothing.py", "--database", env.url, "--until-idle")
     assert done.returncode == 2, done.stderr
     assert "BOSUN_EXIT_TIMEOUT must be a positive number of seconds, not 'soon'" in done.stderr
+
+
+WATCHED = """
+import threading
+from bosun.cli.worker import _exit_watchdog
+
+def linger_forever():
+    threading.Event().wait()
+
+threading.Thread(target=linger_forever).start()
+_exit_watchdog(0.2, lambda: 7)
+"""
+
+
+def test_the_watchdog_exits_with_the_status_it_is_given() -> None:
+    """The status the worker would have exited with (1 after an error) survives the
+    watchdog's exit."""
+    done = subprocess.run(
+        [sys.executable, "-c", WATCHED], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 7, done.stderr
+    assert "linger_forever" in done.stderr

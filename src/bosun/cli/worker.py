@@ -307,10 +307,12 @@ def worker(
                 ",".join(options.queues),
                 settings.redacted(app.database),
             )
+            failed = True  # an error out of run() exits 1, even through the watchdog
             try:
                 await w.run()
+                failed = False
             finally:
-                _exit_watchdog(exit_timeout, lambda: w.summary.exit_code)
+                _exit_watchdog(exit_timeout, lambda: 1 if failed else w.summary.exit_code)
             return w.abandoned_threads, w.summary.exit_code
 
     abandoned, code = run_async(main, loop_factory)
