@@ -50,7 +50,6 @@ if TYPE_CHECKING:
 P = ParamSpec("P")
 F = TypeVar("F", bound=Callable[..., Any])
 R = TypeVar("R")
-R_co = TypeVar("R_co", covariant=True)
 
 DEFAULT_MAX_PAYLOAD_BYTES = 4 * 1024 * 1024
 DEFAULT_RETENTION = timedelta(days=30)

@@ -35,8 +35,9 @@ class Builds:
 def builds(
     podman: Podman, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Builds]:
-    """Start every image the session's tests need, side by side: mmdebstrap and pip spend
-    much of their time downloading, so the two bases and the wheels overlap well."""
+    """Start every image the session's tests need, side by side (mmdebstrap spends much of
+    its time downloading): bosun's on the Python base, and the PostgreSQL one. Images made
+    ahead by `python -m tests.helpers.containers` are found and used."""
     pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="image")
     wheels = tmp_path_factory.mktemp("wheels")
     needs_postgres = any("postgres_image" in item.fixturenames for item in request.session.items)

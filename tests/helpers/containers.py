@@ -27,7 +27,9 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -267,20 +269,22 @@ def wheelhouse(folder: Path) -> Path:
     return folder
 
 
-# What the image is built from (.dockerignore keeps the build context to these).
-IMAGE_SOURCES = ("pyproject.toml", "README.md", "src", "deploy")
-
-
-def bosun_image_tag() -> str:
-    """The tag of bosun's test image built from this tree as it is now: a digest of every
-    file the build reads, so an image made earlier (by `main`, while CI lints) is used only
-    where nothing it was built from has changed since."""
-    digest = hashlib.sha256()
-    for name in IMAGE_SOURCES:
+def bosun_image_tag(base: str) -> str:
+    """The tag of bosun's test image built on `base` from this tree as it is now: a digest of
+    the base's name and of every file the Dockerfile copies in, so an image made earlier (by
+    `main`, while CI lints) is used only where nothing it was built from has changed since."""
+    dockerfile = REPO / "deploy" / "Dockerfile"
+    copied = [  # the sources of each `COPY SRC… DEST` that copies from the build context
+        source
+        for line in dockerfile.read_text().splitlines()
+        if line.startswith("COPY ") and "--from=" not in line
+        for source in line.split()[1:-1]
+    ]
+    digest = hashlib.sha256(base.encode() + b"\0" + dockerfile.read_bytes())
+    for name in copied:
         top = REPO / name
-        files = [top] if top.is_file() else sorted(top.rglob("*"))
-        for path in files:
-            if not path.is_file() or "__pycache__" in path.parts or path.suffix == ".pyc":
+        for path in [top] if top.is_file() else sorted(top.rglob("*")):
+            if not path.is_file() or "__pycache__" in path.parts:
                 continue
             digest.update(str(path.relative_to(REPO)).encode() + b"\0")
             digest.update(path.read_bytes() + b"\0")
@@ -288,27 +292,17 @@ def bosun_image_tag() -> str:
 
 
 def bosun_image(podman: Podman, wheels: Path) -> str:
-    """bosun's image from this tree: the one already made from the same sources, or built
-    now: the wheels (into `wheels`) while the Python base is made, then deploy/Dockerfile
-    on that base."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    tag = bosun_image_tag()
-    if podman("image", "exists", tag, check=False).returncode == 0:
-        return tag
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="wheels") as pool:
-        built = pool.submit(wheelhouse, wheels)
-        base = python_base(podman)
-        build_bosun_image(podman, base, built.result(), tag)
+    """bosun's image of this tree: the one already made from the same base and sources, or
+    built now (its wheels into `wheels`)."""
+    base = python_base(podman)
+    tag = bosun_image_tag(base)
+    if podman("image", "exists", tag, check=False).returncode != 0:
+        build_bosun_image(podman, base, wheelhouse(wheels), tag)
     return tag
 
 
-def build_bosun_image(podman: Podman, base: str, wheels: Path, tag: str) -> float:
-    """Build deploy/Dockerfile on `base`, installing from `wheels` only, with no network.
-
-    Returns the seconds it took.
-    """
-    started = time.monotonic()
+def build_bosun_image(podman: Podman, base: str, wheels: Path, tag: str) -> None:
+    """Build deploy/Dockerfile on `base`, installing from `wheels` only, with no network."""
     podman(
         "build",
         "--format=docker",  # OCI images drop HEALTHCHECK
@@ -329,7 +323,6 @@ def build_bosun_image(podman: Podman, base: str, wheels: Path, tag: str) -> floa
         str(REPO),
         timeout=900,
     )
-    return time.monotonic() - started
 
 
 def main() -> int:
@@ -337,9 +330,6 @@ def main() -> int:
     core free): the two bases, then bosun's image of this tree. A session finds them made
     and skips mmdebstrap and the build. Exit 0 also where podman cannot run (the tests say
     why)."""
-    import tempfile
-    from concurrent.futures import ThreadPoolExecutor
-
     reason = unavailable()
     if reason is not None:
         print(f"container images: not made: {reason}")

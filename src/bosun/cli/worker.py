@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
@@ -67,6 +67,16 @@ def _exit_timeout() -> float:
         fail(str(exc), 2)
 
 
+def _exit_now(code: int) -> NoReturn:
+    """Exit with `code` at once, without waiting for the threads still running (Python
+    would, for every one that is not a daemon, and none can be interrupted); what was logged
+    and printed is written out first."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 def _exit_watchdog(seconds: float, code: Callable[[], int]) -> None:
     """Once the worker has stopped, make sure its process exits within `seconds`: closing the
     store, the event loop's shutdown and threads the app started (a non-daemon thread keeps
@@ -80,12 +90,8 @@ def _exit_watchdog(seconds: float, code: Callable[[], int]) -> None:
             "exiting now; the stacks of its threads follow",
             seconds,
         )
-        for handler in logging.getLogger().handlers:
-            handler.flush()
         faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code())
+        _exit_now(code())
 
     timer = threading.Timer(seconds, fire)
     timer.daemon = True  # it must not keep the process alive itself
@@ -322,9 +328,6 @@ def worker(
         logging.getLogger("bosun.worker").warning(
             "exiting with %d sync step(s) still running after the grace period", abandoned
         )
-        logging.shutdown()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
+        _exit_now(code)
     if code:
         raise typer.Exit(code)
