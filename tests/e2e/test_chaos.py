@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import pytest
 from tests.e2e.five_steps_checks import APP, STEPS, Start, assert_all_completed, step_starts
 from tests.e2e.five_steps_checks import wait_all_completed as wait_all
-from tests.helpers.processes import PgEnv
+from tests.helpers.processes import PgEnv, wait_exit
 from tests.helpers.wait import wait_for
 
 from bosun.loader import load_app
@@ -153,7 +153,7 @@ async def test_sigkill_every_second_loses_no_run_and_repeats_only_interrupted_st
     for proc in chaos.workers.values():
         proc.send_signal(signal.SIGTERM)
     for slot, proc in chaos.workers.items():
-        code = await asyncio.to_thread(proc.wait, 30)
+        code = await asyncio.to_thread(wait_exit, proc, 30, env, f"w{slot}")
         assert code == 0, f"w{slot} did not drain cleanly:\n{chaos.logs()}"
 
     runs = assert_all_completed(env, chaos.inputs)

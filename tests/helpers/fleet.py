@@ -281,28 +281,13 @@ class Fleet:
     def stuck(self) -> str:
         """What each worker still running is doing: its log's end, its threads' stacks
         (py-spy, when installed), else the kernel's view of each thread."""
-        spy = Path(sys.executable).parent / "py-spy"
+        from tests.helpers.processes import stacks  # not in the launcher process
+
         parts = []
         for slot, pid in self.live().items():
             log = self.logdir / f"w{slot}-{pid}.log"
             tail = log.read_text(errors="replace")[-1500:] if log.exists() else "(no log)"
-            try:
-                if spy.exists():
-                    stacks = subprocess.run(
-                        [str(spy), "dump", "--pid", str(pid)],
-                        capture_output=True,
-                        text=True,
-                        timeout=30,
-                    ).stdout
-                else:
-                    stacks = "\n".join(
-                        f"{task.name} {(task / 'comm').read_text().strip()} "
-                        f"{(task / 'wchan').read_text().strip()}"
-                        for task in Path(f"/proc/{pid}/task").iterdir()
-                    )
-            except (OSError, subprocess.SubprocessError) as exc:
-                stacks = f"(could not look: {exc})"
-            parts.append(f"--- w{slot} pid {pid} ---\n{tail}\n{stacks}")
+            parts.append(f"--- w{slot} pid {pid} ---\n{tail}\n{stacks(pid)}")
         return "\n".join(parts) or "(no worker left running)"
 
     def kill(self) -> None:

@@ -116,13 +116,33 @@ class Env:
 
 
 def wait_exit(proc: subprocess.Popen[bytes], timeout: float, env: Env, name: str = "worker") -> int:
-    """Wait for a process to exit; on timeout fail with its log."""
+    """Wait for a process to exit; on timeout fail with its log and its threads' stacks."""
     try:
         return proc.wait(timeout)
     except subprocess.TimeoutExpired:
         raise AssertionError(
-            f"{name} (pid {proc.pid}) still running after {timeout} s; log:\n{env.log(name)}"
+            f"{name} (pid {proc.pid}) still running after {timeout} s; log:\n"
+            f"{env.log(name)[-4000:]}\n{stacks(proc.pid)}"
         ) from None
+
+
+def stacks(pid: int) -> str:
+    """What a running process is doing: its threads' Python stacks (py-spy, from the dev
+    extra), else the kernel's view of each thread."""
+    spy = Path(sys.executable).parent / "py-spy"
+    try:
+        if spy.exists():
+            dumped = subprocess.run(
+                [str(spy), "dump", "--pid", str(pid)], capture_output=True, text=True, timeout=30
+            )
+            return dumped.stdout + dumped.stderr
+        return "\n".join(
+            f"{task.name} {(task / 'comm').read_text().strip()} "
+            f"{(task / 'wchan').read_text().strip()}"
+            for task in Path(f"/proc/{pid}/task").iterdir()
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"(could not look at pid {pid}: {exc})"
 
 
 # -- PostgreSQL worlds ------------------------------------------------------------------------

@@ -23,6 +23,7 @@ HEAVY = (
     "uvicorn",
     "httpx",
     "rich",  # the CLI's tables and help; a worker prints neither
+    "opentelemetry",  # tracing only when OTEL_* asks for it, a caller's span only if imported
     "bosun.server",
     "bosun.agents",
     "bosun.sandbox",

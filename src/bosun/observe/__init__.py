@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -46,7 +47,6 @@ class Observability:
         self._environ = environ
         self._tracing: Tracing | None = None
         self._tracing_read = False
-        self._otel_trace: Any = _otel_trace_api()
 
     @property
     def tracing(self) -> Tracing | None:
@@ -76,9 +76,12 @@ class Observability:
         parsed = parse_traceparent(given)
         if parsed is not None:
             return parsed.header()
-        if self._otel_trace is None:
+        # A current span exists only in a process that imported OpenTelemetry's API: one
+        # that never did (a CLI process, most workers) is spared importing it (~5 ms).
+        otel_trace: Any = sys.modules.get("opentelemetry.trace")
+        if otel_trace is None:
             return None
-        context = self._otel_trace.get_current_span().get_span_context()
+        context = otel_trace.get_current_span().get_span_context()
         if not context.is_valid:
             return None
         current = TraceParent(
@@ -96,15 +99,6 @@ class Observability:
         if tracing is not None:
             ended = run.finished_at if run.finished_at is not None else time.time()
             tracing.run_finished(run, "cancelled", None, ended)
-
-
-def _otel_trace_api() -> Any:
-    """OpenTelemetry's API module when it is installed (for the caller's current span)."""
-    try:
-        from opentelemetry import trace
-    except ImportError:
-        return None
-    return trace
 
 
 def _tracing_from(environ: Mapping[str, str], service_name: str) -> Tracing | None:
