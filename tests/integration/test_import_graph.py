@@ -24,6 +24,7 @@ HEAVY = (
     "httpx",
     "rich",  # the CLI's tables and help; a worker prints neither
     "pydantic",  # plain JSON in and out needs no model (bosun/serde.py)
+    "prometheus_client",  # without --metrics-port nobody reads the worker's metrics
     "typer._adapters",  # Typer 0.29's per-option pydantic adapters (pyproject.toml's pin)
     "opentelemetry",  # tracing only when OTEL_* asks for it, a caller's span only if imported
     "bosun.server",

@@ -307,3 +307,28 @@ async def test_sandbox_runs_are_counted_by_outcome(
     m = parse(generate_latest(app.observability.metrics.registry).decode())
     assert value(m, "bosun_sandbox_runs_total", backend="none", outcome="ok") == 1
     assert value(m, "bosun_sandbox_runs_total", backend="none", outcome="error") == 1
+
+
+async def test_a_process_that_discards_its_metrics_counts_nothing_and_runs_the_same(
+    db_url: str,
+) -> None:
+    """`bosun run` and a worker without `--metrics-port` never expose their metrics: they
+    discard them, and the runs go on as before."""
+    app = bosun.App("discarding", database=db_url)
+
+    @app.step(name="bump")
+    async def bump(n: int) -> int:
+        return n + 1
+
+    @app.workflow(name="go")
+    async def go(ctx: bosun.Context, n: int) -> int:
+        return await bump(n)
+
+    app.observability.discard_metrics()
+    async with app, app.worker(concurrency=2):
+        handle = await app.start("go", 1)
+        assert await handle.result(timeout=30) == 2
+    scraped = parse(generate_latest(app.observability.metrics.registry).decode())
+    assert value(scraped, "bosun_runs_submitted_total", workflow="go") == 0
+    assert value(scraped, "bosun_run_executions_total", workflow="go", outcome="complete") == 0
+    assert value(scraped, "bosun_worker_slots", state="free") == 0  # no worker registered

@@ -109,6 +109,7 @@ def run(
     if follow:
         fail("--follow streams events from a server: give --url (or BOSUN_URL)", 2)
     app = load_app(app_ref)
+    app.observability.discard_metrics()  # this process exits when done: nobody reads them
     if database:
         app.use_database(database)
     data = parse_json(input, "--input")

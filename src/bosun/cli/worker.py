@@ -122,8 +122,10 @@ def _metrics(
     app: App, host: str, port: int | None, token: str | None
 ) -> contextlib.AbstractAsyncContextManager[object]:
     """Serve `/metrics` on `port` while the worker runs; uvicorn and Starlette are imported
-    only then (a drain-mode invocation without a port starts faster without them)."""
+    only then (a drain-mode invocation without a port starts faster without them). Without
+    a port nothing can read this process's metrics: it counts none."""
     if port is None:
+        app.observability.discard_metrics()
         return contextlib.nullcontext()
     from bosun.observe.exposition import metrics_server
 

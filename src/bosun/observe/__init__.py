@@ -18,11 +18,11 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from bosun.observe.metrics import Metrics
 from bosun.observe.observer import Observer
 from bosun.observe.tracecontext import TraceParent, parse_traceparent
 
 if TYPE_CHECKING:
+    from bosun.observe.metrics import Metrics
     from bosun.observe.tracing import Tracing
     from bosun.records import RunRecord
 
@@ -42,11 +42,28 @@ class Observability:
     """
 
     def __init__(self, service_name: str, environ: Mapping[str, str] | None = None) -> None:
-        self.metrics = Metrics()
+        self._metrics: Metrics | None = None
+        self._counting = True
         self.service_name = service_name
         self._environ = environ
         self._tracing: Tracing | None = None
         self._tracing_read = False
+
+    @property
+    def metrics(self) -> Metrics:
+        """The App's metrics (prometheus_client is imported on first use)."""
+        if self._metrics is None:
+            from bosun.observe.metrics import Metrics
+
+            self._metrics = Metrics()
+        return self._metrics
+
+    def discard_metrics(self) -> None:
+        """Count nothing from now on: this process never exposes its metrics (a CLI command
+        that exits when done, a worker without `--metrics-port`), so it neither imports
+        prometheus_client (~18 ms of a cold start) nor spends time on counters nobody reads.
+        Call it before workers start; `metrics` still answers, with what was counted."""
+        self._counting = False
 
     @property
     def tracing(self) -> Tracing | None:
@@ -68,7 +85,8 @@ class Observability:
 
     def run_observer(self, concurrency: int, is_draining: Callable[[], bool]) -> Observer:
         """The observer a worker with `concurrency` slots installs in its runs."""
-        return Observer(self.metrics, self.tracing, concurrency, is_draining)
+        metrics = self.metrics if self._counting else None
+        return Observer(metrics, self.tracing, concurrency, is_draining)
 
     def submission_traceparent(self, given: str | None) -> str | None:
         """The trace context to store with a new run: a valid `given` one (a W3C
@@ -90,11 +108,13 @@ class Observability:
         return current.header()
 
     def run_submitted(self, workflow: str) -> None:
-        self.metrics.runs_submitted.labels(workflow).inc()
+        if self._counting:
+            self.metrics.runs_submitted.labels(workflow).inc()
 
     def run_cancelled(self, run: RunRecord) -> None:
         """Count a cancelled run as finished and send its root span."""
-        self.metrics.runs_finished.labels(run.workflow, "cancelled").inc()
+        if self._counting:
+            self.metrics.runs_finished.labels(run.workflow, "cancelled").inc()
         tracing = self.tracing
         if tracing is not None:
             ended = run.finished_at if run.finished_at is not None else time.time()
@@ -112,3 +132,12 @@ def _tracing_from(environ: Mapping[str, str], service_name: str) -> Tracing | No
             )
         return None
     return Tracing.from_environment(environ, service_name)
+
+
+def __getattr__(name: str) -> Any:
+    # `bosun.observe.Metrics` stays importable without importing prometheus_client with bosun.
+    if name == "Metrics":
+        from bosun.observe.metrics import Metrics
+
+        return Metrics
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

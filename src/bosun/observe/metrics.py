@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 import weakref
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -22,6 +22,7 @@ from prometheus_client.registry import Collector
 from bosun.errors import StoreError
 
 if TYPE_CHECKING:
+    from bosun.observe.observer import SlotCounter
     from bosun.records import QueueStats, UnservedWork
     from bosun.store import MemoryStore, QueueStore
 
@@ -233,12 +234,3 @@ class SlotCollector(Collector):
         family.add_metric(["busy"], busy)
         family.add_metric(["free"], free)
         yield family
-
-
-class SlotCounter:
-    """One worker's slots: how many it has, how many execute a run now."""
-
-    def __init__(self, concurrency: int, is_draining: Callable[[], bool]) -> None:
-        self.concurrency = concurrency
-        self.is_draining = is_draining
-        self.busy = 0

@@ -1,4 +1,5 @@
-"""The `RunObserver` a worker installs: metrics always, spans when tracing is on."""
+"""The `RunObserver` a worker installs: metrics unless its process never exposes them, spans
+when tracing is on."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from bosun.engine.hooks import LlmCall, StepStatus
-from bosun.observe.metrics import Metrics, SlotCounter
 
 if TYPE_CHECKING:
     from bosun.engine.hooks import AgentInvocation, ObservedExecution
+    from bosun.observe.metrics import Metrics
     from bosun.observe.tracing import StepSpan, Tracing
     from bosun.records import Outcome
 
@@ -22,7 +23,7 @@ class Observer:
     """Counts what one worker executes, and traces it when `tracing` is given.
 
     Args:
-        metrics: the App's metrics.
+        metrics: the App's metrics, or None when this process never exposes them.
         tracing: the App's tracing, or None when tracing is off.
         concurrency: the worker's slots.
         is_draining: whether the worker has stopped taking work.
@@ -30,7 +31,7 @@ class Observer:
 
     def __init__(
         self,
-        metrics: Metrics,
+        metrics: Metrics | None,
         tracing: Tracing | None,
         concurrency: int,
         is_draining: Callable[[], bool],
@@ -38,16 +39,18 @@ class Observer:
         self.metrics = metrics
         self.tracing = tracing
         self.slots = SlotCounter(concurrency, is_draining)
-        metrics.slots.track(self.slots)
+        if metrics is not None:
+            metrics.slots.track(self.slots)
         # Histogram children by (kind, step, status): `labels()` costs more than `observe()`.
         self._durations: dict[tuple[str, str, str], Any] = {}
 
     def run_submitted(self, workflow: str) -> None:
-        self.metrics.runs_submitted.labels(workflow).inc()
+        if self.metrics is not None:
+            self.metrics.runs_submitted.labels(workflow).inc()
 
     def execution_started(self, execution: ObservedExecution) -> None:
         self.slots.busy += 1
-        if execution.took_over:
+        if execution.took_over and self.metrics is not None:
             self.metrics.lease_takeovers.labels(execution.run.queue).inc()
         if self.tracing is not None:
             self.tracing.execution_started(execution)
@@ -56,10 +59,11 @@ class Observer:
         self.slots.busy -= 1
         run = execution.run
         kind = outcome.kind if outcome is not None else "abandoned"
-        self.metrics.executions.labels(run.workflow, kind).inc()
         status = FINAL_STATUS.get(kind)
-        if status is not None:
-            self.metrics.runs_finished.labels(run.workflow, status).inc()
+        if self.metrics is not None:
+            self.metrics.executions.labels(run.workflow, kind).inc()
+            if status is not None:
+                self.metrics.runs_finished.labels(run.workflow, status).inc()
         if self.tracing is not None:
             self.tracing.execution_finished(outcome)
             if outcome is not None and status is not None and kind != "block":
@@ -77,22 +81,24 @@ class Observer:
         self, started: object, status: StepStatus, seconds: float, error: BaseException | None
     ) -> None:
         assert isinstance(started, _Step)
-        key = (started.kind, started.name, status)
-        duration = self._durations.get(key)
-        if duration is None:
-            duration = self._durations[key] = self.metrics.step_seconds.labels(*key)
-        duration.observe(seconds)
-        if status == "retrying":
-            self.metrics.step_retries.labels(started.kind, started.name).inc()
+        if self.metrics is not None:
+            key = (started.kind, started.name, status)
+            duration = self._durations.get(key)
+            if duration is None:
+                duration = self._durations[key] = self.metrics.step_seconds.labels(*key)
+            duration.observe(seconds)
+            if status == "retrying":
+                self.metrics.step_retries.labels(started.kind, started.name).inc()
         if started.span is not None and self.tracing is not None:
             self.tracing.step_finished(started.span, status, error)
 
     def llm_called(self, execution: ObservedExecution, call: LlmCall) -> None:
         metrics, tenant = self.metrics, execution.run.tenant
-        metrics.llm_seconds.labels(call.model).observe(call.seconds)
-        metrics.llm_tokens.labels(call.model, tenant, "input").inc(call.input_tokens)
-        metrics.llm_tokens.labels(call.model, tenant, "output").inc(call.output_tokens)
-        metrics.llm_cost.labels(call.model, tenant).inc(call.cost)
+        if metrics is not None:
+            metrics.llm_seconds.labels(call.model).observe(call.seconds)
+            metrics.llm_tokens.labels(call.model, tenant, "input").inc(call.input_tokens)
+            metrics.llm_tokens.labels(call.model, tenant, "output").inc(call.output_tokens)
+            metrics.llm_cost.labels(call.model, tenant).inc(call.cost)
         if self.tracing is not None:
             self.tracing.llm_called(call)
 
@@ -106,7 +112,17 @@ class Observer:
             self.tracing.agent_finished(started, error, done=done)
 
     def sandbox_ran(self, backend: str, outcome: str, seconds: float) -> None:
-        self.metrics.sandbox_runs.labels(backend, outcome).inc()
+        if self.metrics is not None:
+            self.metrics.sandbox_runs.labels(backend, outcome).inc()
+
+
+class SlotCounter:
+    """One worker's slots: how many it has, how many execute a run now."""
+
+    def __init__(self, concurrency: int, is_draining: Callable[[], bool]) -> None:
+        self.concurrency = concurrency
+        self.is_draining = is_draining
+        self.busy = 0
 
 
 class _Step:
