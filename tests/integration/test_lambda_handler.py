@@ -90,6 +90,9 @@ def test_invocations_drain_the_queue_until_the_long_run_completes(
     assert len(summaries) >= 2, summaries  # the run outlived one invocation
     assert sum(s["handed_back"] for s in summaries) >= 1, summaries
     assert sum(s["completed"] for s in summaries) == 1, summaries
+    # Nothing scrapes a function: its app counts nothing (prometheus_client is not imported).
+    executions = lambda_handler._app(str(APP), any_db_url).observability.metrics.executions
+    assert not list(executions.collect()[0].samples), "a Lambda invocation counted metrics"
     print(f"\nlambda: {len(summaries)} invocations: {[s['seconds'] for s in summaries]} s")
 
 
