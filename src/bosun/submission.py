@@ -330,6 +330,17 @@ def same_json(stored: str, submitted: str) -> bool:
     if stored == submitted:
         return True
     try:
-        return bool(json.loads(stored) == json.loads(submitted))
+        return _same_value(json.loads(stored), json.loads(submitted))
     except ValueError:
         return False
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    """JSON equality: Python's `==` would take `true` for `1` (and `false` for `0`)."""
+    if type(a) is bool or type(b) is bool:
+        return a is b
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same_value(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(map(_same_value, a, b))
+    return type(a) is not dict and type(a) is not list and bool(a == b)

@@ -268,3 +268,7 @@ def test_inputs_are_the_same_whatever_their_objects_key_order() -> None:
     assert not same_json('{"a": 1}', '{"a": 2}')
     assert not same_json('{"a": [1, 2]}', '{"a": [2, 1]}')  # lists keep their order
     assert not same_json("not json", '{"a": 1}')
+    assert not same_json('{"a": true}', '{"a": 1}')  # Python's True == 1; JSON's are not
+    assert not same_json('{"a": [false]}', '{"a": [0]}')
+    assert not same_json('{"a": {"b": 1}}', '{"a": [["b", 1]]}')
+    assert same_json('{"a": [1.0, {"b": null}]}', '{"a": [1, {"b": null}]}')  # one number
