@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
+import warnings
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -88,6 +89,7 @@ class _Databases:
         self.template = template
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pg-databases")
         self.spare = self.pool.submit(self._create)
+        self.drops: list[tuple[str, Future[None]]] = []
 
     def _create(self) -> str:
         name = f"bosun_t_{uuid.uuid4().hex[:12]}"
@@ -106,13 +108,16 @@ class _Databases:
         return name
 
     def drop(self, name: str) -> None:
-        self.pool.submit(self._drop, name)
+        self.drops.append((name, self.pool.submit(self._drop, name)))
 
     def close(self) -> None:
         spare = self.spare
         self.pool.shutdown(wait=True)
         if spare.exception() is None:
             self._drop(spare.result())
+        left = [f"{name}: {fut.exception()}" for name, fut in self.drops if fut.exception()]
+        if left:  # the server keeps them until someone drops them: say which, and why
+            warnings.warn(f"test databases left behind: {'; '.join(left)}", stacklevel=1)
 
 
 @pytest.fixture(scope="session")
