@@ -138,9 +138,12 @@ async def test_an_app_that_uses_them_gets_them(
     assert [name for name in expected if not loaded(modules, name)] == []
 
 
-async def test_showing_a_run_leaves_out_jsonschema(tmp_path: Path) -> None:
-    """`bosun runs show` lists the run's pending approvals but checks no schema: jsonschema
-    (~70 ms of imports) waits until an edited call is checked."""
+async def test_showing_a_run_as_json_leaves_out_jsonschema_pydantic_and_rich(
+    tmp_path: Path,
+) -> None:
+    """`bosun runs show --json` lists the run's pending approvals but checks no schema and
+    parses no model: jsonschema (~70 ms of imports) waits until an edited call is checked,
+    pydantic (~50 ms) until a model's arguments are parsed, rich (~20 ms) for text output."""
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     app = bosun.App("plain", database=url)
 
@@ -153,4 +156,16 @@ async def test_showing_a_run_leaves_out_jsonschema(tmp_path: Path) -> None:
     args = ("runs", "show", handle.run_id, "--database", url, "--json")
     modules = await asyncio.to_thread(bosun_modules, tmp_path / "modules.json", *args)
     assert "bosun.agents.approvals" in modules
-    assert loaded(modules, "jsonschema") == []
+    assert {name: loaded(modules, name) for name in ("jsonschema", "pydantic", "rich")} == {
+        "jsonschema": [],
+        "pydantic": [],
+        "rich": [],
+    }
+    # `bosun run … --json` submits, and prints its id, without them too.
+    app_file = tmp_path / "app.py"
+    app_file.write_text(textwrap.dedent(PLAIN_APP))
+    args = ("run", str(app_file), "go", "--input", '{"x": 1}', "--database", url, "--json")
+    modules = await asyncio.to_thread(bosun_modules, tmp_path / "run-modules.json", *args)
+    assert [
+        name for name in ("pydantic", "rich", "prometheus_client") if loaded(modules, name)
+    ] == []

@@ -37,9 +37,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from bosun.agents.errors import ApprovalTimeout, OutputParseError
-from bosun.agents.messages import ToolCall, ToolSpec
 from bosun.agents.schema_check import schema_errors
-from bosun.agents.structured import extract_json
 from bosun.errors import (
     ApprovalDecided,
     ApprovalNotFound,
@@ -50,6 +48,7 @@ from bosun.errors import (
 from bosun.records import JournalEntry
 
 if TYPE_CHECKING:
+    from bosun.agents.messages import ToolCall, ToolSpec
     from bosun.engine.context import WorkflowContext
     from bosun.store.ports.runs import RunStore
 
@@ -339,6 +338,10 @@ def _verdict(payload: Any, proposed: str) -> Verdict:
 
 
 def _proposed(arguments: str) -> Any:
+    # Here, not at the top: listing a run's pending approvals (`bosun runs show`, the API)
+    # needs no pydantic, which the agent toolkit's messages and parser import.
+    from bosun.agents.structured import extract_json
+
     try:
         return extract_json(arguments) if arguments.strip() else {}
     except OutputParseError:

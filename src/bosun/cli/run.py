@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from bosun import serde
+from bosun.cli import common
 from bosun.cli.common import (
     ApiKeyOpt,
     AppRef,
@@ -17,7 +18,6 @@ from bosun.cli.common import (
     call_server,
     fail,
     load_app,
-    out,
     parse_json,
     print_json,
     run_async,
@@ -156,13 +156,13 @@ def _print_report(
         print_json(report)
     else:
         if existed is None:
-            out.print(f"run [bold]{report['run_id']}[/] started", highlight=False)
+            common.out.print(f"run [bold]{report['run_id']}[/] started", highlight=False)
         else:
-            out.print(
+            common.out.print(
                 f"run [bold]{report['run_id']}[/] already existed for this idempotency key "
                 f"(status {existed}): nothing new started",
                 highlight=False,
                 soft_wrap=True,  # one line, however narrow the terminal
             )
         if "result" in report:
-            out.print("result:", json.dumps(report["result"], indent=2), highlight=False)
+            common.out.print("result:", json.dumps(report["result"], indent=2), highlight=False)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from bosun.cli import common
 from bosun.cli.common import (
     ApiKeyOpt,
     DatabaseOpt,
@@ -17,14 +18,12 @@ from bosun.cli.common import (
     UrlOpt,
     call_server,
     fail,
-    out,
     parse_json,
     print_json,
     run_async,
     when,
     with_store,
 )
-from bosun.cli.tables import print_table
 from bosun.records import (
     RUN_STATUSES,
     RunFilter,
@@ -78,6 +77,8 @@ def runs_list(
     if as_json:
         print_json([_record_json(r) for r in records])
         return
+    from bosun.cli.tables import print_table  # rich: for text output only
+
     print_table(
         ("run id", "workflow", "status", "created", "attempts", "version"),
         [
@@ -124,15 +125,17 @@ def runs_show(
             data["journal"] = [dataclasses.asdict(e) for e in journal]
         print_json(data)
         return
-    out.print(f"[bold]{record.id}[/] {record.workflow} — {record.status}", highlight=False)
+    common.out.print(f"[bold]{record.id}[/] {record.workflow} — {record.status}", highlight=False)
     if record.error:
         message = f"error: {record.error.get('message')}"
-        out.print(message, markup=False, highlight=False, soft_wrap=True)
+        common.out.print(message, markup=False, highlight=False, soft_wrap=True)
     if record.result is not None:
-        out.print(f"result: {record.result}", markup=False, highlight=False, soft_wrap=True)
+        common.out.print(f"result: {record.result}", markup=False, highlight=False, soft_wrap=True)
     _print_approvals(run_id, approvals)
     if journal is None:
         return
+    from bosun.cli.tables import print_table  # rich: for text output only
+
     print_table(
         ("seq", "kind", "name", "status", "attempt", "output"),
         [
@@ -154,13 +157,15 @@ def runs_show(
 def _print_approvals(run_id: str, approvals: list[dict[str, Any]]) -> None:
     if not approvals:
         return
-    out.print(
+    common.out.print(
         f"awaiting approval ({len(approvals)}): bosun runs approve {run_id} CALL_ID "
         f"[--reject --message TEXT | --edit-json ARGS]",
         markup=False,
         highlight=False,
         soft_wrap=True,
     )
+    from bosun.cli.tables import print_table  # rich: for text output only
+
     print_table(
         ("call id", "tool", "arguments", "expires"),
         [
@@ -188,7 +193,7 @@ def _operate(
     if as_json:
         print_json({"run_id": run_id, "action": verb, "result": result})
     else:
-        out.print(f"{verb} run {run_id}", highlight=False)
+        common.out.print(f"{verb} run {run_id}", highlight=False)
 
 
 @runs_cli.command("cancel")
