@@ -229,6 +229,8 @@ def dump(value: Any, hint: Any, where: str) -> str:
 
     A NaN or ±Infinity anywhere in it is a `NonFiniteNumber` naming its path."""
     if type(value) in _SCALARS or (type(value) is float and math.isfinite(value)):
+        if type(value) is str and not value.isascii():
+            _check_unicode(value, where)  # escaped as \udXXX it would pass as ASCII
         return _STRICT(value)
     if _is_plain(hint) and (type(value) is dict or type(value) is list):
         try:
@@ -282,17 +284,21 @@ def validate(value: Any, hint: Any, where: str) -> Any:
         raise InvalidArguments(f"{where}: {exc}") from exc
 
 
+def _check_unicode(text: str, where: str) -> None:
+    try:
+        text.encode()
+    except UnicodeEncodeError as exc:
+        raise SerializationError(
+            f"{where}: the value holds text that is not valid Unicode ({exc.reason} at "
+            f"position {exc.start})"
+        ) from None
+
+
 def check_size(text: str, limit: int | None, where: str) -> str:
     """Refuse a serialised payload over `limit` bytes, or one that is not valid Unicode (a
     lone surrogate cannot be stored or sent), naming where it came from."""
     if not text.isascii():
-        try:
-            text.encode()
-        except UnicodeEncodeError as exc:
-            raise SerializationError(
-                f"{where}: the value holds text that is not valid Unicode ({exc.reason} at "
-                f"position {exc.start})"
-            ) from None
+        _check_unicode(text, where)
     if limit is not None and len(text) > limit:
         size = len(text.encode())
         if size > limit:

@@ -60,9 +60,13 @@ def test_plain_data_is_written_as_pydantic_writes_it(value: object) -> None:
     assert "\\u" not in written  # UTF-8 as is, like pydantic, not \u escapes
 
 
-def test_a_lone_surrogate_in_plain_data_is_refused() -> None:
+def test_a_lone_surrogate_is_refused_alone_or_inside_data() -> None:
     with pytest.raises(SerializationError, match="surrogates not allowed"):
         serde.dump({"name": "\ud800"}, None, "argument 'data'")
+    for hint in (str, None):  # a plain string would pass escaped as \ud800 (ASCII)
+        with pytest.raises(SerializationError, match=r"argument 'name': .*not valid Unicode"):
+            serde.dump("a\udc00b", hint, "argument 'name'")
+    assert serde.dump("é ∑", str, "argument 'name'") == '"\\u00e9 \\u2211"'
 
 
 def test_plain_data_needs_no_pydantic() -> None:
