@@ -22,7 +22,6 @@ from prometheus_client.registry import Collector
 from bosun.errors import StoreError
 
 if TYPE_CHECKING:
-    from bosun.observe.observer import SlotCounter
     from bosun.records import QueueStats, UnservedWork
     from bosun.store import MemoryStore, QueueStore
 
@@ -210,14 +209,23 @@ class QueueCollector(Collector):
         yield memory
 
 
+class Slots(Protocol):
+    """One worker's slots as the collector reads them (`bosun.observe.observer.SlotCounter`)."""
+
+    concurrency: int
+    busy: int
+
+    def is_draining(self) -> bool: ...
+
+
 class SlotCollector(Collector):
     """Busy and free execution slots of this process's workers. A draining worker's idle
     slots are not free: it takes no more work."""
 
     def __init__(self) -> None:
-        self._workers: weakref.WeakSet[SlotCounter] = weakref.WeakSet()
+        self._workers: weakref.WeakSet[Slots] = weakref.WeakSet()
 
-    def track(self, counter: SlotCounter) -> None:
+    def track(self, counter: Slots) -> None:
         self._workers.add(counter)
 
     def collect(self) -> Iterator[Metric]:
