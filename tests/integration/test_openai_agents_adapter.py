@@ -296,8 +296,9 @@ async def test_the_llm_rate_limit_suspends_the_run_between_model_calls(
 
     agent = Agent(name="Limited", instructions="Answer.", model="gpt-test", tools=[lookup])
     app = bosun.App("oa-limits", database=db_url)
-    # One request a second: the second model call waits for the bucket, holding no worker.
-    app.rate_limit("llm:gpt-test", bosun.RateLimit(requests=1, per=1.0))
+    # One request per 3 s: the second model call waits for the bucket, holding no worker.
+    # (Per second, a busy CI machine once took a second between the two calls: no wait.)
+    app.rate_limit("llm:gpt-test", bosun.RateLimit(requests=1, per=3.0))
 
     @app.workflow(name="limited")
     async def limited(ctx: bosun.Context) -> str:

@@ -11,6 +11,7 @@ from bosun.records import WORKER_FORGET_AFTER, Outcome, Progress, RunFilter, Wor
 from bosun.store import Store
 from bosun.worker.versioning import code_version
 from tests.helpers.records import worker_record
+from tests.helpers.wait import wait_until
 from tests.integration.test_engine import TIMEOUT, wait_for_status
 from tests.integration.test_store_contract import TTL, new_run
 
@@ -162,7 +163,14 @@ async def test_a_rolling_deploy_keeps_runs_on_their_version_until_it_drains(
                 waiting = await old_app.start(old_wf)
                 await wait_for_status(waiting, "suspended")
                 assert (await old_app.store.get_run(waiting.run_id)).version == "v1"  # type: ignore[union-attr]
-                workers = {w.id: w for w in await old_app.store.list_workers()}
+
+                # The v2 worker announces itself from its own task: on a busy machine the
+                # v1 worker can finish all of the above first.
+                async def both_listed() -> dict[str, WorkerRecord]:
+                    listed = {w.id: w for w in await old_app.store.list_workers()}
+                    return listed if {old_worker.owner, new_worker.owner} <= set(listed) else {}
+
+                workers = await wait_until(both_listed, TIMEOUT, "both workers to be listed")
                 assert workers[old_worker.owner].version == "v1"
                 assert workers[new_worker.owner].version == "v2"
             # v2 stopped; the run still belongs to v1, whose worker finishes it.
