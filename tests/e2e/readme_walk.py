@@ -17,6 +17,7 @@ line right above a block leaves it out; the README says why in that comment.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -192,12 +193,14 @@ class Walk:
         stopping, self.background = self.background[keep:], self.background[:keep]
         return {b.command: b.stop() for b in reversed(stopping)}
 
-    def until(self, command: str, expect: str, timeout: float = 90) -> str:
-        """Run `command` until its output contains `expect` (the newcomer re-running
-        `bosun runs show` until the run has finished)."""
+    def until_completed(self, run_id: str, timeout: float = 90) -> None:
+        """Re-run `bosun runs show ID --json` until the run has completed (the newcomer
+        re-running it until the run has finished). Its status field, not any "completed" in
+        the output: the journal's finished steps say "completed" too."""
+        command = f".venv/bin/bosun runs show {run_id} --json"
 
-        def seen() -> str | None:
+        def completed() -> bool:
             done = self.run(command)
-            return done.stdout if expect in done.stdout else None
+            return done.returncode == 0 and json.loads(done.stdout)["status"] == "completed"
 
-        return wait_for(seen, timeout, f"{expect!r} in the output of {command!r}", every=0.3)
+        wait_for(completed, timeout, f"run {run_id} to complete ({command!r})", every=0.3)

@@ -93,7 +93,7 @@ def test_the_readme_top_to_bottom(tmp_path: Path, pg_url: str) -> None:
                 _check_output(command, done.stdout)
                 walked += 1
             for run_id in walk.runs[runs:]:
-                walk.until(f".venv/bin/bosun runs show {run_id} --json", '"completed"')
+                walk.until_completed(run_id)
             # The terminals this section opened close with Ctrl-C; `bosun dev` from the
             # Quickstart stays up to the end.
             kept = max(terminals, 1)
