@@ -214,6 +214,7 @@ def _to_json(value: Any) -> bytes:
     return to_json(value)
 
 
+@functools.cache
 def _serialization_errors() -> tuple[type[Exception], ...]:
     from pydantic_core import PydanticSerializationError
 
@@ -234,12 +235,13 @@ def dump(value: Any, hint: Any, where: str) -> str:
         return _STRICT(value)
     if _is_plain(hint) and (type(value) is dict or type(value) is list):
         try:
-            text = _PLAIN(value)
-            if not text.isascii():
-                text.encode()  # a lone surrogate cannot be stored (UnicodeEncodeError)
-            return text
+            text: str | None = _PLAIN(value)
         except (TypeError, ValueError):
-            pass  # not plain JSON (a model inside, a NaN, a surrogate): pydantic says why
+            text = None  # not plain JSON (a model inside, a NaN): pydantic writes it or says why
+        if text is not None:
+            if not text.isascii():
+                _check_unicode(text, where)  # a lone surrogate cannot be stored
+            return text
     failed = _serialization_errors()
     try:
         if _is_plain(hint):

@@ -343,4 +343,4 @@ def _same_value(a: Any, b: Any) -> bool:
         return a.keys() == b.keys() and all(_same_value(a[k], b[k]) for k in a)
     if isinstance(a, list) and isinstance(b, list):
         return len(a) == len(b) and all(map(_same_value, a, b))
-    return type(a) is not dict and type(a) is not list and bool(a == b)
+    return bool(a == b)  # a dict or list never equals anything else

@@ -328,7 +328,9 @@ async def test_a_process_that_discards_its_metrics_counts_nothing_and_runs_the_s
     async with app, app.worker(concurrency=2):
         handle = await app.start("go", 1)
         assert await handle.result(timeout=30) == 2
+        # While the worker runs (a stopped one has no free slots either way).
+        running = parse(generate_latest(app.observability.metrics.registry).decode())
+        assert value(running, "bosun_worker_slots", state="free") == 0  # no worker registered
     scraped = parse(generate_latest(app.observability.metrics.registry).decode())
     assert value(scraped, "bosun_runs_submitted_total", workflow="go") == 0
     assert value(scraped, "bosun_run_executions_total", workflow="go", outcome="complete") == 0
-    assert value(scraped, "bosun_worker_slots", state="free") == 0  # no worker registered

@@ -24,6 +24,7 @@ from bosun.cli.common import (
     when,
     with_store,
 )
+from bosun.cli.tables import print_table
 from bosun.records import (
     RUN_STATUSES,
     RunFilter,
@@ -77,8 +78,6 @@ def runs_list(
     if as_json:
         print_json([_record_json(r) for r in records])
         return
-    from bosun.cli.tables import print_table  # rich: for text output only
-
     print_table(
         ("run id", "workflow", "status", "created", "attempts", "version"),
         [
@@ -134,8 +133,6 @@ def runs_show(
     _print_approvals(run_id, approvals)
     if journal is None:
         return
-    from bosun.cli.tables import print_table  # rich: for text output only
-
     print_table(
         ("seq", "kind", "name", "status", "attempt", "output"),
         [
@@ -164,8 +161,6 @@ def _print_approvals(run_id: str, approvals: list[dict[str, Any]]) -> None:
         highlight=False,
         soft_wrap=True,
     )
-    from bosun.cli.tables import print_table  # rich: for text output only
-
     print_table(
         ("call id", "tool", "arguments", "expires"),
         [

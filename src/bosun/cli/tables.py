@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
-from rich.cells import cell_len
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
+if TYPE_CHECKING:
+    from rich.console import Console
 
 FREE_TEXT_WIDTH = 20
 """The narrowest a free-text column (an error, an output) is squeezed to in a table."""
@@ -39,6 +38,11 @@ def print_table(
     every other column is always shown. `free_text` names the columns that may wrap (and are
     clipped at FREE_TEXT_CLIP characters) in a table; every other cell is shown on one line,
     whole."""
+    # rich here, not at the top: a command module imports this one whether it prints a
+    # table or `--json` (rich costs ~20 ms to import).
+    from rich.table import Table
+    from rich.text import Text
+
     if console is None:
         from bosun.cli.common import out
 
@@ -83,6 +87,7 @@ def _fit(
 ) -> list[int] | None:
     """The indexes of the columns to show in `width` cells: every required column, then each
     optional one, most useful first, that still fits. None when the required ones do not."""
+    from rich.cells import cell_len
 
     def needs(index: int) -> int:  # the column's width with its padding and one border
         text = max([cell_len(headers[index]), *(cell_len(row[index]) for row in cells)])
