@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 import os
 import random
@@ -36,6 +37,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("bosun.worker")
 PRUNE_INTERVAL = 300.0  # seconds between retention passes (randomised ±50 %)
 PRUNE_BATCH = 1000
+# Seconds a stopped worker waits for its background tasks to end once cancelled, and for its
+# registry entry's removal: a task that swallows its cancellation (Python 3.11's wait_for can,
+# in library code) or a write waiting on a full server must not keep it from returning.
+SHUTDOWN_WAIT = 10.0
 
 
 @dataclass(frozen=True)
@@ -174,7 +179,7 @@ class Worker:
             draining=lambda: self._draining,
         )
         await self._presence.announce()
-        presence = asyncio.create_task(self._presence.keep_fresh())
+        presence = asyncio.create_task(self._presence.keep_fresh(), name="bosun-presence")
         log.info("worker %s: memory search on %s", self.owner, await store.memory_search_path())
         self._takeovers = Takeovers(
             store,
@@ -188,10 +193,10 @@ class Worker:
         # Once before the first claim: runs of a worker that died on this machine are
         # claimable by then (an `until_idle` worker would otherwise exit without them).
         await self._look_for_takeovers()
-        takeovers = asyncio.create_task(self._watch_takeovers())
-        heartbeat = asyncio.create_task(self._heartbeat())
-        pruner = asyncio.create_task(self._prune_periodically())
-        sweeper = asyncio.create_task(self._sweep_workspaces())
+        takeovers = asyncio.create_task(self._watch_takeovers(), name="bosun-takeovers")
+        heartbeat = asyncio.create_task(self._heartbeat(), name="bosun-heartbeat")
+        pruner = asyncio.create_task(self._prune_periodically(), name="bosun-pruner")
+        sweeper = asyncio.create_task(self._sweep_workspaces(), name="bosun-sweeper")
         scheduler: asyncio.Task[None] | None = None
         budget = stop_near_budget(self.options.max_seconds, self.options.grace, self.request_stop)
         try:
@@ -207,11 +212,16 @@ class Worker:
             self.summary.stop()
             log.info("worker %s stopped: %s", self.owner, self.summary.line())
             self._log_runs_due_later()
-            for task in (heartbeat, pruner, presence, sweeper, takeovers):
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            await self._presence.retire()
+            await _cancel_all((heartbeat, pruner, presence, sweeper, takeovers), self.owner)
+            try:
+                async with asyncio.timeout(SHUTDOWN_WAIT):
+                    await self._presence.retire()
+            except TimeoutError:
+                log.warning(
+                    "worker %s: its registry entry was not removed within %g s (it expires)",
+                    self.owner,
+                    SHUTDOWN_WAIT,
+                )
             if scheduler is not None:
                 with contextlib.suppress(asyncio.CancelledError):
                     await scheduler
@@ -488,3 +498,21 @@ class Worker:
         scheduler = Scheduler(self.app)
         await scheduler.tick()
         return asyncio.create_task(scheduler.run(), name="bosun-scheduler")
+
+
+async def _cancel_all(tasks: tuple[asyncio.Task[None], ...], owner: str) -> None:
+    """Cancel a stopped worker's background tasks and wait SHUTDOWN_WAIT for them to end;
+    log (with its stack) each that did not, and leave it."""
+    for task in tasks:
+        task.cancel()
+    _, stuck = await asyncio.wait(tasks, timeout=SHUTDOWN_WAIT)
+    for task in stuck:
+        where = io.StringIO()
+        task.print_stack(file=where)
+        log.warning(
+            "worker %s: task %s did not end within %g s of being cancelled; left behind:\n%s",
+            owner,
+            task.get_name(),
+            SHUTDOWN_WAIT,
+            where.getvalue(),
+        )
