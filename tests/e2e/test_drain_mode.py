@@ -93,7 +93,6 @@ def _cut_off(database: str, allow: bool) -> None:
 
 
 @pytest.mark.postgres
-@pytest.mark.slow  # each store call waits out its connection timeout (5 s) before giving up
 @pytest.mark.timeout(90)
 def test_exit_status_3_when_the_runs_cannot_be_handed_back(pg_env: PgEnv) -> None:
     run_id = pg_env.submit(OVERRUN, "async_overrun")

@@ -17,7 +17,7 @@ import bosun
 from bosun.store import store_for_url
 from bosun.worker import worker as worker_module
 from bosun.worker.presence import Presence
-from bosun.worker.worker import Worker
+from bosun.worker.worker import Worker, WorkerOptions
 
 
 async def test_presence_loop_ends_when_cancelled_as_it_is_poked(db_url: str) -> None:
@@ -75,3 +75,53 @@ async def test_a_stopped_worker_returns_though_a_loop_ignores_cancel_and_the_sto
     messages = [r.getMessage() for r in caplog.records]
     assert any("bosun-heartbeat did not end" in m and "deaf_heartbeat" in m for m in messages)
     assert any("registry entry was not removed" in m for m in messages)
+
+
+async def test_a_time_boxed_worker_exits_soon_after_its_budget_though_the_store_hangs(
+    db_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A drain-mode worker must be gone before its platform kills it. Its database stops
+    answering mid-run (a claim, the hand-back and the registry write all hang): the claim in
+    flight, the hand-back and the exit get HANDBACK_WAIT past the budget together, and the
+    run it could not hand back is counted as kept (it resumes when its lease expires)."""
+    app = bosun.App("boxed", database=db_url)
+    never = asyncio.Event()
+    started = asyncio.Event()
+
+    @app.step()
+    async def block() -> None:
+        started.set()
+        await never.wait()
+
+    @app.workflow()
+    async def held(ctx: bosun.Context) -> None:
+        await block()
+
+    async def hang(*args: object, **kwargs: object) -> None:
+        await never.wait()
+
+    async with app:
+        run = await app.start(held)
+        claim = app.store.claim_runs
+
+        async def claim_until_the_step_started(*args: object, **kwargs: object) -> object:
+            if started.is_set():
+                await never.wait()  # the database went away
+            return await claim(*args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(app.store, "claim_runs", claim_until_the_step_started)
+        monkeypatch.setattr(app.store, "release_leases", hang)
+        monkeypatch.setattr(app.store, "retire_worker", hang)
+        worker = Worker(app, WorkerOptions(concurrency=2, max_seconds=1.0, grace=0.25))
+        with caplog.at_level(logging.INFO, logger="bosun.worker"):
+            async with asyncio.timeout(30):  # without the bounds it never returns
+                await worker.run()
+        never.set()
+        assert started.is_set()
+        messages = [r.getMessage() for r in caplog.records]
+        assert any("a claim was in flight past its budget" in m for m in messages), messages
+        assert any("could not release leases" in m for m in messages), messages
+        assert any("registry entry was not removed" in m for m in messages), messages
+        assert (worker.summary.abandoned, worker.summary.kept) == (1, 1), worker.summary
+        record = await app.store.get_run(run.run_id)
+        assert record is not None and record.lease_owner == worker.owner, record

@@ -14,6 +14,11 @@ in flight is journaled. A step still running at `N` is abandoned and its run han
 once (its lease released, so the next invocation resumes it by replay without waiting for
 the lease to expire); the step runs again there, since steps run at least once. With
 `until_idle` the worker also stops early once nothing is ready and nothing runs.
+
+What comes after `N` is bounded too: a claim still in flight, the hand-back and the removal of
+the worker's registry entry get at most HANDBACK_WAIT seconds past `N` together (a database
+out of reach would otherwise make each wait for its connection timeout); runs it could not
+hand back resume once their leases expire.
 """
 
 from __future__ import annotations
@@ -25,6 +30,11 @@ from bosun.errors import ConfigurationError
 
 DEFAULT_GRACE = 30.0
 BUDGET_SHARE = 0.25  # by default at most this share of a short budget goes to the drain
+# Past the budget's end, the most a worker spends handing its runs back and removing its
+# registry entry: with the database out of reach each store call would otherwise wait for its
+# connection timeout, and the platform's kill would come first.
+HANDBACK_WAIT = 2.0
+MIN_CLOSING_WAIT = 0.2
 
 
 def drain_grace(max_seconds: float, grace: float | None = None) -> float:
@@ -53,15 +63,33 @@ def worker_grace(grace: float | None, max_seconds: float | None) -> float:
     return DEFAULT_GRACE if grace is None else grace
 
 
+def budget_end(max_seconds: float | None) -> float | None:
+    """The event loop's time at which a budget of `max_seconds` counted from now ends (None
+    without a budget)."""
+    if max_seconds is None:
+        return None
+    return asyncio.get_running_loop().time() + max_seconds
+
+
 def stop_near_budget(
-    max_seconds: float | None, grace: float, request_stop: Callable[[], None]
+    end: float | None, grace: float, request_stop: Callable[[], None]
 ) -> asyncio.TimerHandle | None:
-    """Make a worker with `max_seconds` stop claiming (`request_stop`) `grace` seconds before
-    its budget ends.
+    """Make a worker whose budget ends at `end` (loop time) stop claiming (`request_stop`)
+    `grace` seconds before that.
 
     Returns the timer (cancel it if the worker stops first), or None without a budget.
     """
-    if max_seconds is None:
+    if end is None:
         return None
-    stop_in = max(max_seconds - grace, 0.0)
-    return asyncio.get_running_loop().call_later(stop_in, request_stop)
+    return asyncio.get_running_loop().call_at(end - grace, request_stop)
+
+
+def closing_wait(end: float | None, unbounded: float) -> float:
+    """How long one step of a stopping worker's exit (an in-flight claim, the hand-back, the
+    registry entry's removal) may still take: `unbounded` without a budget; with one, what is
+    left until HANDBACK_WAIT past its end, and never less than MIN_CLOSING_WAIT (a cancelled
+    task needs a turn of the loop to end)."""
+    if end is None:
+        return unbounded
+    left = end + HANDBACK_WAIT - asyncio.get_running_loop().time()
+    return max(MIN_CLOSING_WAIT, left)

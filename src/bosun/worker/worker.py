@@ -28,7 +28,7 @@ from bosun.worker.extensions import run_extensions
 from bosun.worker.presence import Presence
 from bosun.worker.summary import WorkerSummary
 from bosun.worker.takeover import Takeovers
-from bosun.worker.timebox import stop_near_budget
+from bosun.worker.timebox import budget_end, closing_wait, stop_near_budget
 from bosun.worker.versioning import code_version
 
 if TYPE_CHECKING:
@@ -37,9 +37,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("bosun.worker")
 PRUNE_INTERVAL = 300.0  # seconds between retention passes (randomised ±50 %)
 PRUNE_BATCH = 1000
-# Seconds a stopped worker waits for its background tasks to end once cancelled, and for its
-# registry entry's removal: a task that swallows its cancellation (Python 3.11's wait_for can,
-# in library code) or a write waiting on a full server must not keep it from returning.
+# Seconds a stopped worker without a time budget waits for its runs' hand-back, for its
+# background tasks to end once cancelled, and for its registry entry's removal: a task that
+# swallows its cancellation (Python 3.11's wait_for can, in library code) or a write waiting
+# on a full server must not keep it from returning. With a budget, timebox bounds them.
 SHUTDOWN_WAIT = 10.0
 
 
@@ -120,6 +121,8 @@ class Worker:
         self._workflows = tuple(sorted(app.registry.workflows))
         self._presence: Presence | None = None
         self._takeovers: Takeovers | None = None
+        self._budget_end: float | None = None  # loop time; set by run() with max_seconds
+        self._stop_requested = asyncio.Event()
 
     @property
     def lease_ttl(self) -> float:
@@ -135,11 +138,13 @@ class Worker:
             log.info("worker %s draining", self.owner)
         self._draining = True
         self._wake.set()
+        self._stop_requested.set()
         if self._presence is not None:
             self._presence.changed()  # runs pinned to this version may move on at once
 
     async def run(self) -> None:
         """Claim and execute until stopped (or idle, with `until_idle`), then drain."""
+        self._budget_end = budget_end(self.options.max_seconds)
         store = self.app.store
         store.notifier.add_work_event(self._wake)
         if self.app.models_in_use():  # else only the offline scripted `default` exists
@@ -198,7 +203,7 @@ class Worker:
         pruner = asyncio.create_task(self._prune_periodically(), name="bosun-pruner")
         sweeper = asyncio.create_task(self._sweep_workspaces(), name="bosun-sweeper")
         scheduler: asyncio.Task[None] | None = None
-        budget = stop_near_budget(self.options.max_seconds, self.options.grace, self.request_stop)
+        budget = stop_near_budget(self._budget_end, self.options.grace, self.request_stop)
         try:
             scheduler = await self._start_scheduler()
             await self._claim_loop()
@@ -212,15 +217,18 @@ class Worker:
             self.summary.stop()
             log.info("worker %s stopped: %s", self.owner, self.summary.line())
             self._log_runs_due_later()
-            await _cancel_all((heartbeat, pruner, presence, sweeper, takeovers), self.owner)
+            await _cancel_all(
+                (heartbeat, pruner, presence, sweeper, takeovers), self.owner, self._closing_wait()
+            )
+            wait = self._closing_wait()
             try:
-                async with asyncio.timeout(SHUTDOWN_WAIT):
+                async with asyncio.timeout(wait):
                     await self._presence.retire()
             except TimeoutError:
                 log.warning(
-                    "worker %s: its registry entry was not removed within %g s (it expires)",
+                    "worker %s: its registry entry was not removed within %.1f s (it expires)",
                     self.owner,
-                    SHUTDOWN_WAIT,
+                    wait,
                 )
             if scheduler is not None:
                 with contextlib.suppress(asyncio.CancelledError):
@@ -258,20 +266,28 @@ class Worker:
             claimed: list[ClaimedRun] = []
             if free > 0:
                 try:
-                    claimed = await self.app.store.claim_runs(
-                        self.owner,
-                        list(opts.queues),
-                        free,
-                        opts.lease_ttl,
-                        time.time(),
-                        versions=self._versions,
-                        workflows=self._workflows,
-                    )
+                    # Past the budget's end (the stop came mid-claim, the database is slow
+                    # to answer) the claim is given up; a run it took resumes once its lease
+                    # expires.
+                    async with asyncio.timeout(self._claim_wait()):
+                        claimed = await self.app.store.claim_runs(
+                            self.owner,
+                            list(opts.queues),
+                            free,
+                            opts.lease_ttl,
+                            time.time(),
+                            versions=self._versions,
+                            workflows=self._workflows,
+                        )
                 except StoreError as exc:
                     log.warning("claim failed, retrying in %.1f s: %s", backoff, exc)
-                    await asyncio.sleep(backoff)
+                    with contextlib.suppress(TimeoutError):  # a stop ends the wait
+                        await asyncio.wait_for(self._stop_requested.wait(), backoff)
                     backoff = min(backoff * 2, 5.0)
                     continue
+                except TimeoutError:
+                    log.warning("worker %s: a claim was in flight past its budget", self.owner)
+                    return
                 backoff = opts.poll_interval
                 for item in claimed:
                     self._start(item)
@@ -283,6 +299,16 @@ class Worker:
                 if opts.until_idle and idle_before and not self._active:
                     return
             await self._wake.wait(opts.poll_interval)
+
+    def _claim_wait(self) -> float | None:
+        """A claim's bound: none unless stopping under a budget (see timebox)."""
+        if self._budget_end is None:
+            return None
+        return closing_wait(self._budget_end, 0.0)
+
+    def _closing_wait(self) -> float:
+        """How long the next step of the exit may take (see timebox.closing_wait)."""
+        return closing_wait(self._budget_end, SHUTDOWN_WAIT)
 
     def _free_slots(self) -> int:
         """Slots for more runs: a run whose outcome is being written holds none (its code is
@@ -472,16 +498,21 @@ class Worker:
         held = list(self._active)
         settled = self.summary.settled
         if tasks:
-            _, pending = await asyncio.wait(tasks, timeout=self.options.grace)
+            grace = self.options.grace
+            if self._budget_end is not None:  # a stop that came late (a slow claim) ends at N
+                grace = max(0.0, min(grace, self._budget_end - asyncio.get_running_loop().time()))
+            _, pending = await asyncio.wait(tasks, timeout=grace)
             for task in pending:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending)
             self.summary.abandoned += len(pending)
         try:
-            released = await self.app.store.release_leases(self.owner, held) if held else 0
-        except StoreError as exc:
-            log.warning("could not release leases (they will expire): %s", exc)
+            async with asyncio.timeout(self._closing_wait()):
+                released = await self.app.store.release_leases(self.owner, held) if held else 0
+        except (StoreError, TimeoutError) as exc:
+            reason = exc if isinstance(exc, StoreError) else "no answer in time"
+            log.warning("could not release leases (they will expire): %s", reason)
             self.summary.kept += len(held) - (self.summary.settled - settled)
             return
         self.summary.handed_back += released
@@ -500,19 +531,19 @@ class Worker:
         return asyncio.create_task(scheduler.run(), name="bosun-scheduler")
 
 
-async def _cancel_all(tasks: tuple[asyncio.Task[None], ...], owner: str) -> None:
-    """Cancel a stopped worker's background tasks and wait SHUTDOWN_WAIT for them to end;
+async def _cancel_all(tasks: tuple[asyncio.Task[None], ...], owner: str, wait: float) -> None:
+    """Cancel a stopped worker's background tasks and wait `wait` seconds for them to end;
     log (with its stack) each that did not, and leave it."""
     for task in tasks:
         task.cancel()
-    _, stuck = await asyncio.wait(tasks, timeout=SHUTDOWN_WAIT)
+    _, stuck = await asyncio.wait(tasks, timeout=wait)
     for task in stuck:
         where = io.StringIO()
         task.print_stack(file=where)
         log.warning(
-            "worker %s: task %s did not end within %g s of being cancelled; left behind:\n%s",
+            "worker %s: task %s did not end within %.1f s of being cancelled; left behind:\n%s",
             owner,
             task.get_name(),
-            SHUTDOWN_WAIT,
+            wait,
             where.getvalue(),
         )
