@@ -94,8 +94,10 @@ def test_a_hung_worker_is_waited_for_and_the_wait_is_logged(world: Env) -> None:
     takes it over once the lease expired, and the hung worker's late write fails."""
     gate = world.tmp / "gate"
     run_id = world.submit(APP, "hogged", {"gate": str(gate)})
-    # A lease long enough that the other worker surely looks while it still holds.
-    hung = world.worker(APP, "--lease-ttl", "20", name="hung")
+    # A lease long enough that the other worker surely looks while it still holds: the hung
+    # worker counts as stalled half a TTL after its last heartbeat (6 s), its lease ends a
+    # whole TTL after its last renewal (12 s), and the other worker looks every second.
+    hung = world.worker(APP, "--lease-ttl", "12", name="hung")
     hung_id = worker_id(world, "hung")
     wait_for(lambda: steps_run(world, run_id)["hold"] == 1, 60, "the hung worker to hang")
     # Renewed before the hang at the latest; nothing renews it now.
