@@ -316,7 +316,10 @@ class Submitter:
                 f"session {session!r} has an unfinished run ({active[0].id}); submit with "
                 f"double_texting='enqueue', 'interrupt' or 'rollback', or wait for it"
             )
-        for run in active:
+        # Newest first: cancelling the run that holds the session first would let a worker
+        # claim the one queued behind it, which would start (and add to the history) before
+        # its own cancellation came.
+        for run in reversed(active):
             with contextlib.suppress(InvalidRunState):  # it finished meanwhile
                 await self.cancel(run.id)
             if policy == "rollback":

@@ -505,11 +505,24 @@ async def test_double_texting_policies(app: bosun.App) -> None:
             )
         assert (await first.status()).status == "suspended"
         assert (await queued.status()).status == "queued"
+        cancelled: list[str] = []
+        cancel_run = app.store.cancel_run
+
+        async def recording_cancel(run_id: str) -> list[str]:
+            cancelled.append(run_id)
+            return await cancel_run(run_id)
+
+        app.store.cancel_run = recording_cancel  # type: ignore[method-assign]
         interrupting = await app.start(
             slow_turn, "three", session="chat", tenant="acme", double_texting="interrupt"
         )
         assert (await first.status()).status == "cancelled"
         assert (await queued.status()).status == "cancelled"
+        # The queued run is cancelled before the one holding the session: the other way
+        # round, a worker could claim it in between, and it would add "two" to the history
+        # (as CI once saw: the rolled-back run below then answered "3: one | two | four").
+        assert cancelled == [queued.run_id, first.run_id], cancelled
+        assert not (await app.store.get_journal(queued.run_id))
         await _until_suspended(app, interrupting.run_id)
         kept = [m["content"] for m in await session.messages()]
         assert kept[:2] == ["one", "1: one"]  # the interrupted run's history stays
