@@ -5,11 +5,18 @@ servers). On a machine whose environment sets PYTHONDONTWRITEBYTECODE=1 (this pr
 machines do, as many container images do), an editable install never gets its `.pyc` files
 written, so each of those processes compiled every module it imports from source, a few
 hundred milliseconds of CPU apiece. Compiling them once here lets every process load them.
+
+The same setting kept pytest from caching its assertion-rewritten test modules, so each of
+the four xdist workers rewrote and compiled all ~200 of them again at every collection
+(4 s of CPU apiece). pytest writes that cache whenever `sys.dont_write_bytecode` is false, so
+this process allows it, whatever the environment says; the processes the tests start still
+get the environment's setting.
 """
 
 from __future__ import annotations
 
 import compileall
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,8 +25,10 @@ SOURCES = Path(__file__).resolve().parents[2] / "src" / "bosun"
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Once, in the controlling process (xdist's workers get `workerinput`): write whatever
-    `.pyc` is missing or stale. Python still checks each against its source when it loads."""
+    """In every pytest process, cache rewritten test modules. Once, in the controlling process
+    (xdist's workers get `workerinput`): write whatever `.pyc` of bosun is missing or stale.
+    Python still checks each against its source when it loads."""
+    sys.dont_write_bytecode = False
     if hasattr(config, "workerinput") or not SOURCES.is_dir():
         return
     compileall.compile_dir(SOURCES, quiet=1, workers=0)
