@@ -87,12 +87,25 @@ async def test_a_missed_notification_is_made_up_for_by_the_batched_reads(
 async def test_a_run_finished_by_this_process_wakes_its_waiters_without_a_read(
     any_db_url: str,
 ) -> None:
+    """Each run is executing here from its start (a free slot takes it at once), so its
+    waiters never read it, though its steps outlast their first check (0.02 s on SQLite)."""
     app = make_app(any_db_url)
-    async with app, app.worker(concurrency=8, poll_interval=0.05):
-        handles = [await app.start("add_three", i) for i in range(20)]
+
+    @app.step(name="slow_bump")
+    async def slow_bump(x: int) -> int:
+        await asyncio.sleep(0.1)  # the work: longer than a waiter's first check
+        return x + 1
+
+    @app.workflow(name="slow_three")
+    async def slow_three(ctx: bosun.Context, x: int) -> int:
+        return await slow_bump(await slow_bump(await slow_bump(x)))
+
+    async with app, app.worker(concurrency=20, poll_interval=0.05):
+        handles = [await app.start("slow_three", i) for i in range(20)]
         assert await asyncio.gather(*(h.result(timeout=60) for h in handles)) == [
             i + 3 for i in range(20)
         ]
+        assert app.store.results.reads == 0
 
 
 async def test_a_fresh_handle_whose_run_was_heard_to_end_elsewhere_reads_it(

@@ -12,7 +12,7 @@ import pytest
 from bosun.errors import StoreError
 from bosun.records import RunRecord
 from bosun.store.notify import Finished, LocalNotifier
-from bosun.store.waiters import BATCH, ResultWaiters
+from bosun.store.waiters import BATCH, FIRST_CHECK, ResultWaiters
 from tests.helpers.wait import wait_until
 
 
@@ -82,6 +82,23 @@ async def test_a_run_finished_here_wakes_its_waiters_without_a_read() -> None:
     assert runs.batches == []  # the outcome came with the word
     waiters.drop("r1", first)
     waiters.drop("r1", second)
+
+
+async def test_a_run_executing_here_is_not_read_until_it_moves_on() -> None:
+    """A worker of this process executes the run: its end will be heard, so its checks come
+    due without a read; once that worker lets it go (handed back, lost), a check reads it."""
+    runs = FakeRuns()
+    notifier = LocalNotifier()
+    waiters = ResultWaiters(notifier, runs.read_finished)
+    notifier.executing("r1")
+    future = waiters.watch("r1")
+    watched = waiters._watched["r1"]
+    await wait_until(lambda: watched.interval >= 4 * FIRST_CHECK, 30, "two checks to pass")
+    assert runs.batches == [] and not future.done()
+    notifier.executed("r1")  # handed back; another process finishes it, unheard of
+    runs.finished.add("r1")
+    ended = await asyncio.wait_for(future, 30)
+    assert isinstance(ended, RunRecord) and runs.batches == [["r1"]]
 
 
 async def test_runs_heard_of_together_are_read_together() -> None:

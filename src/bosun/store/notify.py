@@ -75,6 +75,7 @@ class LocalNotifier:
         self._ephemeral: dict[str, set[asyncio.Queue[tuple[str, str]]]] = {}
         self._watches: OrderedDict[str, float] = OrderedDict()  # run -> until (monotonic)
         self._live: dict[str, list[tuple[str, str]]] = {}
+        self._executing: dict[str, int] = {}  # run -> local workers executing it (1, rarely 2)
 
     def add_work_event(self, event: Wakeup) -> None:
         """Set `event` whenever work may have become ready (each worker owns one)."""
@@ -86,6 +87,20 @@ class LocalNotifier:
     def work_ready(self) -> None:
         for event in self._work:
             event.set()
+
+    def executing(self, run_id: str) -> None:
+        """A worker of this process started executing `run_id`: if it finishes there, this
+        notifier hears of it (`run_finished`), so nobody needs to read it meanwhile."""
+        self._executing[run_id] = self._executing.get(run_id, 0) + 1
+
+    def executed(self, run_id: str) -> None:
+        """That worker is done with `run_id` (finished, suspended, handed back or lost)."""
+        count = self._executing.pop(run_id, 0) - 1
+        if count > 0:
+            self._executing[run_id] = count
+
+    def executing_here(self, run_id: str) -> bool:
+        return run_id in self._executing
 
     def finished_future(self, run_id: str) -> asyncio.Future[Finished | None]:
         """A future resolved when this process sees `run_id` finish."""

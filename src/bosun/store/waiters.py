@@ -13,6 +13,9 @@ every `GET /v1/runs/{id}/result?wait=` long-poll of the process:
   at its own back-off (0.02 s doubling to 1 s where nothing else tells; every second where
   NOTIFY does), in batches: every waiter due within `COALESCE` seconds goes into the same
   `finished_runs` read, up to `BATCH` ids a query.
+- A run that a worker of this process is executing is not read while it does: if it
+  finishes there, the notifier says so. It is looked at again on the same back-off, in case
+  it moved on (handed back, cancelled elsewhere, lost).
 
 So thousands of waiters cost a handful of queries a second, not one each.
 """
@@ -87,10 +90,9 @@ class ResultWaiters:
         future: asyncio.Future[Ended] = loop.create_future()
         watched = self._watched.get(run_id)
         if watched is None:
-            heard = self._notifier.finished_future(run_id)
             interval = MAX_INTERVAL if self._notified() else FIRST_CHECK
+            heard = self._listen(run_id)
             watched = self._watched[run_id] = _Watched(heard, loop.time() + interval, interval)
-            heard.add_done_callback(lambda done: self._heard(run_id, done))
             self._schedule(run_id, watched.due)
         watched.futures.append(future)
         if self._checker is None or self._checker.done():
@@ -122,6 +124,11 @@ class ResultWaiters:
 
     # -- inside -----------------------------------------------------------------------------
 
+    def _listen(self, run_id: str) -> asyncio.Future[Finished | None]:
+        heard = self._notifier.finished_future(run_id)
+        heard.add_done_callback(lambda done: self._heard(run_id, done))
+        return heard
+
     def _schedule(self, run_id: str, due: float) -> None:
         heapq.heappush(self._due, (due, next(self._order), run_id))
         if self._due[0][2] == run_id and self._wake is not None:  # sooner than it sleeps for
@@ -151,6 +158,11 @@ class ResultWaiters:
         if finished is not None:  # it finished here: its outcome came with the word
             self._settle(run_id, watched, finished)
             return
+        if self._notifier.executing_here(run_id):
+            # This process's own commit, heard by NOTIFY before the word that brings its
+            # outcome: wait for that word.
+            watched.heard = self._listen(run_id)
+            return
         # Another process finished it: read it with every other run heard of meanwhile.
         watched.due = asyncio.get_running_loop().time()
         self._schedule(run_id, watched.due)
@@ -176,12 +188,24 @@ class ResultWaiters:
 
     def _take_due(self, until: float) -> list[str]:
         due: dict[str, None] = {}  # ordered, without repeats
+        here: list[tuple[str, _Watched]] = []
         while self._due and self._due[0][0] <= until:
             when, _, run_id = heapq.heappop(self._due)
             watched = self._watched.get(run_id)
-            if watched is not None and watched.due == when:
+            if watched is None or watched.due != when:
+                continue
+            if self._notifier.executing_here(run_id):  # its end will be heard: no read
+                here.append((run_id, watched))
+            else:
                 due[run_id] = None
+        for run_id, watched in here:  # looked at again later, in case it moves elsewhere
+            self._back_off(run_id, watched, until)
         return list(due)
+
+    def _back_off(self, run_id: str, watched: _Watched, now: float) -> None:
+        watched.interval = min(watched.interval * 2, MAX_INTERVAL)
+        watched.due = now + watched.interval
+        self._schedule(run_id, watched.due)
 
     async def _read(self, run_ids: list[str]) -> None:
         try:
@@ -201,6 +225,4 @@ class ResultWaiters:
         for run_id in run_ids:
             watched = self._watched.get(run_id)
             if watched is not None:  # not finished yet: back off
-                watched.interval = min(watched.interval * 2, MAX_INTERVAL)
-                watched.due = now + watched.interval
-                self._schedule(run_id, watched.due)
+                self._back_off(run_id, watched, now)

@@ -353,11 +353,13 @@ class Worker:
         task = asyncio.create_task(self._execute(claimed), name=f"bosun-run-{run_id}")
         deadline = claimed.run.lease_expires_at or time.time()
         self._active[run_id] = _Held(task, claimed.lease, deadline)
+        self.app.store.notifier.executing(run_id)
         task.add_done_callback(lambda _t: self._finished(run_id, task))
         if self._presence is not None:
             self._presence.busy_changed()
 
     def _finished(self, run_id: str, task: asyncio.Task[None]) -> None:
+        self.app.store.notifier.executed(run_id)
         current = self._active.get(run_id)
         if current is not None and current.task is task:
             del self._active[run_id]

@@ -79,12 +79,19 @@ def append_events(
     """Give events the run's next positions and insert them (inside the writer's
     transaction, which holds the database's write lock)."""
     row = conn.execute(Q["take_event_seqs"], {"run_id": run_id, "n": len(events)}).fetchone()
-    if row is None:
-        return
-    first = row["event_seq"] - len(events) + 1
-    for offset, (event_type, data) in enumerate(events):
-        params = {"run_id": run_id, "seq": first + offset, "type": event_type, "data": data}
-        conn.execute(Q["insert_event"], {**params, "now": now})
+    if row is not None:
+        insert_events(conn, run_id, row[0], events, now)
+
+
+def insert_events(
+    conn: sqlite3.Connection, run_id: str, last: int, events: list[tuple[str, str]], now: float
+) -> None:
+    """Insert events at the positions taken up to `last`, in one statement's executions."""
+    first = last - len(events) + 1
+    conn.executemany(
+        Q["insert_event"],
+        [(run_id, first + i, kind, data, now) for i, (kind, data) in enumerate(events)],
+    )
 
 
 def _settle_parent(
@@ -381,7 +388,15 @@ class SqliteStore(
         def op(conn: sqlite3.Connection) -> tuple[str | None, bool]:
             now = time.time()
             fence = {"run_id": lease.run_id, "token": lease.token, "now": now}
-            if conn.execute(Q["check_lease"], fence).fetchone() is None:
+            # The fence first, before any write (a refusal must leave nothing to undo); with
+            # events to add it is the statement that takes their positions.
+            events = progress.events
+            if events:
+                taken = {**fence, "n": len(events)}
+                row = conn.execute(Q["take_event_seqs_fenced"], taken).fetchone()
+            else:
+                row = conn.execute(Q["check_lease"], fence).fetchone()
+            if row is None:
                 raise LeaseLost(f"run {lease.run_id}: lease {lease.token} is no longer held")
             for child in progress.children:
                 insert_run(conn, child, now, self.config.offload_bytes)
@@ -389,8 +404,8 @@ class SqliteStore(
                 conn.execute(Q["upsert_journal"], journal_params(lease.run_id, entry))
             for signal_id, seq in progress.consumed_signals:
                 conn.execute(Q["consume_signal"], {"id": signal_id, "seq": seq})
-            if progress.events:
-                append_events(conn, lease.run_id, progress.events, now)
+            if events:
+                insert_events(conn, lease.run_id, row[0], events, now)
             return self._apply_outcome(conn, lease, progress, fence)
 
         finished, woke_parent = await self._writer.submit(op)

@@ -166,9 +166,15 @@ UPDATE signals SET consumed_seq = :seq WHERE id = :id AND consumed_seq IS NULL;
 -- Reserve `n` event positions of a run (inside the writer's transaction); returns the last.
 UPDATE runs SET event_seq = event_seq + :n WHERE id = :run_id RETURNING event_seq;
 
+-- name: take_event_seqs_fenced
+-- take_event_seqs under the lease (check_lease's fence): no row if it is no longer held.
+UPDATE runs SET event_seq = event_seq + :n
+WHERE id = :run_id AND lease_token = :token AND status = 'running'
+RETURNING event_seq;
+
 -- name: insert_event
-INSERT INTO events (run_id, seq, type, data, created_at)
-VALUES (:run_id, :seq, :type, :data, :now);
+-- Positional: executemany with one tuple per event (store.insert_events).
+INSERT INTO events (run_id, seq, type, data, created_at) VALUES (?, ?, ?, ?, ?);
 
 -- name: suspend_run
 -- A wake-up that arrived while the run was running (wake_seq moved) makes it ready at once.
