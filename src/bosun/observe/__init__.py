@@ -109,7 +109,7 @@ class Observability:
 
     def run_submitted(self, workflow: str) -> None:
         if self._counting:
-            self.metrics.runs_submitted.labels(workflow).inc()
+            self.metrics.count(self.metrics.runs_submitted, workflow)
 
     def run_cancelled(self, run: RunRecord) -> None:
         """Count a cancelled run as finished and send its root span."""

@@ -49,6 +49,7 @@ class Metrics:
     def __init__(self, *, queue_stats_max_age: float = DEFAULT_QUEUE_STATS_MAX_AGE) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         registry = self.registry
+        self._children: dict[tuple[int, tuple[str, ...]], Counter] = {}  # see count()
         self.runs_submitted = Counter(
             "bosun_runs_submitted",
             "Runs created by this process (API, app.start, events, child runs), by workflow.",
@@ -120,6 +121,15 @@ class Metrics:
         self.slots = SlotCollector()
         registry.register(self.queues)
         registry.register(self.slots)
+
+    def count(self, counter: Counter, *labels: str) -> None:
+        """Add one to `counter`'s series for `labels`. The series are kept: a `labels()`
+        lookup costs more than the increment, and runs count a few each."""
+        key = (id(counter), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = counter.labels(*labels)
+        child.inc()
 
     async def refresh_queues(self, store: ScrapedStore, known: Iterable[str] = ()) -> None:
         """Read the queues' depths from `store` unless the last reading is recent enough.

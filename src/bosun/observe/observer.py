@@ -46,7 +46,7 @@ class Observer:
 
     def run_submitted(self, workflow: str) -> None:
         if self.metrics is not None:
-            self.metrics.runs_submitted.labels(workflow).inc()
+            self.metrics.count(self.metrics.runs_submitted, workflow)
 
     def execution_started(self, execution: ObservedExecution) -> None:
         self.slots.busy += 1
@@ -61,9 +61,9 @@ class Observer:
         kind = outcome.kind if outcome is not None else "abandoned"
         status = FINAL_STATUS.get(kind)
         if self.metrics is not None:
-            self.metrics.executions.labels(run.workflow, kind).inc()
+            self.metrics.count(self.metrics.executions, run.workflow, kind)
             if status is not None:
-                self.metrics.runs_finished.labels(run.workflow, status).inc()
+                self.metrics.count(self.metrics.runs_finished, run.workflow, status)
         if self.tracing is not None:
             self.tracing.execution_finished(outcome)
             if outcome is not None and status is not None and kind != "block":

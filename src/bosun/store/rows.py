@@ -40,13 +40,14 @@ def dump_json(value: Any) -> str | None:
     return None if value is None else compact_json(value)
 
 
-def run_from_row(row: Any) -> RunRecord:
+def run_from_row(row: Any, input: str | None = None) -> RunRecord:
+    """The record of a runs row; `input` replaces the row's (an offloaded input, read apart)."""
     return RunRecord(
         id=row["id"],
         workflow=row["workflow"],
         queue=row["queue"],
         status=row["status"],
-        input=row["input"],
+        input=row["input"] if input is None else input,
         result=row["result"],
         error=load_json(row["error"]),
         priority=row["priority"],

@@ -154,7 +154,9 @@ class ResultWaiters:
         watched = self._watched.get(run_id)
         if watched is None or watched.heard is not heard or heard.cancelled():
             return
-        finished = heard.result()
+        # The word that it finished here may have come since the one being handled (this
+        # callback runs a turn of the loop after it): then the outcome is known.
+        finished = heard.result() or self._notifier.recently_finished(run_id)
         if finished is not None:  # it finished here: its outcome came with the word
             self._settle(run_id, watched, finished)
             return

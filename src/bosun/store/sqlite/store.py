@@ -5,7 +5,6 @@ Schedules and rate limits live in their own modules, mixed in here.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sqlite3
 import time
@@ -208,7 +207,7 @@ class SqliteStore(
             if large:
                 store_input(conn, run.id, run.input)
             lease = Lease(run.id, owner, row["lease_token"], row["wake_seq"])
-            record = dataclasses.replace(run_from_row(row), input=run.input)
+            record = run_from_row(row, input=run.input)
             return ClaimedRun(record, lease, {}, [])
 
         return await self._writer.submit(op)
