@@ -12,7 +12,7 @@ import pytest
 from bosun.errors import StoreError
 from bosun.records import RunRecord
 from bosun.store.notify import Finished, LocalNotifier
-from bosun.store.waiters import BATCH, FIRST_CHECK, ResultWaiters
+from bosun.store.waiters import BATCH, ResultWaiters
 from tests.helpers.wait import wait_until
 
 
@@ -90,15 +90,23 @@ async def test_a_run_executing_here_is_not_read_until_it_moves_on() -> None:
     runs = FakeRuns()
     notifier = LocalNotifier()
     waiters = ResultWaiters(notifier, runs.read_finished)
-    notifier.executing("r1")
-    future = waiters.watch("r1")
-    watched = waiters._watched["r1"]
-    await wait_until(lambda: watched.interval >= 4 * FIRST_CHECK, 30, "two checks to pass")
-    assert runs.batches == [] and not future.done()
-    notifier.executed("r1")  # handed back; another process finishes it, unheard of
-    runs.finished.add("r1")
-    ended = await asyncio.wait_for(future, 30)
-    assert isinstance(ended, RunRecord) and runs.batches == [["r1"]]
+    notifier.executing("r1")  # taken by a worker here before anyone waits
+    early = waiters.watch("r1")
+    late = waiters.watch("r2")  # waited for first, then taken by a worker here
+    notifier.executing("r2")
+    first_due = {run_id: waiters._watched[run_id].due for run_id in ("r1", "r2")}
+    await wait_until(
+        lambda: all(waiters._watched[r].due > due for r, due in first_due.items()),
+        30,
+        "a check of each to come due",
+    )
+    assert runs.batches == [] and not early.done() and not late.done()
+    for run_id in ("r1", "r2"):
+        notifier.executed(run_id)  # handed back; another process finishes it, unheard of
+        runs.finished.add(run_id)
+    ended = await asyncio.wait_for(asyncio.gather(early, late), 30)
+    assert [e.id for e in ended if isinstance(e, RunRecord)] == ["r1", "r2"]
+    assert sorted(r for batch in runs.batches for r in batch) == ["r1", "r2"]
 
 
 async def test_runs_heard_of_together_are_read_together() -> None:

@@ -14,8 +14,8 @@ every `GET /v1/runs/{id}/result?wait=` long-poll of the process:
   NOTIFY does), in batches: every waiter due within `COALESCE` seconds goes into the same
   `finished_runs` read, up to `BATCH` ids a query.
 - A run that a worker of this process is executing is not read while it does: if it
-  finishes there, the notifier says so. It is looked at again on the same back-off, in case
-  it moved on (handed back, cancelled elsewhere, lost).
+  finishes there, the notifier says so. It is looked at every second (or on the back-off it
+  had reached), in case it moved on (handed back, cancelled elsewhere, lost).
 
 So thousands of waiters cost a handful of queries a second, not one each.
 """
@@ -90,7 +90,10 @@ class ResultWaiters:
         future: asyncio.Future[Ended] = loop.create_future()
         watched = self._watched.get(run_id)
         if watched is None:
-            interval = MAX_INTERVAL if self._notified() else FIRST_CHECK
+            # A run executing here (its end will be heard) or where NOTIFY tells is first
+            # looked at a second on; elsewhere on SQLite, soon.
+            here = self._notifier.executing_here(run_id)
+            interval = MAX_INTERVAL if here or self._notified() else FIRST_CHECK
             heard = self._listen(run_id)
             watched = self._watched[run_id] = _Watched(heard, loop.time() + interval, interval)
             self._schedule(run_id, watched.due)
