@@ -112,6 +112,25 @@ def test_http_benchmark_prints_its_table() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_agent_turn_benchmark_prints_its_table(pg_template: str) -> None:
+    """bosun's rows only: the anchors (LangGraph, PydanticAI with DBOS, the Agents SDK with
+    SQLAlchemy) need the bench extra, and each would add seconds here."""
+    import os
+
+    from tests.conftest import PG_URL
+
+    out = bench(
+        "agent_turns.py",
+        "--only",
+        "bosun_sqlite,bosun,bosun_session",
+        env={**os.environ, "BENCH_PG_URL": PG_URL},
+    )
+    assert "| bosun, SQLite (" in out and "| bosun, PostgreSQL (" in out
+    assert "| bosun in a session, PostgreSQL (" in out and "failed" not in out
+
+
+@pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_agent_benchmark_prints_its_table() -> None:
     """Its correctness check (every streamed token reached the SSE client once, in order) is
