@@ -170,6 +170,20 @@ class Outcome:
     error: dict[str, Any] | None = None
 
 
+@dataclass(frozen=True)
+class SessionAppend:
+    """Messages a run adds to its session, written with the progress that journals them.
+
+    `source` is the journal position that records the append: with the run's id it makes
+    each message's insert idempotent (`{source}:{index}`)."""
+
+    tenant: str
+    session: str
+    run_id: str
+    source: str
+    messages: tuple[str, ...]  # each a message as JSON
+
+
 @dataclass
 class Progress:
     """Everything one fenced write of a worker records for one run, atomically."""
@@ -179,10 +193,16 @@ class Progress:
     events: list[tuple[str, str]] = field(default_factory=list)
     children: list[NewRun] = field(default_factory=list)
     outcome: Outcome | None = None
+    session_appends: list[SessionAppend] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return bool(
-            self.journal or self.consumed_signals or self.events or self.children or self.outcome
+            self.journal
+            or self.consumed_signals
+            or self.events
+            or self.children
+            or self.outcome
+            or self.session_appends
         )
 
 

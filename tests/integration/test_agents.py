@@ -171,6 +171,47 @@ class Resolution(BaseModel):
     amount: float
 
 
+async def test_session_messages_are_written_with_the_runs_progress_once(
+    app: bosun.App,
+) -> None:
+    """A turn's messages go into the session in the transaction that journals them (no
+    write of their own, so no commit of their own), and a replay adds none again."""
+    provider = ScriptedProvider(
+        script=[ScriptedProvider.tool_call("multiply", a=6, b=7), "It is 42."]
+    )
+    _scripted(app, provider)
+    agent = bosun.Agent(system="Be brief.", tools=[multiply])
+
+    @app.workflow(name="multiply_then_wait")
+    async def multiply_then_wait(ctx: bosun.Context, text: str) -> str:
+        answer = await agent.run(ctx, text)
+        await ctx.wait_for_signal("go")  # suspended; the signal resumes it by replay
+        return str(answer)
+
+    own_writes: list[str] = []
+
+    async with app, app.worker():
+        append_messages = app.store.append_messages
+
+        async def counted(tenant: str, session_id: str, messages: list[str], **kw: Any) -> int:
+            own_writes.append(session_id)
+            return await append_messages(tenant, session_id, messages, **kw)
+
+        app.store.append_messages = counted  # type: ignore[method-assign]
+        run = await app.start(multiply_then_wait, "6 times 7?", session="s1", tenant="acme")
+        await _until_suspended(app, run.run_id)
+        before = await app.session("s1", tenant="acme").messages()
+        await run.signal("go")
+        assert await run.result(timeout=20) == "It is 42."
+        after = await app.session("s1", tenant="acme").messages()
+        journal = await app.store.get_journal(run.run_id)
+    assert own_writes == []
+    assert [m["role"] for m in before] == ["user", "assistant", "tool", "assistant"]
+    assert after == before  # the replay found its appends journaled and added nothing
+    appends = [e for e in journal if e.name == "session.append"]
+    assert len(appends) == 3 and all(e.status == "completed" for e in appends)
+
+
 async def test_agent_runs_tools_in_parallel_waits_for_approval_and_replays(
     app: bosun.App,
 ) -> None:

@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 from bosun.errors import InvalidRunState, LeaseLost, RunNotFound
-from bosun.records import JournalEntry, NewRun, Outcome, Progress, RunFilter
+from bosun.records import JournalEntry, NewRun, Outcome, Progress, RunFilter, SessionAppend
 from bosun.store import Store
 
 TTL = 30.0
@@ -86,6 +86,28 @@ async def test_fencing_a_taken_over_lease_writes_nothing(store: Store) -> None:
     assert record is not None and (record.status, record.result) == ("completed", "2")
     with pytest.raises(LeaseLost):  # and never twice
         await store.save_progress(new.lease, Progress(outcome=Outcome("complete", result="3")), TTL)
+
+
+async def test_session_messages_are_written_with_the_progress_that_journals_them(
+    store: Store,
+) -> None:
+    """Atomically with the run's write, fenced like it, and once per journal position."""
+    run_id, _ = await store.create_run(new_run(tenant="acme", session="s1"))
+    old = await claim_one(store, "old", ttl=1)
+    texts = ('{"role":"user","content":"hi"}', '{"role":"assistant","content":"hello"}')
+    added = SessionAppend("acme", "s1", run_id, "2", texts)
+    entry = JournalEntry("2", "step", "session.append", "completed", output="null")
+    new = await claim_one(store, "new", now=time.time() + 2)  # old's lease has expired
+    with pytest.raises(LeaseLost):
+        await store.save_progress(old.lease, Progress([entry], session_appends=[added]), TTL)
+    assert await store.session_messages("acme", "s1") == []
+    for _ in range(2):  # a write retried after an unknown outcome adds nothing twice
+        progress = Progress([entry], events=[("x", "{}")], session_appends=[added])
+        await store.save_progress(new.lease, progress, TTL)
+    stored = await store.session_messages("acme", "s1")
+    assert [(m.run_id, m.message) for m in stored] == [(run_id, t) for t in texts]
+    session = await store.get_session("acme", "s1")
+    assert session is not None and session.last_seq >= 2
 
 
 async def test_renew_keeps_leases_and_reports_lost_ones(store: Store) -> None:

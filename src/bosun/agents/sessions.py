@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 from bosun.agents.messages import Message, estimate_tokens
 from bosun.agents.parts import describe
 from bosun.engine.definitions import StepDef
-from bosun.engine.execution import current_step
 
 if TYPE_CHECKING:
     from bosun.engine.execution import Execution
@@ -81,20 +80,11 @@ async def load_history(execution: Execution, session: str | None) -> History:
 
 
 async def append(execution: Execution, session: str | None, messages: list[Message]) -> None:
-    """Append messages to the session, once (nothing without a session)."""
-    run = execution.run
+    """Append messages to the session, once (nothing without a session): they are written
+    with the run's next progress, in its transaction (`Execution.append_to_session`)."""
     if session is None or not messages:
         return
-    store = execution.env.store
-    texts = [m.model_dump_json() for m in messages]
-
-    async def write() -> int:
-        scope = current_step.get()
-        source = None if scope is None else scope.seq
-        return await store.append_messages(run.tenant, session, texts, run_id=run.id, source=source)
-
-    step = StepDef(fn=write, name="session.append", is_async=True, return_hint=int)
-    await execution.call_step(step, (), {})
+    execution.append_to_session(session, [m.model_dump_json() for m in messages])
 
 
 def trim(history: list[Message], context_tokens: int | None, keep: list[Message]) -> list[Message]:

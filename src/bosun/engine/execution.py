@@ -37,7 +37,15 @@ from bosun.errors import (
     StoreError,
     StoreUnavailable,
 )
-from bosun.records import ClaimedRun, EntryKind, JournalEntry, Lease, NewRun, Progress
+from bosun.records import (
+    ClaimedRun,
+    EntryKind,
+    JournalEntry,
+    Lease,
+    NewRun,
+    Progress,
+    SessionAppend,
+)
 
 if TYPE_CHECKING:
     from bosun.buckets import RateLimit
@@ -189,6 +197,31 @@ class Execution:
 
     def record(self, entry: JournalEntry) -> None:
         self.pending.journal.append(entry)
+
+    def append_to_session(self, session: str, messages: list[str]) -> None:
+        """Add messages to the run's session with its next write, atomically with the
+        journal entry (`session.append`) that records them: no commit of its own, and once,
+        since a replay finds the entry and adds nothing."""
+        seq, entry = self._position("step", "session.append")
+        if entry is not None:
+            return
+        now = time.time()
+        self.record(
+            JournalEntry(
+                seq,
+                "step",
+                "session.append",
+                "completed",
+                output="null",
+                attempt=1,
+                started_at=now,
+                finished_at=now,
+            )
+        )
+        run = self.run
+        self.pending.session_appends.append(
+            SessionAppend(run.tenant, session, run.id, seq, tuple(messages))
+        )
 
     async def flush(self) -> None:
         """Make pending progress durable, fenced by the lease.

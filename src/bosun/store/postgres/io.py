@@ -31,8 +31,8 @@ FUNCTIONS = load_functions("postgresql")
 # tests/integration/test_pg_functions.py checks) with every change to them. A process re-applies
 # its files only if their revision is at least the database's, so an older release that starts
 # during a rolling deploy never puts older function bodies back.
-FUNCTIONS_REVISION = 5
-FUNCTIONS_DIGEST = "da9ef961b428252c62f79d6aa3d1fcd8760ce4fab401f5593c991c81bd2d916c"
+FUNCTIONS_REVISION = 6
+FUNCTIONS_DIGEST = "b0343a8fd5427e3a0d51a28262ded9f4ba6432772560f88aeec389636542c0b3"
 SCHEMA = "bosun"
 _MIGRATION_LOCK = 0x626F73756E  # "bosun": serialises concurrent migrators
 LEASE_LOST = "BL001"

@@ -521,6 +521,7 @@ class PostgresStore(
             # A plain write is made set-based with the rest of its batch (save_progress_batch).
             "plain": not progress.children
             and not progress.consumed_signals
+            and not progress.session_appends
             and (outcome.kind in PLAIN_OUTCOMES if outcome else bool(progress.events))
             and len({entry.seq for entry in journal}) == len(journal),
             "run_id": lease.run_id,
@@ -531,6 +532,16 @@ class PostgresStore(
             "consumed": [{"id": i, "seq": s} for i, s in progress.consumed_signals],
             "events": progress.events,
             "children": [run_params(c, 0) for c in progress.children],
+            "session_appends": [
+                {
+                    "tenant": a.tenant,
+                    "session": a.session,
+                    "run_id": a.run_id,
+                    "source": a.source,
+                    "messages": a.messages,
+                }
+                for a in progress.session_appends
+            ],
             "outcome": None
             if outcome is None
             else {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Sequence
 
 from bosun.records import RunRecord, SessionMessage, SessionRecord
 from bosun.store.rows import run_from_row
@@ -82,28 +83,7 @@ class SqliteSessions:
         source: str | None = None,
     ) -> int:
         def op(conn: sqlite3.Connection) -> int:
-            now = time.time()
-            conn.execute(
-                Q["ensure_session"],
-                {"tenant": tenant, "id": session_id, "metadata": None, "now": now},
-            ).fetchone()
-            params = {"tenant": tenant, "id": session_id, "n": len(messages), "now": now}
-            last = int(conn.execute(Q["take_message_seqs"], params).fetchone()[0])
-            first = last - len(messages) + 1
-            for i, message in enumerate(messages):
-                conn.execute(
-                    Q["insert_session_message"],
-                    {
-                        "tenant": tenant,
-                        "id": session_id,
-                        "seq": first + i,
-                        "run_id": run_id,
-                        "source": None if source is None else f"{source}:{i}",
-                        "message": message,
-                        "now": now,
-                    },
-                )
-            return last
+            return insert_messages(conn, tenant, session_id, messages, run_id, source, time.time())
 
         return await self._writer.submit(op)
 
@@ -133,3 +113,36 @@ class SqliteSessions:
             return [run_from_row(r) for r in resolve(conn, rows)]
 
         return await self._reader.submit(op)
+
+
+def insert_messages(
+    conn: sqlite3.Connection,
+    tenant: str,
+    session_id: str,
+    messages: Sequence[str],
+    run_id: str | None,
+    source: str | None,
+    now: float,
+) -> int:
+    """Append to a session (made if missing) inside the writer's transaction; return the last
+    position taken. A message whose run and `source` are already stored is not added again."""
+    conn.execute(
+        Q["ensure_session"], {"tenant": tenant, "id": session_id, "metadata": None, "now": now}
+    ).fetchone()
+    params = {"tenant": tenant, "id": session_id, "n": len(messages), "now": now}
+    last = int(conn.execute(Q["take_message_seqs"], params).fetchone()[0])
+    first = last - len(messages) + 1
+    for i, message in enumerate(messages):
+        conn.execute(
+            Q["insert_session_message"],
+            {
+                "tenant": tenant,
+                "id": session_id,
+                "seq": first + i,
+                "run_id": run_id,
+                "source": None if source is None else f"{source}:{i}",
+                "message": message,
+                "now": now,
+            },
+        )
+    return last

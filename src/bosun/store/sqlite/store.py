@@ -65,7 +65,7 @@ from bosun.store.sqlite.memories import SqliteMemories
 from bosun.store.sqlite.payloads import OFFLOADED, insert_run, resolve, result_column, store_input
 from bosun.store.sqlite.rate_limits import SqliteRateLimits
 from bosun.store.sqlite.schedules import SqliteSchedules
-from bosun.store.sqlite.sessions import SqliteSessions
+from bosun.store.sqlite.sessions import SqliteSessions, insert_messages
 from bosun.store.sqlite.usage import SqliteUsage
 from bosun.store.sqlite.workers import SqliteWorkers
 from bosun.store.sqlite.workload import SqliteWorkload
@@ -403,6 +403,16 @@ class SqliteStore(
                 conn.execute(Q["upsert_journal"], journal_params(lease.run_id, entry))
             for signal_id, seq in progress.consumed_signals:
                 conn.execute(Q["consume_signal"], {"id": signal_id, "seq": seq})
+            for added in progress.session_appends:
+                insert_messages(
+                    conn,
+                    added.tenant,
+                    added.session,
+                    added.messages,
+                    added.run_id,
+                    added.source,
+                    now,
+                )
             if events:
                 insert_events(conn, lease.run_id, row[0], events, now)
             return self._apply_outcome(conn, lease, progress, fence)

@@ -1,10 +1,11 @@
 -- A group commit's writes in one call: `p_batch` is a JSON array of save_progress arguments
 -- (objects with run_id, token, wake_seq, now, journal, consumed, events, children, outcome,
--- and `plain`); one result row per element, `i` its 1-based position.
+-- `plain`, and optionally session_appends for append_session_messages); one result row per
+-- element, `i` its 1-based position.
 --
--- The writes the caller marks `plain` (no children, no consumed signals, an outcome that is
--- none, complete, fail or suspend, events when there is no outcome, each journal position
--- once) are the steps and endings of ordinary runs: they are made set-based, one UPDATE of
+-- The writes the caller marks `plain` (no children, no consumed signals, no session
+-- messages, an outcome that is none, complete, fail or suspend, events when there is no
+-- outcome, each journal position once) are the steps and endings of ordinary runs: they are made set-based, one UPDATE of
 -- the runs, one INSERT of their journal entries and one of their events, whatever the
 -- batch's size. The rest go through save_progress one by one, in batch order, and so do
 -- all the writes of a run that has several in the batch (parallel steps of one run flush
@@ -113,6 +114,11 @@ BEGIN
             e.v ->> 'run_id', e.v ->> 'token', (e.v ->> 'wake_seq')::bigint,
             (e.v ->> 'now')::double precision, e.v -> 'journal', e.v -> 'consumed',
             e.v -> 'events', e.v -> 'children', NULLIF(e.v -> 'outcome', 'null'::jsonb));
+        IF r.final_status IS DISTINCT FROM 'lease_lost'
+           AND jsonb_array_length(COALESCE(e.v -> 'session_appends', '[]')) > 0 THEN
+            PERFORM append_session_messages(e.v -> 'session_appends',
+                                            (e.v ->> 'now')::double precision);
+        END IF;
         i := e.n;
         final_status := r.final_status;
         RETURN NEXT;
