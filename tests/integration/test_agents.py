@@ -209,7 +209,7 @@ async def test_session_messages_are_written_with_the_runs_progress_once(
     assert [m["role"] for m in before] == ["user", "assistant", "tool", "assistant"]
     assert after == before  # the replay found its appends journaled and added nothing
     appends = [e for e in journal if e.name == "session.append"]
-    assert len(appends) == 3 and all(e.status == "completed" for e in appends)
+    assert [(e.status, e.output) for e in appends] == [("completed", n) for n in "121"]
 
 
 async def test_agent_runs_tools_in_parallel_waits_for_approval_and_replays(

@@ -96,7 +96,7 @@ async def test_session_messages_are_written_with_the_progress_that_journals_them
     old = await claim_one(store, "old", ttl=1)
     texts = ('{"role":"user","content":"hi"}', '{"role":"assistant","content":"hello"}')
     added = SessionAppend("acme", "s1", run_id, "2", texts)
-    entry = JournalEntry("2", "step", "session.append", "completed", output="null")
+    entry = JournalEntry("2", "step", "session.append", "completed", output="2")
     new = await claim_one(store, "new", now=time.time() + 2)  # old's lease has expired
     with pytest.raises(LeaseLost):
         await store.save_progress(old.lease, Progress([entry], session_appends=[added]), TTL)

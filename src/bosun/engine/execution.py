@@ -212,7 +212,9 @@ class Execution:
                 "step",
                 "session.append",
                 "completed",
-                output="null",
+                # An integer, as the step that wrote them before recorded: a release of that
+                # time replaying this journal loads it as its step's result.
+                output=str(len(messages)),
                 attempt=1,
                 started_at=now,
                 finished_at=now,
