@@ -389,7 +389,9 @@ class Worker:
         if delay > 3600:
             return
         loop = asyncio.get_running_loop()
-        self._timers[run_id] = loop.call_later(max(delay, 0), self._timer_fired, run_id)
+        self._timers[run_id] = loop.call_later(
+            max(delay, 0), self._timer_fired, run_id, outcome.wake_at
+        )
 
     def _log_runs_due_later(self) -> None:
         """Say which of the runs this worker suspended (a step waiting to retry, a short
@@ -407,7 +409,15 @@ class Worker:
             max(soonest, 0.0),
         )
 
-    def _timer_fired(self, run_id: str) -> None:
+    def _timer_fired(self, run_id: str, wake_at: float) -> None:
+        early = wake_at - time.time()
+        if early > 0:
+            # uvloop rounds a timer's delay to whole milliseconds, so it can fire just before
+            # the run is due; a claim then would find the run not yet ready and leave it to
+            # the next poll (up to poll_interval late). Wait out the rest.
+            loop = asyncio.get_running_loop()
+            self._timers[run_id] = loop.call_later(early, self._timer_fired, run_id, wake_at)
+            return
         self._timers.pop(run_id, None)
         self._wake.set()
 
