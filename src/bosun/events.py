@@ -7,8 +7,6 @@ the progress it reports, so a stream of them is exactly the run's durable histor
 from __future__ import annotations
 
 import json
-import math
-from json.encoder import encode_basestring_ascii as _string
 from typing import Any
 
 # Compact and strict, as everything bosun stores (the store's `rows.compact_json`): the
@@ -30,24 +28,12 @@ def signal_event(name: str) -> tuple[str, str]:
     return _event("signal.received", name=name)
 
 
-# The two events of every step are written out directly: the encoder's generic walk of a
-# dict cost more than the rest of building them. The output is byte for byte what
-# `_compact_json` gives (tests/unit/test_events.py compares them).
-
-
 def step_started(seq: str, name: str, attempt: int) -> tuple[str, str]:
-    if type(attempt) is not int:
-        return _event("step.started", seq=seq, name=name, attempt=attempt)
-    return "step.started", f'{{"seq":{_string(seq)},"name":{_string(name)},"attempt":{attempt}}}'
+    return _event("step.started", seq=seq, name=name, attempt=attempt)
 
 
 def step_completed(seq: str, name: str, attempt: int, duration: float) -> tuple[str, str]:
-    if type(attempt) is not int or type(duration) is not float or not math.isfinite(duration):
-        return _event("step.completed", seq=seq, name=name, attempt=attempt, duration=duration)
-    return "step.completed", (
-        f'{{"seq":{_string(seq)},"name":{_string(name)},"attempt":{attempt},'
-        f'"duration":{duration!r}}}'
-    )
+    return _event("step.completed", seq=seq, name=name, attempt=attempt, duration=duration)
 
 
 def step_retrying(

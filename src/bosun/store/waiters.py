@@ -193,18 +193,17 @@ class ResultWaiters:
 
     def _take_due(self, until: float) -> list[str]:
         due: dict[str, None] = {}  # ordered, without repeats
-        here: list[tuple[str, _Watched]] = []
         while self._due and self._due[0][0] <= until:
             when, _, run_id = heapq.heappop(self._due)
             watched = self._watched.get(run_id)
             if watched is None or watched.due != when:
                 continue
-            if self._notifier.executing_here(run_id):  # its end will be heard: no read
-                here.append((run_id, watched))
+            if self._notifier.executing_here(run_id):
+                # Its end will be heard: no read. Looked at again later (past `until`, so
+                # not in this loop), in case it moves elsewhere.
+                self._back_off(run_id, watched, until)
             else:
                 due[run_id] = None
-        for run_id, watched in here:  # looked at again later, in case it moves elsewhere
-            self._back_off(run_id, watched, until)
         return list(due)
 
     def _back_off(self, run_id: str, watched: _Watched, now: float) -> None:

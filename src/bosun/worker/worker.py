@@ -301,10 +301,8 @@ class Worker:
             await self._wake.wait(opts.poll_interval)
 
     def _claim_wait(self) -> float | None:
-        """A claim's bound: none unless stopping under a budget (see timebox)."""
-        if self._budget_end is None:
-            return None
-        return closing_wait(self._budget_end, 0.0)
+        """A claim's bound: none without a budget; with one, the exit's (see timebox)."""
+        return None if self._budget_end is None else self._closing_wait()
 
     def _closing_wait(self) -> float:
         """How long the next step of the exit may take (see timebox.closing_wait)."""

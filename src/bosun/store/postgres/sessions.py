@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from bosun.records import RunRecord, SessionMessage, SessionRecord
 from bosun.store.postgres.io import Conn, Q, T
@@ -85,30 +87,16 @@ class PostgresSessions:
         run_id: str | None = None,
         source: str | None = None,
     ) -> int:
+        appended = [append_params(tenant, session_id, run_id, source, messages)]
+
         async def op(conn: Conn) -> int:
-            now = time.time()
             async with conn.transaction():
-                ensure = {"tenant": tenant, "id": session_id, "metadata": None, "now": now}
-                await conn.execute(Q["ensure_session"], ensure)
-                params = {"tenant": tenant, "id": session_id, "n": len(messages), "now": now}
-                row = await (await conn.execute(Q["take_message_seqs"], params)).fetchone()
-                assert row is not None  # the session was just ensured, in this transaction
-                last = int(row["last_seq"])
-                first = last - len(messages) + 1
-                for i, message in enumerate(messages):
-                    await conn.execute(
-                        Q["insert_session_message"],
-                        {
-                            "tenant": tenant,
-                            "id": session_id,
-                            "seq": first + i,
-                            "run_id": run_id,
-                            "source": None if source is None else f"{source}:{i}",
-                            "message": message,
-                            "now": now,
-                        },
-                    )
-                return last
+                params = {"appends": json.dumps(appended), "now": time.time()}
+                await conn.execute(Q["append_session_messages"], params)
+                cur = await conn.execute(Q["get_session"], {"tenant": tenant, "id": session_id})
+                row = await cur.fetchone()
+                assert row is not None  # made by the append, in this transaction
+                return int(row["last_seq"])
 
         return await self._run(op)
 
@@ -139,3 +127,16 @@ class PostgresSessions:
             return [run_from_row(r) for r in rows]
 
         return await self._run(op, idempotent=True)
+
+
+def append_params(
+    tenant: str, session: str, run_id: str | None, source: str | None, messages: Sequence[str]
+) -> dict[str, Any]:
+    """One append as the `append_session_messages` function reads it."""
+    return {
+        "tenant": tenant,
+        "session": session,
+        "run_id": run_id,
+        "source": source,
+        "messages": list(messages),
+    }

@@ -70,7 +70,7 @@ from bosun.store.postgres.memories import PostgresMemories
 from bosun.store.postgres.progress import ProgressBatcher
 from bosun.store.postgres.rate_limits import PostgresRateLimits
 from bosun.store.postgres.schedules import PostgresSchedules
-from bosun.store.postgres.sessions import PostgresSessions
+from bosun.store.postgres.sessions import PostgresSessions, append_params
 from bosun.store.postgres.usage import PostgresUsage
 from bosun.store.postgres.workers import PostgresWorkers
 from bosun.store.postgres.workload import PostgresWorkload
@@ -533,13 +533,7 @@ class PostgresStore(
             "events": progress.events,
             "children": [run_params(c, 0) for c in progress.children],
             "session_appends": [
-                {
-                    "tenant": a.tenant,
-                    "session": a.session,
-                    "run_id": a.run_id,
-                    "source": a.source,
-                    "messages": a.messages,
-                }
+                append_params(a.tenant, a.session, a.run_id, a.source, a.messages)
                 for a in progress.session_appends
             ],
             "outcome": None

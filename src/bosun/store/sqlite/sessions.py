@@ -132,9 +132,9 @@ def insert_messages(
     params = {"tenant": tenant, "id": session_id, "n": len(messages), "now": now}
     last = int(conn.execute(Q["take_message_seqs"], params).fetchone()[0])
     first = last - len(messages) + 1
-    for i, message in enumerate(messages):
-        conn.execute(
-            Q["insert_session_message"],
+    conn.executemany(
+        Q["insert_session_message"],
+        [
             {
                 "tenant": tenant,
                 "id": session_id,
@@ -143,6 +143,8 @@ def insert_messages(
                 "source": None if source is None else f"{source}:{i}",
                 "message": message,
                 "now": now,
-            },
-        )
+            }
+            for i, message in enumerate(messages)
+        ],
+    )
     return last

@@ -415,15 +415,9 @@ DELETE FROM bosun.session_messages WHERE tenant = %(tenant)s AND session_id = %(
 -- A session's memories go with it (tenant-wide memories stay).
 DELETE FROM bosun.memories WHERE tenant = %(tenant)s AND namespace = 'session:' || %(id)s;
 
--- name: take_message_seqs
-UPDATE bosun.sessions SET last_seq = last_seq + %(n)s, updated_at = %(now)s
-WHERE tenant = %(tenant)s AND id = %(id)s
-RETURNING last_seq;
-
--- name: insert_session_message
-INSERT INTO bosun.session_messages (tenant, session_id, seq, run_id, source, message, created_at)
-VALUES (%(tenant)s, %(id)s, %(seq)s, %(run_id)s, %(source)s, %(message)s, %(now)s)
-ON CONFLICT DO NOTHING;
+-- name: append_session_messages
+-- A JSON array of appends (functions/append_session_messages.sql), in the caller's transaction.
+SELECT bosun.append_session_messages(%(appends)s::jsonb, %(now)s);
 
 -- name: session_messages
 SELECT seq, run_id, message, created_at FROM bosun.session_messages
