@@ -6,9 +6,13 @@ the tool call it asks for). One run at a time, after a warm-up, each on a fresh 
 workflow; the time per turn is the run's latency divided by 5. Each system runs in its own
 process on a fresh PostgreSQL database (and bosun also on a fresh SQLite file):
 
-- ``bosun`` / ``bosun_session``: a ``bosun.Agent`` on a ``ScriptedProvider``, every model and
-  tool call journaled, each step's completion durable before the next starts; the session
-  variant starts each run in a new session (its messages stored as the session's history).
+- ``bosun`` / ``bosun_session``: a ``bosun.Agent`` on a minimal provider (``InstantModel``:
+  an answer built from the request, like the other systems' fakes), every model and tool call
+  journaled, each step's completion durable before the next starts; the session variant
+  starts each run in a new session (its messages stored as the session's history).
+  ``bosun_scripted`` is bosun on SQLite with bosun's test double, ``ScriptedProvider``, which
+  also estimates each call's token usage, records every request and streams the answer word
+  by word: what a test written with it pays on top.
 - ``langgraph``: ``langgraph.prebuilt.create_react_agent`` with ``AsyncPostgresSaver`` and
   ``durability="sync"`` (each checkpoint written before the next step), on a fake
   ``BaseChatModel`` that answers in the event loop.
@@ -37,7 +41,7 @@ import sys
 import time
 import uuid
 import warnings
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +53,7 @@ TURNS = TOOL_TURNS + 1
 PROMPT = "Add the numbers, please."
 SYSTEMS = {
     "bosun_sqlite": "bosun, SQLite",
+    "bosun_scripted": "bosun, SQLite, ScriptedProvider",
     "bosun": "bosun, PostgreSQL",
     "bosun_session": "bosun in a session, PostgreSQL",
     "langgraph": "LangGraph create_react_agent + AsyncPostgresSaver (sync)",
@@ -99,23 +104,49 @@ async def timed(run_once: RunOnce, runs: int, warmup: int) -> dict[str, Any]:
 # -- the systems (each runs in its own process) ------------------------------------------------
 
 
-async def bosun_system(url: str, runs: int, warmup: int, session: bool) -> dict[str, Any]:
+async def bosun_system(
+    url: str, runs: int, warmup: int, session: bool, scripted: bool
+) -> dict[str, Any]:
     import bosun
-    from bosun.agents.messages import ChatRequest, Message
+    from bosun.agents.messages import ChatRequest, ChatResponse, Message, StreamDelta, ToolCall
     from bosun.agents.scripted import Rule, ScriptedProvider
 
-    def answer(request: ChatRequest) -> Message | str:
+    def answer(request: ChatRequest) -> Message:
         done = 0
         for message in reversed(request.messages):  # this run's turns (a session has more)
             if message.role == "user":
                 break
             done += message.role == "assistant"
         if done < TOOL_TURNS:
-            return ScriptedProvider.tool_calls(("add", {"a": done, "b": 1}))
-        return "done"
+            arguments = json.dumps({"a": done, "b": 1})
+            return Message.assistant(
+                None, [ToolCall(id=f"call_{done}", name="add", arguments=arguments)]
+            )
+        return Message.assistant("done")
+
+    class InstantModel:
+        """The answer at once, built from the request (bosun's `Provider` protocol)."""
+
+        async def chat(
+            self, request: ChatRequest, *, idle_timeout: float | None = None
+        ) -> ChatResponse:
+            message = answer(request)
+            reason = "tool_calls" if message.tool_calls else "stop"
+            return ChatResponse(message=message, finish_reason=reason, model=request.model)
+
+        async def stream(
+            self, request: ChatRequest, *, idle_timeout: float | None = None
+        ) -> AsyncIterator[StreamDelta | ChatResponse]:
+            yield await self.chat(request)
+
+        async def aclose(self) -> None:
+            pass
 
     app = bosun.App("agent-turns", database=url)
-    app.models.register("default", ScriptedProvider(rules=[Rule(lambda _r: True, answer)]))
+    if scripted:
+        app.models.register("default", ScriptedProvider(rules=[Rule(lambda _r: True, answer)]))
+    else:
+        app.models.register("default", InstantModel())
     agent = bosun.Agent(system="You add numbers.", tools=[add], max_turns=16)
 
     @app.workflow()
@@ -280,8 +311,9 @@ async def openai_agents_system(url: str, runs: int, warmup: int) -> dict[str, An
 
 
 def child(system: str, url: str, runs: int, warmup: int) -> None:
-    if system in ("bosun", "bosun_sqlite", "bosun_session"):
-        coro = bosun_system(url, runs, warmup, session=system == "bosun_session")
+    if system.startswith("bosun"):
+        scripted = system == "bosun_scripted"
+        coro = bosun_system(url, runs, warmup, system == "bosun_session", scripted)
     elif system == "langgraph":
         coro = langgraph_system(url, runs, warmup)
     elif system == "pydantic_ai_dbos":
@@ -306,7 +338,7 @@ def missing(system: str) -> list[str]:
 
 def run_system(system: str, runs: int, warmup: int) -> dict[str, Any]:
     server = server_url()
-    if system == "bosun_sqlite":
+    if system in ("bosun_sqlite", "bosun_scripted"):
         url, database = f"sqlite:///{fresh_db_path(None, 'agent_turns')}", None
     else:
         url = database = create_database(server, "turns")

@@ -5,12 +5,15 @@ every database file in one fresh directory under ``bench/.data`` (same filesyste
 
 (a) ``anchor_sqlite.py``: raw stdlib-sqlite3 single-row INSERT+COMMIT rate (WAL, synchronous=FULL);
 (c) ``anchor_dbos.py``: DBOS Transact, 3-step workflow on SQLite: sequential p50/p99, 64 in flight;
-(b) ``bosun_core.py``: bosun, the same workflow and phases.
+(b) ``bosun_core.py``: bosun, the same workflow and phases;
+(d) ``bosun_core.py --synchronous OFF`` ("ceiling"): bosun with SQLite's fsyncs switched off,
+    not durable: what the process reaches when the disk costs nothing. Where it is not above
+    the raw commit rate by a wide margin, the process's CPU, not the disk, bounds (b).
 
 Each prints one JSON line; this script prints machine info, a table with ratios (value / anchor)
 and the target checks. A failed subprocess is reported with its stderr tail and shown as FAILED.
 
-    .venv/bin/python bench/core.py [--quick] [--out FILE] [--only bosun,dbos] [--keep]
+    .venv/bin/python bench/core.py [--quick] [--out FILE] [--only bosun,dbos,ceiling] [--keep]
 """
 
 from __future__ import annotations
@@ -34,17 +37,24 @@ from _common import BENCH_DIR, DATA_DIR
 from _report import render
 
 REPO = BENCH_DIR.parent
-SYSTEMS = ("sqlite", "dbos", "bosun")  # run order
-SCRIPTS = {"sqlite": "anchor_sqlite.py", "dbos": "anchor_dbos.py", "bosun": "bosun_core.py"}
+SYSTEMS = ("sqlite", "dbos", "bosun", "ceiling")  # run order
+SCRIPTS = {
+    "sqlite": "anchor_sqlite.py",
+    "dbos": "anchor_dbos.py",
+    "bosun": "bosun_core.py",
+    "ceiling": "bosun_core.py",
+}
 FULL = {
     "sqlite": ["--seconds", "3"],
     "dbos": ["--runs", "200", "--ramp", "1", "--seconds", "5"],
     "bosun": ["--runs", "1000", "--ramp", "1", "--seconds", "5"],
+    "ceiling": ["--runs", "200", "--ramp", "1", "--seconds", "5", "--synchronous", "OFF"],
 }
 QUICK = {
     "sqlite": ["--seconds", "1"],
     "dbos": ["--runs", "50", "--warmup", "5", "--ramp", "0.5", "--seconds", "2"],
     "bosun": ["--runs", "200", "--warmup", "20", "--ramp", "0.5", "--seconds", "2"],
+    "ceiling": ["--runs", "20", "--ramp", "0.5", "--seconds", "2", "--synchronous", "OFF"],
 }
 
 

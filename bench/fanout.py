@@ -8,7 +8,9 @@ submits ``--runs`` runs of ``three`` (``pg_bosun_app.py``) with no worker runnin
 queue depth every 0.5 s until it is empty ("unobserved"). The drain rate is the runs'
 completion rate (``runs.finished_at``) over the middle 80 % of the drain, so the worker's
 start-up and the tail do not count. Observed measurements also report how many batched
-status reads the result waiters made (``bosun.store.waiters``).
+status reads the result waiters made (``bosun.store.waiters``); both report the submitting
+client's CPU per run while the worker drains (what the waiting costs that process, on cores
+it shares with the worker and the database).
 
 Measurements alternate (observed, unobserved, per store, per repeat) so that a busy machine
 disturbs both alike; the table gives medians and min-max. `--baseline DIR` measures another
@@ -80,12 +82,14 @@ async def measure(url: str, mode: str, runs: int, concurrency: int, logdir: Path
             )
         try:
             wait_for_text(log, " serving ", worker, timeout=60)
+            cpu0 = time.process_time()
             if mode == "observed":
                 results = await asyncio.gather(*(h.result(timeout=600) for h in handles))
                 assert results == [(i + 1) * 2 - 1 for i in range(runs)], "wrong results"
             else:
                 while await unfinished(app):  # noqa: ASYNC110 (polling is what is measured)
                     await asyncio.sleep(0.5)
+            cpu = time.process_time() - cpu0
         finally:
             stop(worker)
         rate, counted, span = middle_rate(await finished_stamps(app))
@@ -93,6 +97,7 @@ async def measure(url: str, mode: str, runs: int, concurrency: int, logdir: Path
             "runs_per_s": rate,
             "counted": counted,
             "span_s": span,
+            "client_cpu_ms_per_run": cpu / runs * 1e3,
             "status_reads": app.store.results.reads if hasattr(app.store, "results") else -1,
         }
 
@@ -166,8 +171,11 @@ def main() -> None:
         f"{repeats} repeats interleaved, {os.cpu_count()} CPUs "
         f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})"
     )
-    print("| store, mode | drain runs/s (median) | min-max | batched status reads |")
-    print("|---|---|---|---|")
+    print(
+        "| store, mode | drain runs/s (median) | min-max | batched status reads "
+        "| client CPU ms/run |"
+    )
+    print("|---|---|---|---|---|")
     rates: dict[str, float] = {}
     for name, results in samples.items():
         values = [r["runs_per_s"] for r in results]
@@ -177,7 +185,9 @@ def main() -> None:
             if "unobserved" in name
             else str(statistics.median(r["status_reads"] for r in results))
         )
-        print(f"| {name} | {rates[name]:.0f} | {min(values):.0f}-{max(values):.0f} | {reads} |")
+        cpu = statistics.median(r["client_cpu_ms_per_run"] for r in results)
+        spread = f"{min(values):.0f}-{max(values):.0f}"
+        print(f"| {name} | {rates[name]:.0f} | {spread} | {reads} | {cpu:.3f} |")
     for store in stores:
         for suffix, _ in trees:
             ratio = rates[f"{store} observed{suffix}"] / rates[f"{store} unobserved{suffix}"]

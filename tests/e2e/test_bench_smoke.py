@@ -33,9 +33,10 @@ def bench(script: str, *args: str, env: dict[str, str] | None = None) -> str:
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_sqlite_benchmark_prints_its_table() -> None:
-    out = bench("core.py", "--only", "sqlite,bosun")
+    out = bench("core.py", "--only", "sqlite,bosun,ceiling")
     assert "single-row INSERT+COMMIT" in out
     assert "sequential 3-step p50" in out and "durable steps/s" in out
+    assert "fsync off, 64 in flight: steps/s" in out and "; fsync off: " in out
     assert "FAILED" not in out
 
 

@@ -30,6 +30,8 @@ HEAVY = (
     "bosun.server",
     "bosun.agents",
     "bosun.sandbox",
+    "cronsim",  # parsing a cron expression: only for an app that has schedules
+    "email",  # Retry-After as an HTTP date: only when a server sends one
 )
 
 PLAIN_APP = """

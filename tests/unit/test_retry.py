@@ -29,3 +29,19 @@ def test_should_retry_respects_attempts_and_non_retryable() -> None:
 def test_invalid_policies_are_refused(kwargs: dict[str, float]) -> None:
     with pytest.raises(ConfigurationError):
         Retry(**kwargs)  # type: ignore[arg-type]
+
+
+def test_retry_after_reads_seconds_milliseconds_and_http_dates() -> None:
+    import email.utils
+    import time
+
+    from bosun.retry import retry_after_seconds
+
+    assert retry_after_seconds({"retry-after-ms": "1500", "retry-after": "9"}) == 1.5
+    assert retry_after_seconds({"retry-after": "7"}) == 7.0
+    in_a_minute = email.utils.formatdate(time.time() + 60, usegmt=True)
+    assert 55 <= (retry_after_seconds({"retry-after": in_a_minute}) or 0) <= 60
+    past = email.utils.formatdate(time.time() - 60, usegmt=True)
+    assert retry_after_seconds({"retry-after": past}) == 0.0
+    assert retry_after_seconds({"retry-after": "soon"}) is None
+    assert retry_after_seconds({}) is None
