@@ -124,10 +124,11 @@ def test_agent_turn_benchmark_prints_its_table(pg_template: str) -> None:
     out = bench(
         "agent_turns.py",
         "--only",
-        "bosun_sqlite,bosun,bosun_session",
+        "bosun_sqlite,bosun_scripted,bosun,bosun_session",
         env={**os.environ, "BENCH_PG_URL": PG_URL},
     )
     assert "| bosun, SQLite (" in out and "| bosun, PostgreSQL (" in out
+    assert "| bosun, SQLite, ScriptedProvider (" in out
     assert "| bosun in a session, PostgreSQL (" in out and "failed" not in out
 
 
