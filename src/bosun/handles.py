@@ -116,7 +116,7 @@ class RunHandle(Generic[R_co]):
         from bosun.agents.approvals import pending_approvals
 
         await self.app.open()
-        return pending_approvals(await self.app.store.get_journal(self.run_id))
+        return pending_approvals(await self.app.store.get_journal(self.run_id, status="waiting"))
 
     async def approve(self, call_id: str) -> None:
         """Let the proposed tool call `call_id` run as the model asked.

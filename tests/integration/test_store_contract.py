@@ -69,6 +69,22 @@ async def test_claim_respects_queues_and_priority(store: Store) -> None:
     assert [c.run.id for c in rest] == [low]
 
 
+async def test_the_journal_reads_whole_or_by_status_in_order(store: Store) -> None:
+    run_id, _ = await store.create_run(new_run())
+    claimed = await claim_one(store)
+    entries = [
+        JournalEntry("1", "step", "a", "completed", output="1"),
+        JournalEntry("2", "signal", "approve:c1", "waiting"),
+        JournalEntry("3", "step", "b", "completed", output="2"),
+        JournalEntry("4", "signal", "approve:c2", "waiting"),
+    ]
+    await store.save_progress(claimed.lease, Progress(journal=entries), TTL)
+    assert [e.seq for e in await store.get_journal(run_id)] == ["1", "2", "3", "4"]
+    waiting = await store.get_journal(run_id, status="waiting")
+    assert [(e.seq, e.name) for e in waiting] == [("2", "approve:c1"), ("4", "approve:c2")]
+    assert await store.get_journal(run_id, status="failed") == []
+
+
 async def test_fencing_a_taken_over_lease_writes_nothing(store: Store) -> None:
     run_id, _ = await store.create_run(new_run())
     old = await claim_one(store, "old", ttl=1)

@@ -117,8 +117,8 @@ class _Journal:
         self.entries = entries
         self.sent: list[tuple[str, str]] = []
 
-    async def get_journal(self, run_id: str) -> list[JournalEntry]:
-        return self.entries
+    async def get_journal(self, run_id: str, *, status: str | None = None) -> list[JournalEntry]:
+        return [e for e in self.entries if status is None or e.status == status]
 
     async def send_signal(self, run_id: str, name: str, payload: str, *, waiting_at: str) -> bool:
         self.sent.append((name, payload))

@@ -150,8 +150,9 @@ async def get_run(caller: ReadCaller, run_id: str) -> dict[str, Any]:
     record = await owned_run(caller, run_id)
     pending: list[dict[str, Any]] = []
     if record.status not in TERMINAL_STATUSES:
-        journal = await caller.app.store.get_journal(run_id)
-        pending = [approval_view(p) for p in pending_approvals(journal)]
+        # What it waits for only: a poll of a long agent run must not read its whole journal.
+        waiting = await caller.app.store.get_journal(run_id, status="waiting")
+        pending = [approval_view(p) for p in pending_approvals(waiting)]
     return {**run_view(record), "pending_approvals": pending}
 
 

@@ -122,6 +122,13 @@ def api_key_params(key: ApiKeyRecord) -> dict[str, Any]:
     }
 
 
+def journal_query(run_id: str, status: str | None) -> tuple[str, dict[str, Any]]:
+    """The named query and parameters of `get_journal(run_id, status=status)`."""
+    if status is None:
+        return "journal_of", {"run_id": run_id}
+    return "journal_of_in_status", {"run_id": run_id, "status": status}
+
+
 def entry_from_row(row: Any) -> JournalEntry:
     return JournalEntry(
         seq=row["seq"],

@@ -44,8 +44,9 @@ class RunStore(Protocol):
     async def list_runs(self, where: RunFilter) -> list[RunRecord]:
         """Runs newest first."""
 
-    async def get_journal(self, run_id: str) -> list[JournalEntry]:
-        """The run's journal in the order entries were first written."""
+    async def get_journal(self, run_id: str, *, status: str | None = None) -> list[JournalEntry]:
+        """The run's journal in the order entries were first written; with `status`, only its
+        entries in that status (`"waiting"`: what the run waits for), read without the rest."""
 
     async def claim_runs(
         self,

@@ -80,6 +80,7 @@ from bosun.store.rows import (
     entry_from_row,
     entry_params,
     event_from_row,
+    journal_query,
     list_runs_sql,
     run_from_row,
     run_params,
@@ -358,9 +359,11 @@ class PostgresStore(
 
         return await self._run(op, idempotent=True)
 
-    async def get_journal(self, run_id: str) -> list[JournalEntry]:
+    async def get_journal(self, run_id: str, *, status: str | None = None) -> list[JournalEntry]:
+        query, params = journal_query(run_id, status)
+
         async def op(conn: Conn) -> list[JournalEntry]:
-            rows = await (await conn.execute(Q["journal_of"], {"run_id": run_id})).fetchall()
+            rows = await (await conn.execute(Q[query], params)).fetchall()
             return [entry_from_row(r) for r in rows]
 
         return await self._run(op, idempotent=True)

@@ -39,6 +39,7 @@ from bosun.store.rows import (
     dump_json,
     entry_from_row,
     event_from_row,
+    journal_query,
     list_runs_sql,
     run_from_row,
     run_params,
@@ -234,9 +235,11 @@ class SqliteStore(
 
         return await self._reader.submit(op)
 
-    async def get_journal(self, run_id: str) -> list[JournalEntry]:
+    async def get_journal(self, run_id: str, *, status: str | None = None) -> list[JournalEntry]:
+        query, params = journal_query(run_id, status)
+
         def op(conn: sqlite3.Connection) -> list[JournalEntry]:
-            return [entry_from_row(r) for r in conn.execute(Q["journal_of"], {"run_id": run_id})]
+            return [entry_from_row(r) for r in conn.execute(Q[query], params)]
 
         return await self._reader.submit(op)
 

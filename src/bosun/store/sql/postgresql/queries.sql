@@ -59,6 +59,9 @@ SELECT * FROM bosun.journal WHERE run_id = ANY(%(run_ids)s) ORDER BY pos;
 -- name: journal_of
 SELECT * FROM bosun.journal WHERE run_id = %(run_id)s ORDER BY pos;
 
+-- name: journal_of_in_status
+SELECT * FROM bosun.journal WHERE run_id = %(run_id)s AND status = %(status)s ORDER BY pos;
+
 -- name: pending_signals_of
 SELECT id, run_id, name, payload, created_at FROM bosun.signals
 WHERE run_id = ANY(%(run_ids)s) AND consumed_seq IS NULL ORDER BY id;

@@ -137,6 +137,9 @@ RETURNING *;
 -- name: journal_of
 SELECT * FROM journal WHERE run_id = :run_id ORDER BY rowid;
 
+-- name: journal_of_in_status
+SELECT * FROM journal WHERE run_id = :run_id AND status = :status ORDER BY rowid;
+
 -- name: journals_of
 SELECT * FROM journal WHERE run_id IN (SELECT value FROM json_each(:run_ids)) ORDER BY rowid;
 
