@@ -12,6 +12,7 @@ import pytest
 import bosun
 from bosun.agents.pricing import ModelConfig
 from bosun.agents.scripted import Rule, ScriptedProvider
+from bosun.records import RunFilter
 from tests.helpers.wait import wait_until
 
 PER_TOKEN = 0.001  # dollars, prompt and completion alike: cost = tokens / 1000
@@ -150,3 +151,41 @@ async def test_a_tenant_budget_stops_a_tool_using_agent(app: bosun.App) -> None:
     tokens = [t for t, _ in await _spent(app, handle.run_id)]
     _crossed_on_the_last_call(tokens, limit)
     assert len(provider.calls) == len(tokens)
+
+
+async def test_a_child_run_spends_against_its_own_budget_not_its_parents(app: bosun.App) -> None:
+    """`ctx.child` starts a run of its own: its calls count against its workflow's budget, so
+    a parent whose own calls are under its limit makes its next call after a costly child."""
+    provider = ScriptedProvider(rules=[Rule("", "ok")])
+    config = ModelConfig(alias="default", provider="scripted", model="scripted")
+    app.models.register("default", provider, config)
+
+    @app.workflow(name="once")
+    async def once(ctx: bosun.Context) -> str:
+        return (await ctx.llm.chat("say ok")).message.text
+
+    @app.workflow(name="chatty")
+    async def chatty(ctx: bosun.Context) -> int:
+        for _ in range(5):
+            await ctx.llm.chat("say ok")
+        return 5
+
+    async with app, app.worker():
+        handle = await app.start(once)
+        await handle.result(timeout=30)
+    [(tokens, _)] = await _spent(app, handle.run_id)
+    limit = 2 * tokens + 1  # the parent's own two calls fit; with the child's five they would not
+
+    @app.workflow(name="frugal", budget=bosun.Budget(tokens=limit))
+    async def frugal(ctx: bosun.Context) -> str:
+        await ctx.llm.chat("say ok")
+        calls: int = await ctx.child(chatty)
+        answer = await ctx.llm.chat("say ok")
+        return f"{calls} + {answer.message.text}"
+
+    async with app, app.worker():
+        parent = await app.start(frugal)
+        assert await parent.result(timeout=30) == "5 + ok"
+        runs = await app.store.list_runs(RunFilter(workflow="chatty"))
+    assert [r.status for r in runs] == ["completed"]
+    assert [t for t, _ in await _spent(app, runs[0].id)] == [tokens] * 5
