@@ -176,3 +176,31 @@ def test_a_repeated_idempotency_key_says_the_run_already_existed(env: Env) -> No
     assert "already existed" in again.stdout and "started" not in again.stdout.split(":")[0]
     assert "(status queued)" in again.stdout  # nobody works on it: it is still queued
     assert first.stdout.split()[1] == again.stdout.split()[1]  # the same run id
+
+
+def test_run_wait_without_a_worker_says_so_and_finishes_when_one_starts(env: Env) -> None:
+    """`bosun run --wait` with no worker serving the workflow: the run's id at once, then on
+    stderr why nothing happens; a worker started later runs it and the command prints the
+    result."""
+    args = ["run", APP, "count_up", "--input", '{"count": 2}', "--wait", "--database", env.url]
+    waiting = subprocess.Popen(
+        [BOSUN, *args],
+        env=env.environ(),
+        cwd=env.tmp,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    env.procs.append(waiting)  # type: ignore[arg-type]
+    assert waiting.stdout is not None and waiting.stderr is not None
+    started = waiting.stdout.readline()  # blocks until printed: before any worker exists
+    assert started.startswith("run ") and started.rstrip().endswith(" started"), started
+    hint = waiting.stderr.readline()
+    assert "no worker serves workflow 'count_up' on queue 'default'" in hint, hint
+    assert "--worker" in hint
+    env.ok("worker", APP, "--until-idle", "--database", env.url)
+    out, err = waiting.communicate(timeout=30)
+    assert waiting.returncode == 0, err
+    assert '"n=4"' in out and "started" not in out, out  # the result, no second "started"
+    run_id = started.split()[1]
+    assert env.show(run_id)["status"] == "completed"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from typing import Annotated, Any
+import time
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -23,6 +25,12 @@ from bosun.cli.common import (
     run_async,
 )
 from bosun.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from bosun.app import App
+    from bosun.handles import RunHandle
+
+HINT_AFTER = 2.0  # seconds a `--wait` without a worker waits before checking that one serves
 
 
 def _worker_with_url(ctx: typer.Context, url: str) -> str:
@@ -120,9 +128,10 @@ def run(
         fail(str(exc), 2)
 
     existed: str | None = None  # the status of the key's run, if it was there already
+    announced = False  # "run … started" printed already
 
     async def main() -> dict[str, Any]:
-        nonlocal existed
+        nonlocal existed, announced
         async with app:
             handle = await app.start_json(
                 workflow, data, idempotency_key=idempotency_key, session=session
@@ -136,27 +145,65 @@ def run(
                 async with app.worker(queues=[definition.queue]):
                     value = await handle.result(timeout=timeout)
             else:
-                value = await handle.result(timeout=timeout)
+                if not as_json and existed is None:
+                    _print_started(handle.run_id)  # now: the wait may be long
+                    announced = True
+                value = await _result_or_hint(app, handle, workflow, definition.queue, timeout)
             report["status"] = "completed"
             report["result"] = json.loads(serde.dump(value, definition.return_hint, "result"))
             return report
 
     report = run_async(main)
-    _print_report(report, as_json, existed=existed)
+    _print_report(report, as_json, existed=existed, announced=announced)
+
+
+async def _result_or_hint(
+    app: App, handle: RunHandle[Any], workflow: str, queue: str, timeout: float | None
+) -> Any:
+    """The run's result; if it has not started within `HINT_AFTER` seconds and no live
+    worker serves its workflow on its queue, say so on stderr (and go on waiting: one may
+    start)."""
+    result = asyncio.ensure_future(handle.result(timeout=timeout))
+    try:
+        await asyncio.wait((result,), timeout=HINT_AFTER)
+        if not result.done():
+            unserved = await app.store.unserved_work(time.time(), grace=0)
+            if any(w.queue == queue and w.workflow == workflow for w in unserved):
+                common.err.print(
+                    f"waiting: no worker serves workflow {workflow!r} on queue {queue!r}, so "
+                    "the run waits until one starts (`bosun worker APP`), or pass --worker "
+                    "to run one in this process",
+                    highlight=False,
+                    soft_wrap=True,
+                )
+        return await result
+    finally:
+        result.cancel()
+
+
+def _print_started(run_id: str) -> None:
+    common.out.print(f"run [bold]{run_id}[/] started", highlight=False)
+    common.out.file.flush()  # seen at once through a pipe too (`| tee`), before a long wait
 
 
 def _print_report(
-    report: dict[str, Any], as_json: bool, lines: bool = False, existed: str | None = None
+    report: dict[str, Any],
+    as_json: bool,
+    lines: bool = False,
+    existed: str | None = None,
+    announced: bool = False,
 ) -> None:
     """`bosun run`'s report; `existed` is the status of the run the idempotency key already
-    named (nothing new started), None when this command started the run."""
+    named (nothing new started), None when this command started the run; `announced`: its
+    start was printed already."""
     if as_json and lines:  # --follow --json: one JSON object per line
         print(json.dumps(report, default=str))
     elif as_json:
         print_json(report)
     else:
         if existed is None:
-            common.out.print(f"run [bold]{report['run_id']}[/] started", highlight=False)
+            if not announced:
+                _print_started(report["run_id"])
         else:
             common.out.print(
                 f"run [bold]{report['run_id']}[/] already existed for this idempotency key "
