@@ -24,7 +24,7 @@ from typing import (
 
 from bosun import settings
 from bosun.buckets import RateLimit
-from bosun.context import Context
+from bosun.context import Context, check_context_parameter
 from bosun.database import Database
 from bosun.engine.definitions import FlowControl, KeyFrom, StepDef, WorkflowDef
 from bosun.errors import ConfigurationError
@@ -173,6 +173,7 @@ class App:
 
         def decorate(fn: Callable[Concatenate[Context, P], Awaitable[R]]) -> Workflow[P, R]:
             definition = WorkflowDef.build(fn, name, queue, flow, events)
+            check_context_parameter(fn)
             definition.budget = budget
             declared = None
             if schedule is not None:

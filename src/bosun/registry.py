@@ -32,6 +32,9 @@ class Step(Generic[P, R]):
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Coroutine[Any, Any, R]:
         return self._call(args, kwargs)
 
+    def __repr__(self) -> str:
+        return f"Step({self.definition.name!r})"
+
     async def _call(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> R:
         execution = current_execution.get()
         if execution is None or current_step.get() is not None:
@@ -49,6 +52,9 @@ class Workflow(Generic[P, R]):
         self.definition = definition
         self.__doc__ = definition.fn.__doc__
         self.__name__ = definition.name
+
+    def __repr__(self) -> str:
+        return f"Workflow({self.definition.name!r}, queue={self.definition.queue!r})"
 
     @property
     def name(self) -> str:

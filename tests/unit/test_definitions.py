@@ -5,6 +5,7 @@ from pydantic import BaseModel
 
 import bosun
 from bosun import ConfigurationError, InvalidArguments
+from bosun.engine.context import WorkflowContext
 
 
 class Ticket(BaseModel):
@@ -25,6 +26,34 @@ def test_workflow_must_be_async_and_take_a_context() -> None:
 
     with pytest.raises(ConfigurationError, match="Context"):
         app.workflow()(no_params)  # type: ignore[arg-type]
+
+
+def test_a_first_parameter_annotated_as_an_input_is_refused() -> None:
+    """The first parameter receives the Context: one annotated `int` is a forgotten `ctx`."""
+    app = make_app()
+
+    async def forgot_ctx(x: int) -> int:
+        return x
+
+    with pytest.raises(
+        ConfigurationError, match=r"'x' is annotated int; add `ctx: bosun\.Context`"
+    ):
+        app.workflow()(forgot_ctx)  # type: ignore[arg-type]
+    assert "forgot_ctx" not in app.registry.workflows
+
+    async def unannotated(ctx, x: int) -> int:  # type: ignore[no-untyped-def]
+        return x
+
+    async def engine_context(ctx: WorkflowContext, x: int) -> int:
+        return x
+
+    async def as_object(ctx: object, x: int) -> int:
+        return x
+
+    for fn in (unannotated, engine_context, as_object):
+        registered = app.workflow(name=fn.__name__)(fn)
+    assert repr(registered) == "Workflow('as_object', queue='default')"
+    assert {"unannotated", "engine_context", "as_object"} <= set(app.registry.workflows)
 
 
 def test_reserved_and_variadic_parameters_are_refused() -> None:
