@@ -208,6 +208,22 @@ def _adapter(hint: Any) -> TypeAdapter[Any]:
     return TypeAdapter(hint)
 
 
+def _adapter_for(hint: Any, where: str) -> TypeAdapter[Any]:
+    """`_adapter(hint)`, or a `SerializationError` naming `where` for a type pydantic cannot
+    read or write as JSON (a plain class): pydantic's own advice (`arbitrary_types_allowed`)
+    fits a model, not a bosun hint."""
+    from pydantic.errors import PydanticSchemaGenerationError
+
+    try:
+        return _adapter(hint)
+    except PydanticSchemaGenerationError:
+        name = getattr(hint, "__qualname__", None) or repr(hint)
+        raise SerializationError(
+            f"{where}: values of type {name} cannot be stored as JSON; use JSON-compatible "
+            "types, pydantic models or dataclasses (or leave the type out)"
+        ) from None
+
+
 def _to_json(value: Any) -> bytes:
     from pydantic_core import to_json
 
@@ -247,8 +263,9 @@ def dump(value: Any, hint: Any, where: str) -> str:
         if _is_plain(hint):
             data = _to_json(value)
         else:
+            adapter = _adapter_for(hint, where)
             try:
-                data = _adapter(hint).dump_json(value, warnings="error")
+                data = adapter.dump_json(value, warnings="error")
             except failed:
                 # A value that does not match its hint still serialises if it can.
                 data = _to_json(value)
@@ -280,8 +297,9 @@ def validate(value: Any, hint: Any, where: str) -> Any:
         return value
     from pydantic import ValidationError
 
+    adapter = _adapter_for(hint, where)
     try:
-        return _adapter(hint).validate_python(value)
+        return adapter.validate_python(value)
     except ValidationError as exc:
         raise InvalidArguments(f"{where}: {exc}") from exc
 

@@ -209,3 +209,19 @@ def test_the_stores_own_encoder_is_strict_too() -> None:
     assert compact_json({"a": [1, 2.5]}) == '{"a":[1,2.5]}'
     with pytest.raises(ValueError, match="Out of range float"):
         compact_json({"duration": float("nan")})
+
+
+class _Plain:
+    """A class pydantic has no schema for."""
+
+    def __init__(self, v: int) -> None:
+        self.v = v
+
+
+def test_a_type_pydantic_cannot_write_is_refused_naming_where_and_what_to_use() -> None:
+    with pytest.raises(SerializationError, match=r"step 'make': values of type _Plain cannot") as e:
+        serde.dump(_Plain(1), _Plain, "step 'make'")
+    assert "pydantic models or dataclasses" in str(e.value)
+    assert "arbitrary_types_allowed" not in str(e.value)  # pydantic's advice fits models only
+    with pytest.raises(SerializationError, match=r"workflow 'wf' input 't': values of type _Plain"):
+        serde.validate(_Plain(1), _Plain, "workflow 'wf' input 't'")
