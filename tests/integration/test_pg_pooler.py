@@ -145,3 +145,15 @@ async def test_a_refused_connection_names_the_limit_and_the_budget() -> None:
         store = PostgresStore(f"{server.url}?pool_max=2")
         await store.open()
         await store.close()
+
+
+async def test_a_refused_connection_says_what_to_check(pg_url: str) -> None:
+    """A missing database and a server that is not there get different advice."""
+    from bosun.errors import StoreUnavailable
+    from tests.conftest import PG_URL
+
+    missing = PG_URL.rsplit("/", 1)[0] + f"/no_such_db_{uuid.uuid4().hex[:8]}"
+    with pytest.raises(StoreUnavailable, match="has no such database: create it first"):
+        await PostgresStore(missing).open()
+    with pytest.raises(StoreUnavailable, match=r"is the server up and reachable\?"):
+        await PostgresStore("postgresql://127.0.0.1:1/x").open()

@@ -207,11 +207,21 @@ def translate(exc: BaseException, where: str, options: UrlOptions | None = None)
     elif isinstance(exc, psycopg.Error) and exc.sqlstate == LEASE_LOST:
         error = LeaseLost(exc.diag.message_primary or "lease lost")
     elif isinstance(exc, psycopg.OperationalError | OSError | psycopg.InterfaceError):
-        error = StoreUnavailable(f"PostgreSQL {where}: {exc} (is the server up and reachable?)")
+        error = StoreUnavailable(f"PostgreSQL {where}: {exc} ({_connection_hint(exc)})")
     else:
         error = StoreError(f"PostgreSQL {where}: {exc}")
     error.__cause__ = exc
     return error
+
+
+def _connection_hint(exc: BaseException) -> str:
+    """What to check, for a connection the server refused or never answered."""
+    text = str(exc)
+    if 'database "' in text and "does not exist" in text:
+        return "the server is up but has no such database: create it first, e.g. with createdb"
+    if "password authentication failed" in text or "no password supplied" in text:
+        return "check the user and password in the URL"
+    return "is the server up and reachable?"
 
 
 @contextlib.asynccontextmanager
