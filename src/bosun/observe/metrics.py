@@ -13,7 +13,7 @@ import logging
 import time
 import weakref
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 
 log = logging.getLogger("bosun.observe")
+M = TypeVar("M", Counter, Histogram)  # a labelled metric: labels() gives one of its kind
 
 # Seconds. Steps range from a cache lookup to a long tool run; LLM calls from a short
 # completion to minutes of generation.
@@ -49,7 +50,7 @@ class Metrics:
     def __init__(self, *, queue_stats_max_age: float = DEFAULT_QUEUE_STATS_MAX_AGE) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         registry = self.registry
-        self._children: dict[tuple[int, tuple[str, ...]], Counter] = {}  # see count()
+        self._children: dict[tuple[int, tuple[str, ...]], Counter | Histogram] = {}  # series()
         self.runs_submitted = Counter(
             "bosun_runs_submitted",
             "Runs created by this process (API, app.start, events, child runs), by workflow.",
@@ -123,13 +124,17 @@ class Metrics:
         registry.register(self.slots)
 
     def count(self, counter: Counter, *labels: str) -> None:
-        """Add one to `counter`'s series for `labels`. The series are kept: a `labels()`
-        lookup costs more than the increment, and runs count a few each."""
-        key = (id(counter), labels)
+        """Add one to `counter`'s series for `labels`."""
+        self.series(counter, *labels).inc()
+
+    def series(self, metric: M, *labels: str) -> M:
+        """`metric.labels(*labels)`, kept: a `labels()` lookup costs more than the increment
+        or observation made with it, and runs make a few each."""
+        key = (id(metric), labels)
         child = self._children.get(key)
         if child is None:
-            child = self._children[key] = counter.labels(*labels)
-        child.inc()
+            child = self._children[key] = metric.labels(*labels)
+        return child  # type: ignore[return-value]
 
     async def refresh_queues(self, store: ScrapedStore, known: Iterable[str] = ()) -> None:
         """Read the queues' depths from `store` unless the last reading is recent enough.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bosun.engine.hooks import LlmCall, StepStatus
 
@@ -41,8 +41,6 @@ class Observer:
         self.slots = SlotCounter(concurrency, is_draining)
         if metrics is not None:
             metrics.slots.track(self.slots)
-        # Histogram children by (kind, step, status): `labels()` costs more than `observe()`.
-        self._durations: dict[tuple[str, str, str], Any] = {}
 
     def run_submitted(self, workflow: str) -> None:
         if self.metrics is not None:
@@ -82,11 +80,10 @@ class Observer:
     ) -> None:
         assert isinstance(started, _Step)
         if self.metrics is not None:
-            key = (started.kind, started.name, status)
-            duration = self._durations.get(key)
-            if duration is None:
-                duration = self._durations[key] = self.metrics.step_seconds.labels(*key)
-            duration.observe(seconds)
+            metrics = self.metrics
+            metrics.series(metrics.step_seconds, started.kind, started.name, status).observe(
+                seconds
+            )
             if status == "retrying":
                 self.metrics.step_retries.labels(started.kind, started.name).inc()
         if started.span is not None and self.tracing is not None:
@@ -95,10 +92,11 @@ class Observer:
     def llm_called(self, execution: ObservedExecution, call: LlmCall) -> None:
         metrics, tenant = self.metrics, execution.run.tenant
         if metrics is not None:
-            metrics.llm_seconds.labels(call.model).observe(call.seconds)
-            metrics.llm_tokens.labels(call.model, tenant, "input").inc(call.input_tokens)
-            metrics.llm_tokens.labels(call.model, tenant, "output").inc(call.output_tokens)
-            metrics.llm_cost.labels(call.model, tenant).inc(call.cost)
+            metrics.series(metrics.llm_seconds, call.model).observe(call.seconds)
+            tokens = metrics.llm_tokens
+            metrics.series(tokens, call.model, tenant, "input").inc(call.input_tokens)
+            metrics.series(tokens, call.model, tenant, "output").inc(call.output_tokens)
+            metrics.series(metrics.llm_cost, call.model, tenant).inc(call.cost)
         if self.tracing is not None:
             self.tracing.llm_called(call)
 
