@@ -254,3 +254,27 @@ class RunFailed(RunError):
 
 class RunCancelled(RunError):
     """The run was cancelled."""
+
+
+class WebhookFailed(BosunError):
+    """One delivery attempt did not get a 2xx answer.
+
+    Attributes:
+        status: the HTTP status the receiver answered, or `None` when no answer came
+            (connection refused, timeout, TLS or protocol error).
+        retry_after: the seconds a 429 or 503 answer's `Retry-After` asked to wait, if it
+            did: the delivery's next attempt waits at least that long (at most an hour).
+    """
+
+    def __init__(
+        self, message: str, status: int | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+
+class WebhookRejected(WebhookFailed):
+    """The receiver's answer is final: another attempt would get the same (a 3xx, as
+    redirects are not followed, or a 4xx other than 408 Request Timeout and 429 Too Many
+    Requests)."""

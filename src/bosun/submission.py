@@ -28,7 +28,6 @@ from bosun.errors import ConfigurationError, IdempotencyConflict, InvalidRunStat
 from bosun.idempotency import event_key, is_user_key, shown_key, user_key
 from bosun.ids import check_identifier, new_id
 from bosun.records import TERMINAL_STATUSES, ClaimedRun, NewRun, RunRecord
-from bosun.webhooks import check_url
 from bosun.wire import DEFAULT_TENANT, KEY_SEPARATOR
 
 if TYPE_CHECKING:
@@ -185,6 +184,8 @@ class Submitter:
             check_identifier(options.queue, "queue")
         await self._database.open()
         if options.webhook is not None:
+            from bosun.webhooks import check_url  # hmac, ipaddress: only for a webhook
+
             check_url(options.webhook)
         stored_key = stored_key or user_key(options.tenant, options.idempotency_key)
         # Every check (the deadline's too) before double texting may cancel the session's

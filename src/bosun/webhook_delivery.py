@@ -18,9 +18,8 @@ from typing import TYPE_CHECKING
 
 from bosun.context import current_context
 from bosun.engine.runner import WEBHOOK_WORKFLOW
-from bosun.errors import InvalidRequest
+from bosun.errors import InvalidRequest, WebhookRejected
 from bosun.retry import Retry
-from bosun.webhooks import WebhookRejected, deliver
 from bosun.wire import run_view
 
 if TYPE_CHECKING:
@@ -42,6 +41,8 @@ def register_delivery(app: DeliveryHost) -> None:
 
     @app.step(name="bosun.webhook.post", retry=DELIVERY_RETRY, timeout=30)
     async def post(run_id: str, url: str) -> int:
+        from bosun.webhooks import deliver  # with hmac and the egress guard: when one is sent
+
         record = await app.store.get_run(run_id)
         if record is None:
             return 0  # pruned before delivery: nothing left to report

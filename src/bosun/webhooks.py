@@ -35,7 +35,7 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING
 
 from bosun.egress.addresses import is_ambiguous_number
-from bosun.errors import BosunError, ConfigurationError, InvalidRequest
+from bosun.errors import ConfigurationError, InvalidRequest, WebhookFailed, WebhookRejected
 from bosun.retry import retry_after_seconds
 
 if TYPE_CHECKING:
@@ -60,30 +60,6 @@ DELIVERY_HEADER = "Bosun-Delivery"
 _SCHEME = "v1"
 _EXCERPT_BYTES = 200  # of a failed answer's body, enough to say why without reading it all
 _KNOWN_STATUSES = frozenset(status.value for status in HTTPStatus)
-
-
-class WebhookFailed(BosunError):
-    """One delivery attempt did not get a 2xx answer.
-
-    Attributes:
-        status: the HTTP status the receiver answered, or `None` when no answer came
-            (connection refused, timeout, TLS or protocol error).
-        retry_after: the seconds a 429 or 503 answer's `Retry-After` asked to wait, if it
-            did: the delivery's next attempt waits at least that long (at most an hour).
-    """
-
-    def __init__(
-        self, message: str, status: int | None = None, retry_after: float | None = None
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.retry_after = retry_after
-
-
-class WebhookRejected(WebhookFailed):
-    """The receiver's answer is final: another attempt would get the same (a 3xx, as
-    redirects are not followed, or a 4xx other than 408 Request Timeout and 429 Too Many
-    Requests)."""
 
 
 def _digest(secret: str, body: bytes, timestamp: int) -> str:

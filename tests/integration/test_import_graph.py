@@ -32,6 +32,8 @@ HEAVY = (
     "bosun.sandbox",
     "cronsim",  # parsing a cron expression: only for an app that has schedules
     "email",  # Retry-After as an HTTP date: only when a server sends one
+    "bosun.webhooks",  # signing and the egress guard: only for a run with a webhook
+    "hmac",
 )
 
 PLAIN_APP = """
