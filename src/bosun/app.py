@@ -24,7 +24,7 @@ from typing import (
 
 from bosun import settings
 from bosun.buckets import RateLimit
-from bosun.context import Context, check_context_parameter
+from bosun.context import Context
 from bosun.database import Database
 from bosun.engine.definitions import FlowControl, KeyFrom, StepDef, WorkflowDef
 from bosun.errors import ConfigurationError
@@ -172,8 +172,7 @@ class App:
         events = (on_event,) if isinstance(on_event, str) else tuple(on_event or ())
 
         def decorate(fn: Callable[Concatenate[Context, P], Awaitable[R]]) -> Workflow[P, R]:
-            definition = WorkflowDef.build(fn, name, queue, flow, events)
-            check_context_parameter(fn)
+            definition = WorkflowDef.build(fn, name, queue, flow, events, Context)
             definition.budget = budget
             declared = None
             if schedule is not None:

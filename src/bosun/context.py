@@ -9,20 +9,17 @@ uses `ctx.llm` or `ctx.memory`, so a worker of plain workflows never loads it.
 
 from __future__ import annotations
 
-import inspect
-import typing
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bosun.engine.context import Duration, WorkflowContext
 from bosun.engine.execution import current_execution
-from bosun.errors import BosunError, ConfigurationError
+from bosun.errors import BosunError
 
 if TYPE_CHECKING:
     from bosun.agents.llm import LLM
     from bosun.agents.memory import Memory
 
-__all__ = ["Context", "Duration", "check_context_parameter", "current_context"]
+__all__ = ["Context", "Duration", "current_context"]
 
 
 class Context(WorkflowContext):
@@ -54,28 +51,3 @@ def current_context() -> Context:
     if execution is None:
         raise BosunError("no bosun workflow is running here")
     return Context(execution)
-
-
-def check_context_parameter(fn: Callable[..., Any]) -> None:
-    """Refuse a workflow whose first parameter, which receives the `Context`, is annotated as
-    something a Context is not (`async def wf(x: int)`): it would get the Context as `x`
-    and fail at its first use, far from the mistake."""
-    params = list(inspect.signature(fn).parameters.values())
-    if not params:
-        return  # WorkflowDef.build says what is missing
-    try:
-        hint = typing.get_type_hints(fn).get(params[0].name)
-    except Exception:  # unresolvable forward references: nothing to check against
-        return
-    if not isinstance(hint, type):
-        return  # unannotated, Any, a union, a string the hints could not resolve
-    try:
-        related = issubclass(hint, Context) or issubclass(Context, hint)
-    except TypeError:  # a protocol that cannot be checked at run time
-        return
-    if not related:
-        raise ConfigurationError(
-            f"workflow {fn.__qualname__}: its first parameter receives the bosun.Context, "
-            f"but {params[0].name!r} is annotated {hint.__qualname__}; add "
-            f"`ctx: bosun.Context` before the inputs"
-        )

@@ -31,6 +31,21 @@ def _hints(fn: Callable[..., Any]) -> dict[str, Any]:
         return {}
 
 
+def _check_context_hint(fn: Callable[..., Any], param: str, hint: Any, context: type) -> None:
+    if not isinstance(hint, type):
+        return  # unannotated, Any, a union, a forward reference the hints could not resolve
+    try:
+        related = issubclass(hint, context) or issubclass(context, hint)
+    except TypeError:  # a protocol that cannot be checked at run time
+        return
+    if not related:
+        raise ConfigurationError(
+            f"workflow {fn.__qualname__}: its first parameter receives the bosun.Context, "
+            f"but {param!r} is annotated {hint.__qualname__}; add `ctx: bosun.Context` "
+            "before the inputs"
+        )
+
+
 @dataclass
 class StepDef:
     """A registered step."""
@@ -124,7 +139,12 @@ class WorkflowDef:
         queue: str,
         flow: FlowControl | None = None,
         on_event: tuple[str, ...] = (),
+        context: type | None = None,
     ) -> WorkflowDef:
+        """The definition of workflow `fn`, its signature checked. With `context` (the class
+        workflows are handed), a first parameter annotated as something unrelated to it
+        (`async def wf(x: int)`, a forgotten `ctx`) is refused here rather than getting the
+        context as `x` and failing at its first use."""
         if not inspect.iscoroutinefunction(fn):
             raise ConfigurationError(
                 f"workflow {fn.__qualname__} must be an async function (async def)"
@@ -152,6 +172,8 @@ class WorkflowDef:
                     "name every input"
                 )
         hints = _hints(fn)
+        if context is not None:
+            _check_context_hint(fn, params[0].name, hints.get(params[0].name), context)
         flow = flow or FlowControl()
         for source in (flow.concurrency_key, flow.fairness_key):
             if isinstance(source, str) and source not in {p.name for p in rest}:
