@@ -16,7 +16,14 @@ from bosun.worker.scaling import (
     next_state,
     restart_delay,
 )
-from bosun.worker.timebox import drain_grace, worker_grace
+from bosun.worker.timebox import (
+    HANDBACK_WAIT,
+    MIN_CLOSING_WAIT,
+    closing_wait,
+    drain_grace,
+    drain_wait,
+    worker_grace,
+)
 from bosun.worker.worker import WorkerOptions
 
 POLICY = ScalePolicy(1, 8, concurrency=4, cooldown=10.0, scale_up_age=30.0)
@@ -180,3 +187,18 @@ def test_worker_grace_without_a_budget() -> None:
     assert worker_grace(None, None) == 30.0
     assert worker_grace(5.0, None) == 5.0
     assert worker_grace(None, 8.0) == 2.0
+
+
+async def test_a_stopping_workers_waits_end_with_its_budget() -> None:
+    """The drain never runs past the budget's end; each later step of the exit gets what is
+    left of HANDBACK_WAIT past it, never less than MIN_CLOSING_WAIT; without a budget, the
+    configured waits."""
+    import asyncio
+
+    now = asyncio.get_running_loop().time()
+    assert drain_wait(None, 30.0) == 30.0 and closing_wait(None, 10.0) == 10.0
+    assert 9.0 < drain_wait(now + 10.0, 30.0) <= 10.0  # the budget ends first
+    assert drain_wait(now + 60.0, 30.0) == 30.0  # the grace does
+    assert drain_wait(now - 1.0, 30.0) == 0.0  # the stop came after the end
+    assert HANDBACK_WAIT - 0.5 < closing_wait(now, 10.0) <= HANDBACK_WAIT
+    assert closing_wait(now - 60.0, 10.0) == MIN_CLOSING_WAIT

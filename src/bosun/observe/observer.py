@@ -81,11 +81,10 @@ class Observer:
         assert isinstance(started, _Step)
         if self.metrics is not None:
             metrics = self.metrics
-            metrics.series(metrics.step_seconds, started.kind, started.name, status).observe(
-                seconds
-            )
+            key = (started.kind, started.name)
+            metrics.series(metrics.step_seconds, *key, status).observe(seconds)
             if status == "retrying":
-                self.metrics.step_retries.labels(started.kind, started.name).inc()
+                metrics.count(metrics.step_retries, *key)
         if started.span is not None and self.tracing is not None:
             self.tracing.step_finished(started.span, status, error)
 

@@ -84,6 +84,14 @@ def stop_near_budget(
     return asyncio.get_running_loop().call_at(end - grace, request_stop)
 
 
+def drain_wait(end: float | None, grace: float) -> float:
+    """How long a stopping worker lets its runs finish: `grace`, but never past the budget's
+    end (a stop that came late, after a slow claim, still ends at `N`)."""
+    if end is None:
+        return grace
+    return max(0.0, min(grace, end - asyncio.get_running_loop().time()))
+
+
 def closing_wait(end: float | None, unbounded: float) -> float:
     """How long one step of a stopping worker's exit (an in-flight claim, the hand-back, the
     registry entry's removal) may still take: `unbounded` without a budget; with one, what is

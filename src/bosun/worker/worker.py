@@ -28,7 +28,7 @@ from bosun.worker.extensions import run_extensions
 from bosun.worker.presence import Presence
 from bosun.worker.summary import WorkerSummary
 from bosun.worker.takeover import Takeovers
-from bosun.worker.timebox import budget_end, closing_wait, stop_near_budget
+from bosun.worker.timebox import budget_end, closing_wait, drain_wait, stop_near_budget
 from bosun.worker.versioning import code_version
 
 if TYPE_CHECKING:
@@ -508,9 +508,7 @@ class Worker:
         held = list(self._active)
         settled = self.summary.settled
         if tasks:
-            grace = self.options.grace
-            if self._budget_end is not None:  # a stop that came late (a slow claim) ends at N
-                grace = max(0.0, min(grace, self._budget_end - asyncio.get_running_loop().time()))
+            grace = drain_wait(self._budget_end, self.options.grace)
             _, pending = await asyncio.wait(tasks, timeout=grace)
             for task in pending:
                 task.cancel()
