@@ -94,6 +94,7 @@ def test_fanout_benchmark_prints_its_table(pg_template: str) -> None:
 
     out = bench("fanout.py", env={**os.environ, "BENCH_PG_URL": PG_URL})
     assert "| sqlite observed |" in out and "| postgresql unobserved |" in out
+    assert "| client CPU ms/run |" in out  # what the waiting costs its process
     assert "sqlite: observed / unobserved drain =" in out
     assert "postgresql: observed / unobserved drain =" in out
 
